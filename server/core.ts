@@ -1,0 +1,78 @@
+/**
+ * The composition root: one Core per server process, shared by every transport. It owns the
+ * store, the event log, config, providers, tools, sessions, turns and the dispatcher.
+ */
+import { join } from 'node:path';
+import type { Logger } from './log.js';
+import { createLogger } from './log.js';
+import { ConfigService } from './config/service.js';
+import { resolveDataDir } from './config/paths.js';
+import { EventLog } from './events/log.js';
+import { handlers } from './handlers/index.js';
+import { EchoProvider } from './provider/echo.js';
+import { ProviderRegistry } from './provider/registry.js';
+import { Dispatcher } from './rpc/dispatcher.js';
+import type { Peer } from './rpc/peer.js';
+import { SessionService } from './session/service.js';
+import { SqliteStore } from './store/sqlite.js';
+import type { Store } from './store/store.js';
+import { noTools, type ToolHost } from './tools/host.js';
+import { TurnRunner } from './turn/runner.js';
+import { VERSION } from './version.js';
+
+export interface CoreOptions {
+  /** Data directory (default: $AGENTD_HOME or the XDG data dir). */
+  dataDir?: string;
+  /** Base for relative workspace roots; default process.cwd(). */
+  cwd?: string;
+  log?: Logger;
+}
+
+export class Core {
+  readonly version = VERSION;
+  readonly dataDir: string;
+  readonly cwd: string;
+  readonly log: Logger;
+  readonly store: Store;
+  readonly events: EventLog;
+  readonly config: ConfigService;
+  readonly providers = new ProviderRegistry();
+  tools: ToolHost = noTools;
+  readonly sessions: SessionService;
+  readonly turns: TurnRunner;
+  readonly dispatcher: Dispatcher;
+  readonly peers = new Set<Peer>();
+  shuttingDown = false;
+
+  constructor(opts: CoreOptions = {}) {
+    this.dataDir = resolveDataDir(opts.dataDir);
+    this.cwd = opts.cwd ?? process.cwd();
+    this.log = opts.log ?? createLogger();
+    this.config = new ConfigService(this.dataDir);
+    this.store = new SqliteStore(join(this.dataDir, 'agentd.db'));
+    this.events = new EventLog(this.store, this.log);
+    this.providers.add(new EchoProvider());
+    this.sessions = new SessionService(this);
+    this.turns = new TurnRunner(this);
+    this.dispatcher = new Dispatcher(this, handlers);
+  }
+
+  /** max_tokens for a provider's requests. */
+  providerMaxTokens(providerId: string): number {
+    return this.config.get().providers?.[providerId]?.maxTokens ?? 4096;
+  }
+
+  trackPeer(peer: Peer) {
+    this.peers.add(peer);
+    peer.onClose(() => this.peers.delete(peer));
+  }
+
+  /** Stops accepting work, ends running turns as interrupted, flushes and closes the store. */
+  async close(): Promise<void> {
+    if (this.shuttingDown) return;
+    this.shuttingDown = true;
+    await this.turns.cancelAll('shutdown');
+    this.events.flush();
+    this.store.close();
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * The event log: assigns each event its ids, serializes it once, delivers it live on the bus
+ * (eventemitter3) and persists it in batches (one transaction per event-loop turn), so the
+ * delivery path never waits for the disk.
+ */
+import { EventEmitter } from 'eventemitter3';
+import type { EventDataMap } from '../../protocol/index.js';
+import type { Logger } from '../log.js';
+import type { StoredEvent, Store } from '../store/store.js';
+
+/** A serialized event, shared by every subscriber: the JSON text and the JSON-RPC frame are built once. */
+export class PublishedEvent implements StoredEvent {
+  private cachedFrame?: string;
+  constructor(readonly id: number, readonly sessionId: string | null, readonly seq: number, readonly type: string, readonly json: string) {}
+  /** The complete `session/event` notification. */
+  get frame(): string {
+    return (this.cachedFrame ??= `{"jsonrpc":"2.0","method":"session/event","params":${this.json}}`);
+  }
+  static from(e: StoredEvent) { return new PublishedEvent(e.id, e.sessionId, e.seq, e.type, e.json); }
+}
+
+export type EventListener = (e: PublishedEvent) => void;
+const ALL = '*';
+const ID_BLOCK = 4096;
+
+export class EventLog {
+  private bus = new EventEmitter();
+  private pending: PublishedEvent[] = [];
+  private flushScheduled = false;
+  private seqs = new Map<string, number>();
+  private nextId = 0;
+  private idEnd = 0;
+
+  constructor(private store: Store, private log: Logger) {}
+
+  /** Appends an event; subscribers get it synchronously, the store at the end of this loop turn. */
+  append<K extends keyof EventDataMap>(sessionId: string | null, type: K, data: EventDataMap[K]): PublishedEvent {
+    if (this.nextId >= this.idEnd) {
+      this.nextId = this.store.reserveEventIds(ID_BLOCK);
+      this.idEnd = this.nextId + ID_BLOCK;
+    }
+    const id = this.nextId++;
+    const seq = sessionId === null ? id : this.nextSeq(sessionId);
+    const json = JSON.stringify({ id, sessionId, seq, type, time: new Date().toISOString(), data });
+    const ev = new PublishedEvent(id, sessionId, seq, type, json);
+    this.pending.push(ev);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+    if (sessionId !== null) this.bus.emit(sessionId, ev);
+    this.bus.emit(ALL, ev);
+    return ev;
+  }
+
+  private nextSeq(sessionId: string): number {
+    let s = this.seqs.get(sessionId);
+    if (s === undefined) {
+      this.flush();
+      s = this.store.maxSeq(sessionId);
+    }
+    this.seqs.set(sessionId, ++s);
+    return s;
+  }
+
+  /** The newest seq of a session (or id, for null), including events not yet flushed. */
+  lastSeq(sessionId: string | null): number {
+    if (sessionId === null) return this.nextId > 0 ? this.nextId - 1 : this.store.reserveEventIds(0) - 1;
+    return this.seqs.get(sessionId) ?? (this.flush(), this.store.maxSeq(sessionId));
+  }
+
+  /** Reload a session's seq counter from the store (another process may have appended). */
+  refresh(sessionId: string) {
+    this.flush();
+    this.seqs.delete(sessionId);
+  }
+
+  /** Writes pending events now. Called at the end of each loop turn and before reads. */
+  flush(): void {
+    this.flushScheduled = false;
+    if (!this.pending.length) return;
+    const batch = this.pending;
+    this.pending = [];
+    try {
+      this.store.appendEvents(batch);
+    } catch (err) {
+      // A row another process wrote first: store what fits one by one, log the rest.
+      this.log.error({ err: String(err) }, 'event batch failed; retrying one by one');
+      for (const e of batch) {
+        try { this.store.appendEvents([e]); } catch (e2) { this.log.error({ err: String(e2), id: e.id, seq: e.seq }, 'event not persisted'); }
+      }
+    }
+  }
+
+  /** Persisted events after `since`, oldest first (flushes first, so nothing pending is missed). */
+  replay(sessionId: string | null, since: number, limit = 1000): PublishedEvent[] {
+    this.flush();
+    return this.store.eventsSince(sessionId, since, limit).map(PublishedEvent.from);
+  }
+
+  /** Live events of a session (or of everything, for null). Returns the unsubscribe function. */
+  on(sessionId: string | null, listener: EventListener): () => void {
+    const key = sessionId ?? ALL;
+    this.bus.on(key, listener);
+    return () => { this.bus.off(key, listener); };
+  }
+
+  /** After a session is deleted: drop its counter. */
+  forget(sessionId: string) { this.seqs.delete(sessionId); }
+
+  listenerCount(sessionId: string | null) { return this.bus.listenerCount(sessionId ?? ALL); }
+}

@@ -1,0 +1,27 @@
+/** The providers this server offers, by id. */
+import type { Provider } from '../../protocol/index.js';
+import { RpcError } from '../rpc/errors.js';
+import type { ModelProvider } from './types.js';
+
+export class ProviderRegistry {
+  private providers = new Map<string, ModelProvider>();
+
+  add(p: ModelProvider) {
+    this.providers.set(p.id, p);
+    return this;
+  }
+
+  get(id: string): ModelProvider {
+    const p = this.providers.get(id);
+    if (!p) throw RpcError.notFound('provider', id);
+    return p;
+  }
+
+  has(id: string) {
+    return this.providers.has(id);
+  }
+
+  list(): Provider[] {
+    return [...this.providers.values()].map((p) => p.info());
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * The one dispatcher: a table from method name to handler. It enforces the lifecycle,
+ * validates params against the protocol schema before a handler runs, and turns anything
+ * thrown into a typed error. Transports and the REST bridge all call `request`.
+ */
+import { methodTable, type ClientRequests } from '../../protocol/index.js';
+import type { Core } from '../core.js';
+import { RpcError } from './errors.js';
+import type { Peer } from './peer.js';
+import { matches, validateParams } from './validate.js';
+
+export interface RequestContext {
+  core: Core;
+  peer: Peer;
+  /** Aborted when the client cancels the request ($/cancelRequest) or goes away. */
+  signal: AbortSignal;
+  /** REST: the request asked `Prefer: respond-async`. */
+  respondAsync?: boolean;
+}
+
+export type Handler<M extends keyof ClientRequests> = (
+  params: ClientRequests[M]['params'],
+  ctx: RequestContext,
+) => Promise<ClientRequests[M]['result']> | ClientRequests[M]['result'];
+
+export type HandlerTable = { [M in keyof ClientRequests]?: Handler<M> };
+
+type Entry = { kind: string; direction: string; params: string; result?: string };
+const table = methodTable as unknown as Record<string, Entry>;
+
+export class Dispatcher {
+  /** Check every result against its schema too (tests turn this on with AGENTD_CHECK_RESULTS=1). */
+  checkResults = process.env.AGENTD_CHECK_RESULTS === '1';
+
+  constructor(private core: Core, private handlers: HandlerTable) {}
+
+  /** Methods that have a handler (advertised in the initialize result). */
+  get methods(): string[] {
+    return Object.keys(this.handlers);
+  }
+
+  async request(method: string, rawParams: unknown, ctx: RequestContext): Promise<unknown> {
+    const entry = Object.hasOwn(table, method) ? table[method] : undefined;
+    if (!entry || entry.kind !== 'request' || entry.direction !== 'clientToServer') throw RpcError.methodNotFound(method);
+    const { peer } = ctx;
+    if (method === 'initialize') {
+      if (peer.state !== 'new') throw RpcError.invalidRequest('initialize was already sent on this connection');
+    } else if (peer.state === 'new') throw RpcError.notInitialized();
+    else if (peer.state === 'shutdown') throw RpcError.invalidRequest('shutdown was requested; only `exit` is accepted');
+    if (this.core.shuttingDown && method !== 'shutdown') throw RpcError.shuttingDown();
+
+    const params = rawParams === undefined || rawParams === null ? {} : rawParams;
+    if (Array.isArray(params)) throw RpcError.invalidParams('(params)', 'must be an object (by-name params)');
+    validateParams(entry.params, params);
+
+    const handler = (this.handlers as Record<string, (p: unknown, c: RequestContext) => unknown>)[method];
+    if (!handler) throw RpcError.notImplemented(method);
+    let result: unknown;
+    try {
+      result = await handler(params, ctx);
+    } catch (err) {
+      if (err instanceof RpcError) throw err;
+      this.core.log.error({ err, method }, 'handler failed');
+      throw RpcError.internal(method);
+    }
+    if (this.checkResults && entry.result) {
+      const check = matches(entry.result, result);
+      if (!check.ok) {
+        this.core.log.error({ method, errors: check.errors }, 'result does not match its schema');
+        throw RpcError.internal(method);
+      }
+    }
+    return result;
+  }
+
+  /** Client notifications: `initialized` and `exit` are handled by the transport; the rest are ignored as JSON-RPC asks. */
+  notification(method: string): void {
+    if (!Object.hasOwn(table, method)) this.core.log.debug({ method }, 'unknown notification ignored');
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * The one error class of the server. Codes come from protocol/errors.json (ErrorCodes);
+ * transports turn it into a JSON-RPC error object, the bridge into an HTTP status + body.
+ */
+import { ErrorCodes, type ErrorCode, type ErrorObject } from '../../protocol/index.js';
+
+export class RpcError extends Error {
+  constructor(readonly code: ErrorCode, message: string, readonly data?: Record<string, unknown>) {
+    super(message);
+    this.name = 'RpcError';
+  }
+
+  toJSON(): ErrorObject {
+    return this.data === undefined ? { code: this.code, message: this.message } : { code: this.code, message: this.message, data: this.data };
+  }
+
+  static parse(reason: string) { return new RpcError(ErrorCodes.ParseError, `Parse error: ${reason}`); }
+  static invalidRequest(reason: string) { return new RpcError(ErrorCodes.InvalidRequest, `Invalid request: ${reason}`); }
+  static methodNotFound(method: string) { return new RpcError(ErrorCodes.MethodNotFound, `Unknown method: ${method}`, { method }); }
+  static invalidParams(field: string, reason: string, errors?: unknown) {
+    return new RpcError(ErrorCodes.InvalidParams, `Invalid params: ${field} ${reason}`, { field, reason, ...(errors ? { errors } : {}) });
+  }
+  static internal(method: string) { return new RpcError(ErrorCodes.InternalError, `Internal error while handling ${method}`, { method }); }
+  static notInitialized() { return new RpcError(ErrorCodes.ServerNotInitialized, 'Server not initialized: send `initialize` first'); }
+  static cancelled() { return new RpcError(ErrorCodes.RequestCancelled, 'Request cancelled'); }
+  static notFound(kind: string, id: string) { return new RpcError(ErrorCodes.NotFound, `${kind} not found: ${id}`, { kind, id }); }
+  static busy(sessionId: string, turnId?: string | null) {
+    return new RpcError(ErrorCodes.SessionBusy, `Session ${sessionId} is busy with a running turn`, { sessionId, turnId: turnId ?? null });
+  }
+  static conflict(reason: string, data?: Record<string, unknown>) { return new RpcError(ErrorCodes.Conflict, `Conflict: ${reason}`, data); }
+  static unauthorized(reason = 'missing or invalid credential') { return new RpcError(ErrorCodes.Unauthorized, `Unauthorized: ${reason}`); }
+  static forbidden(reason: string) { return new RpcError(ErrorCodes.Forbidden, `Forbidden: ${reason}`); }
+  static rateLimited(retryAfter: number) { return new RpcError(ErrorCodes.RateLimited, 'Too many requests', { retryAfter }); }
+  static notImplemented(what: string) { return new RpcError(ErrorCodes.NotImplemented, `Not implemented: ${what}`, { method: what }); }
+  static provider(message: string, data: { provider: string; status?: number; type?: string }) {
+    return new RpcError(ErrorCodes.ProviderError, message, data);
+  }
+  static tooLarge(limit: number) { return new RpcError(ErrorCodes.PayloadTooLarge, `Payload too large (limit ${limit} bytes)`, { limit }); }
+  static shuttingDown() { return new RpcError(ErrorCodes.ShuttingDown, 'Server is shutting down'); }
+  static timeout(what: string) { return new RpcError(ErrorCodes.Timeout, `Timed out: ${what}`); }
+  static limit(what: string, limit: number) { return new RpcError(ErrorCodes.LimitExceeded, `Limit reached: ${what} (${limit})`, { limit }); }
+}
+
+/** Any thrown value as an RpcError; unknown errors become InternalError naming the method, without internals. */
+export function toRpcError(err: unknown, method: string): RpcError {
+  return err instanceof RpcError ? err : RpcError.internal(method);
+}

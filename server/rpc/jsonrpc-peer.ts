@@ -1,0 +1,81 @@
+/**
+ * A JSON-RPC peer over any byte transport: vscode-jsonrpc owns ids, responses, server-to-client
+ * requests and $/cancelRequest; every request goes to the one dispatcher.
+ */
+import {
+  CancellationTokenSource, createMessageConnection, ResponseError,
+  type CancellationToken, type MessageConnection,
+} from 'vscode-jsonrpc/node';
+import type { Core } from '../core.js';
+import type { PublishedEvent } from '../events/log.js';
+import type { BatchingWriter } from '../transport/writer.js';
+import { toRpcError } from './errors.js';
+import type { CheckedReader } from './frames.js';
+import { Peer, type TransportKind } from './peer.js';
+
+export interface PeerHooks {
+  /** `exit` notification: 0 after shutdown, 1 without (LSP). */
+  exit(code: number): void;
+}
+
+export class JsonRpcPeer extends Peer {
+  private conn: MessageConnection;
+
+  constructor(private core: Core, readonly transport: TransportKind, reader: CheckedReader, private writer: BatchingWriter, private hooks: PeerHooks) {
+    super();
+    const log = core.log.child({ peer: this.id, transport });
+    this.conn = createMessageConnection(reader, writer, {
+      error: (m) => log.debug(m), warn: (m) => log.debug(m), info: (m) => log.debug(m), log: (m) => log.trace(m),
+    });
+    this.conn.onRequest((method, params, token) => this.onRequest(method, params, token));
+    this.conn.onNotification((method) => {
+      if (method === 'exit') this.hooks.exit(this.state === 'shutdown' ? 0 : 1);
+      else core.dispatcher.notification(method);
+    });
+    this.conn.onClose(() => this.markClosed());
+    this.conn.onError(([err]) => log.debug({ err: String(err) }, 'connection error'));
+  }
+
+  start() {
+    this.conn.listen();
+    return this;
+  }
+
+  private async onRequest(method: string, params: unknown, token: CancellationToken) {
+    const abort = new AbortController();
+    const sub = token.onCancellationRequested(() => abort.abort());
+    const signal = AbortSignal.any([abort.signal, this.lifetime.signal]);
+    try {
+      return await this.core.dispatcher.request(method, params, { core: this.core, peer: this, signal });
+    } catch (err) {
+      const e = toRpcError(err, method);
+      throw new ResponseError(e.code, e.message, e.data);
+    } finally {
+      sub.dispose();
+    }
+  }
+
+  deliver(e: PublishedEvent) {
+    this.writer.writeFrame(e.frame);
+  }
+
+  writable() {
+    return this.writer.writable();
+  }
+
+  async request(method: string, params: unknown, signal?: AbortSignal): Promise<unknown> {
+    const source = new CancellationTokenSource();
+    signal?.addEventListener('abort', () => source.cancel(), { once: true });
+    try {
+      return await this.conn.sendRequest(method, params, source.token);
+    } finally {
+      source.dispose();
+    }
+  }
+
+  close() {
+    this.writer.end();
+    this.conn.dispose();
+    this.markClosed();
+  }
+}

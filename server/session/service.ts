@@ -1,0 +1,75 @@
+/** Session lifecycle: create, list, get, delete, each with its event. */
+import { realpathSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Message, Session, SessionCreateParams } from '../../protocol/index.js';
+import type { Core } from '../core.js';
+import { RpcError } from '../rpc/errors.js';
+import type { SessionRecord } from '../store/store.js';
+import { newId, now } from './ids.js';
+
+export class SessionService {
+  constructor(private core: Core) {}
+
+  /** The protocol view of a stored session. */
+  view(rec: SessionRecord): Session {
+    const { ownerPid: _owner, ...session } = rec;
+    return { ...session, lastSeq: this.core.events.lastSeq(rec.id) };
+  }
+
+  record(id: string): SessionRecord {
+    const rec = this.core.store.getSession(id);
+    if (!rec) throw RpcError.notFound('session', id);
+    return rec;
+  }
+
+  create(p: SessionCreateParams): Session {
+    const providerId = p.provider ?? this.core.config.defaultProvider();
+    const provider = this.core.providers.get(providerId);
+    const root = this.workspace(p.workspaceRoot ?? this.core.cwd);
+    const t = now();
+    const rec: SessionRecord = {
+      id: newId('ses'),
+      name: p.name ?? 'session',
+      provider: providerId,
+      model: p.model ?? (providerId === this.core.config.defaultProvider() ? this.core.config.get().defaultModel : undefined) ?? provider.info().defaultModel,
+      workspaceRoot: root,
+      status: 'idle',
+      activeTurnId: null,
+      createdAt: t,
+      updatedAt: t,
+    };
+    this.core.store.insertSession(rec);
+    const session = this.view(rec);
+    this.core.events.append(rec.id, 'session.created', { session: { ...session, lastSeq: 1 } });
+    return { ...session, lastSeq: 1 };
+  }
+
+  private workspace(dir: string): string {
+    const abs = resolve(this.core.cwd, dir);
+    try {
+      if (!statSync(abs).isDirectory()) throw new Error('not a directory');
+      return realpathSync(abs);
+    } catch {
+      throw RpcError.invalidParams('workspaceRoot', 'must name an existing directory');
+    }
+  }
+
+  list(): Session[] {
+    return this.core.store.listSessions().map((r) => this.view(r));
+  }
+
+  get(id: string): { session: Session; messages: Message[] } {
+    const rec = this.record(id);
+    return { session: this.view(rec), messages: this.core.store.listMessages(id) };
+  }
+
+  async delete(id: string) {
+    const rec = this.record(id);
+    if (rec.status === 'running') await this.core.turns.cancel(id, 'session deleted');
+    this.core.events.append(id, 'session.deleted', { sessionId: id });
+    this.core.events.flush();
+    this.core.store.deleteSession(id);
+    this.core.events.forget(id);
+    return { sessionId: id, deleted: true };
+  }
+}

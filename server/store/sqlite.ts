@@ -1,0 +1,143 @@
+/**
+ * SQLite store (better-sqlite3, WAL). Safe for two processes on one data directory:
+ * SQLite serializes writers, global event ids are reserved in blocks per process, and a
+ * session runs one turn at a time across processes through claimTurn's atomic update.
+ */
+import Database from 'better-sqlite3';
+import type { Message } from '../../protocol/index.js';
+import type { SessionRecord, StoredEvent, Store } from './store.js';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (
+  id TEXT PRIMARY KEY, json TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'idle',
+  active_turn_id TEXT, owner_pid INTEGER, created_at TEXT NOT NULL, updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS messages (
+  id TEXT PRIMARY KEY, session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE, json TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS messages_session ON messages(session_id);
+CREATE TABLE IF NOT EXISTS events (
+  id INTEGER PRIMARY KEY, session_id TEXT, seq INTEGER NOT NULL, type TEXT NOT NULL, json TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS events_session_seq ON events(session_id, seq);
+CREATE TABLE IF NOT EXISTS kv (ns TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (ns, key));
+`;
+
+interface SessionRow { json: string; status: string; active_turn_id: string | null; owner_pid: number | null; updated_at: string }
+
+export class SqliteStore implements Store {
+  private db: Database.Database;
+  private stmts;
+
+  constructor(file: string) {
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.pragma('foreign_keys = ON');
+    this.db.exec(SCHEMA);
+    const db = this.db;
+    this.stmts = {
+      insertSession: db.prepare('INSERT INTO sessions (id, json, status, active_turn_id, owner_pid, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      getSession: db.prepare<[string], SessionRow>('SELECT json, status, active_turn_id, owner_pid, updated_at FROM sessions WHERE id = ?'),
+      listSessions: db.prepare<[], SessionRow>('SELECT json, status, active_turn_id, owner_pid, updated_at FROM sessions ORDER BY created_at DESC, id DESC'),
+      updateSession: db.prepare('UPDATE sessions SET json = ?, status = ?, active_turn_id = ?, owner_pid = ?, updated_at = ? WHERE id = ?'),
+      claimTurn: db.prepare("UPDATE sessions SET status = 'running', active_turn_id = ?, owner_pid = ?, updated_at = ? WHERE id = ? AND status = 'idle'"),
+      releaseTurn: db.prepare("UPDATE sessions SET status = 'idle', active_turn_id = NULL, owner_pid = NULL, updated_at = ? WHERE id = ? AND active_turn_id = ?"),
+      deleteSession: db.prepare('DELETE FROM sessions WHERE id = ?'),
+      deleteSessionEvents: db.prepare("DELETE FROM events WHERE session_id = ? AND type != 'session.deleted'"),
+      putMessage: db.prepare('INSERT INTO messages (id, session_id, json) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET json = excluded.json'),
+      getMessage: db.prepare<[string], { json: string }>('SELECT json FROM messages WHERE id = ?'),
+      listMessages: db.prepare<[string], { json: string }>('SELECT json FROM messages WHERE session_id = ? ORDER BY rowid'),
+      insertEvent: db.prepare('INSERT INTO events (id, session_id, seq, type, json) VALUES (?, ?, ?, ?, ?)'),
+      sessionEventsSince: db.prepare<[string, number, number], StoredEvent>('SELECT id, session_id AS sessionId, seq, type, json FROM events WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?'),
+      allEventsSince: db.prepare<[number, number], StoredEvent>('SELECT id, session_id AS sessionId, seq, type, json FROM events WHERE id > ? ORDER BY id LIMIT ?'),
+      oldestSession: db.prepare<[string], { v: number | null }>('SELECT MIN(seq) AS v FROM events WHERE session_id = ?'),
+      oldestAll: db.prepare<[], { v: number | null }>('SELECT MIN(id) AS v FROM events'),
+      maxSeq: db.prepare<[string], { v: number | null }>('SELECT MAX(seq) AS v FROM events WHERE session_id = ?'),
+      maxId: db.prepare<[], { v: number | null }>('SELECT MAX(id) AS v FROM events'),
+      getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
+      setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
+      prune: db.prepare('DELETE FROM events WHERE session_id = ? AND seq <= ?'),
+      kvGet: db.prepare<[string, string], { value: string }>('SELECT value FROM kv WHERE ns = ? AND key = ?'),
+      kvSet: db.prepare('INSERT INTO kv (ns, key, value) VALUES (?, ?, ?) ON CONFLICT(ns, key) DO UPDATE SET value = excluded.value'),
+      kvDelete: db.prepare('DELETE FROM kv WHERE ns = ? AND key = ?'),
+      kvList: db.prepare<[string], { key: string; value: string }>('SELECT key, value FROM kv WHERE ns = ? ORDER BY key'),
+    };
+    this.appendTx = this.db.transaction((events: StoredEvent[]) => {
+      for (const e of events) this.stmts.insertEvent.run(e.id, e.sessionId, e.seq, e.type, e.json);
+    });
+    this.reserveTx = this.db.transaction((count: number) => {
+      const stored = Number(this.stmts.getMeta.get('next_event_id')?.value ?? 0);
+      const first = Math.max(stored, (this.stmts.maxId.get()?.v ?? 0) + 1, 1);
+      this.stmts.setMeta.run('next_event_id', String(first + count));
+      return first;
+    });
+  }
+
+  private appendTx: (events: StoredEvent[]) => void;
+  private reserveTx: (count: number) => number;
+
+  private row(r: SessionRow | undefined): SessionRecord | undefined {
+    if (!r) return undefined;
+    const s = JSON.parse(r.json) as SessionRecord;
+    s.status = r.status as SessionRecord['status'];
+    s.activeTurnId = r.active_turn_id;
+    s.ownerPid = r.owner_pid;
+    s.updatedAt = r.updated_at;
+    return s;
+  }
+
+  private json(s: SessionRecord): string {
+    const { status: _s, activeTurnId: _a, ownerPid: _o, ...rest } = s;
+    return JSON.stringify(rest);
+  }
+
+  insertSession(s: SessionRecord) {
+    this.stmts.insertSession.run(s.id, this.json(s), s.status, s.activeTurnId ?? null, s.ownerPid ?? null, s.createdAt, s.updatedAt);
+  }
+  getSession(id: string) { return this.row(this.stmts.getSession.get(id)); }
+  listSessions() { return this.stmts.listSessions.all().map((r) => this.row(r)!); }
+  updateSession(s: SessionRecord) {
+    this.stmts.updateSession.run(this.json(s), s.status, s.activeTurnId ?? null, s.ownerPid ?? null, s.updatedAt, s.id);
+  }
+  claimTurn(sessionId: string, turnId: string, ownerPid: number, updatedAt: string) {
+    return this.stmts.claimTurn.run(turnId, ownerPid, updatedAt, sessionId).changes === 1;
+  }
+  releaseTurn(sessionId: string, turnId: string, updatedAt: string) { this.stmts.releaseTurn.run(updatedAt, sessionId, turnId); }
+  deleteSession(id: string) {
+    return this.db.transaction(() => {
+      this.stmts.deleteSessionEvents.run(id);
+      return this.stmts.deleteSession.run(id).changes === 1;
+    })();
+  }
+
+  putMessage(m: Message) { this.stmts.putMessage.run(m.id, m.sessionId, JSON.stringify(m)); }
+  getMessage(id: string) {
+    const r = this.stmts.getMessage.get(id);
+    return r ? (JSON.parse(r.json) as Message) : undefined;
+  }
+  listMessages(sessionId: string) { return this.stmts.listMessages.all(sessionId).map((r) => JSON.parse(r.json) as Message); }
+
+  appendEvents(events: StoredEvent[]) { if (events.length) this.appendTx(events); }
+  eventsSince(sessionId: string | null, since: number, limit: number) {
+    return sessionId === null ? this.stmts.allEventsSince.all(since, limit) : this.stmts.sessionEventsSince.all(sessionId, since, limit);
+  }
+  oldestRetained(sessionId: string | null) {
+    return (sessionId === null ? this.stmts.oldestAll.get()?.v : this.stmts.oldestSession.get(sessionId)?.v) ?? 0;
+  }
+  maxSeq(sessionId: string) { return this.stmts.maxSeq.get(sessionId)?.v ?? 0; }
+  reserveEventIds(count: number) { return this.reserveTx(count); }
+  pruneEvents(sessionId: string, keep: number) {
+    const max = this.maxSeq(sessionId);
+    if (max > keep) this.stmts.prune.run(sessionId, max - keep);
+  }
+
+  kvGet(ns: string, key: string) { return this.stmts.kvGet.get(ns, key)?.value; }
+  kvSet(ns: string, key: string, value: string) { this.stmts.kvSet.run(ns, key, value); }
+  kvDelete(ns: string, key: string) { this.stmts.kvDelete.run(ns, key); }
+  kvList(ns: string) { return this.stmts.kvList.all(ns); }
+
+  close() { if (this.db.open) this.db.close(); }
+}
