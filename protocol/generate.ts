@@ -124,7 +124,7 @@ function readmeSection(definitions: Record<string, JsonSchema>, manifest: Manife
   const fields = (name: string) => {
     const def = definitions[name] as { properties?: Record<string, { description?: string }>; required?: string[] };
     const props = Object.entries(def.properties ?? {});
-    if (!props.length) return name === 'Empty' || !def.properties ? `\`${name}\`` : '`{}`';
+    if (!props.length) return def.properties ? '`{}`' : `\`${name}\``;
     return props.map(([k]) => (def.required?.includes(k) ? `\`${k}\`` : `\`${k}?\``)).join(', ');
   };
   const rows = ['| method | kind | params | result | REST | what it does |', '|---|---|---|---|---|---|'];
@@ -157,7 +157,7 @@ export async function generate(): Promise<Record<string, string>> {
   const { definitions, manifest, errors } = loadSources();
   const readme = readFileSync(join(here, '..', 'README.md'), 'utf8');
   return {
-    '../README.md': spliceReadme(readme, readmeSection(definitions, manifest, errors)),
+    '../../README.md': spliceReadme(readme, readmeSection(definitions, manifest, errors)),
     'schema.ts': schemaTs(definitions),
     'types.ts': await typesTs(definitions),
     'methods.ts': methodsTs(manifest, errors),
