@@ -2,6 +2,10 @@
  * The offline provider: no key, no network. It streams back `Echo: <your text>` one word per
  * delta, deterministically, so the whole flow works on a fresh machine. Model `echo-slow`
  * waits 50 ms between deltas (for cancel tests and demos).
+ *
+ * It can also drive tools offline: a user message `/tool <name> <json input>` makes it call
+ * that tool (stop reason `tool_use`); after the result it replies `Tool result: <text>` (or
+ * `Tool error: <text>`), so approvals and MCP can be exercised without a model.
  */
 import type { Provider } from '../../protocol/index.js';
 import { RpcError } from '../rpc/errors.js';
@@ -27,8 +31,23 @@ export class EchoProvider implements ModelProvider {
 
   async stream(req: ProviderRequest, emit: (e: StreamEvent) => void): Promise<ProviderResponse> {
     const last = req.messages.at(-1);
-    const text = (last?.content ?? []).map((p) => (p.type === 'text' ? p.text : p.type === 'tool_result' ? '[tool result]' : '')).join(' ').trim();
-    const words = `Echo: ${text}`.split(/(?<= )/);
+    const parts = last?.content ?? [];
+    const results = parts.filter((p) => p.type === 'tool_result');
+    const text = parts.map((p) => (p.type === 'text' ? p.text : '')).join(' ').trim();
+    const call = /^\/tool\s+(\S+)\s*([\s\S]*)$/.exec(text);
+    if (call && results.length === 0) {
+      let input: Record<string, unknown> = {};
+      try { input = call[2].trim() ? JSON.parse(call[2]) : {}; } catch { /* not JSON: call with no input */ }
+      const json = JSON.stringify(input);
+      emit({ type: 'block_start', index: 0, part: { type: 'tool_use', id: `toolu_echo_${req.messages.length}`, name: call[1], input: {} } });
+      emit({ type: 'input_json_delta', index: 0, partialJson: json });
+      emit({ type: 'block_stop', index: 0 });
+      return { stopReason: 'tool_use', usage: { inputTokens: text.length, outputTokens: json.length } };
+    }
+    const reply = results.length
+      ? results.map((r) => `${r.isError ? 'Tool error' : 'Tool result'}: ${r.content.map((c) => (c.type === 'text' ? c.text : `[${c.type}]`)).join('')}`).join('\n')
+      : `Echo: ${text}`;
+    const words = reply.split(/(?<= )/);
     const delay = req.model === 'echo-slow' ? 50 : 0;
     emit({ type: 'block_start', index: 0, part: { type: 'text', text: '' } });
     for (const w of words) {
