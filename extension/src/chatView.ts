@@ -54,10 +54,6 @@ export class ChatView implements vscode.WebviewViewProvider {
     else this.queue.push(msg);
   }
 
-  reveal() {
-    if (this.view && !this.view.visible) this.view.show(true);
-  }
-
   /** Shows allow once / always / deny in the view; resolves with the answer (deny if resolved elsewhere). */
   askApproval(request: PermissionRequestParams, signal: AbortSignal): Promise<PermissionRequestResult> {
     return new Promise((resolve) => {

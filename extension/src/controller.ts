@@ -174,7 +174,14 @@ export class AgentdController implements vscode.Disposable {
       ...(this.workspaceRoot() ? { workspaceRoot: this.workspaceRoot() } : {}),
     });
     await this.openSession(session.id);
+    await this.revealView();
     return session;
+  }
+
+  /** Opens the chat view (VS Code's generated `<view>.focus` command) unless it is showing. */
+  async revealView() {
+    if (this.view.visible) return;
+    await vscode.commands.executeCommand(`${ChatView.viewType}.focus`).then(undefined, () => undefined);
   }
 
   /** Sends a message to the current session (a new one if none); the reply streams into the view. */
@@ -183,7 +190,7 @@ export class AgentdController implements vscode.Disposable {
     if (!content) return undefined;
     const client = await this.ready();
     if (!this.sessionId) await this.newSession();
-    this.view.reveal();
+    await this.revealView();
     return client.sendMessage({ sessionId: this.sessionId!, content, async: true });
   }
 
@@ -220,6 +227,7 @@ export class AgentdController implements vscode.Disposable {
     const c = vscode.workspace.getConfiguration('agentd');
     await c.update('defaultProvider', pick.provider, vscode.ConfigurationTarget.Global);
     await c.update('defaultModel', pick.model, vscode.ConfigurationTarget.Global);
+    void vscode.window.showInformationMessage(`agentd: new sessions will use ${pick.provider}/${pick.model}`);
     return { provider: pick.provider, model: pick.model };
   }
 

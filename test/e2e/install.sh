@@ -44,5 +44,5 @@ else
     tail -40 "$dest/install.log"; exit 1; }
 fi
 t2=$(date +%s); echo "code-server: $((t2 - t1)) s"
-"$dest/node_modules/.bin/code-server" --version | head -1
+XDG_CONFIG_HOME="$PWD/.e2e/tmp" "$dest/node_modules/.bin/code-server" --version | head -1
 echo "e2e install: $((t2 - t0)) s"
