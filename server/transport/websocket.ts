@@ -26,7 +26,7 @@ class WsReader extends CheckedReader {
   }
 }
 
-type Socketish = { cork(): void; uncork(): void; once(ev: 'drain', cb: () => void): void };
+type Socketish = { cork(): void; uncork(): void; once(ev: 'drain', cb: () => void): void; writableNeedDrain: boolean };
 const socketOf = (ws: WebSocket) => (ws as unknown as { _socket: Socketish })._socket;
 
 /** Decides an upgrade: refuse with a status, or admit with the principal that rate limits count against. */
@@ -71,7 +71,8 @@ function onConnection(core: Core, ws: WebSocket, limits: { sendBufferBytes: numb
         sock.cork();
         for (const json of batch) ws.send(json);
         sock.uncork();
-        return ws.bufferedAmount < 1 << 20;
+        // Wait only when the socket itself asks to: only then will it emit 'drain'.
+        return !sock.writableNeedDrain;
       },
       buffered: () => ws.bufferedAmount,
       onceDrain: (cb) => socketOf(ws).once('drain', cb),
