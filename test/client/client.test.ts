@@ -1,11 +1,12 @@
 // The typed client library against the real server over stdio and WebSocket.
-import type { ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import WebSocket from 'ws';
 import t from 'tap';
 import {
-  AgentClient, ConnectionClosedError, ErrorCodes, methodTable, nodeWebSocketConnector, requestWrappers, RpcResponseError, type TypedEvent,
+  AgentClient, ConnectionClosedError, ErrorCodes, methodTable, nodeWebSocketConnector, requestWrappers, RpcResponseError, websocketConnector, type TypedEvent, type WebSocketLike,
 } from '../../protocol/client/node.js';
 import { CLIENT_TRANSPORTS, localStdio, openClient, until } from '../helpers/agent-client.js';
-import { spawnHttp, tempDir } from '../helpers/rpc-client.js';
+import { AGENTD, spawnHttp, tempDir } from '../helpers/rpc-client.js';
 
 t.test('one wrapper per client request in the manifest', async (t) => {
   const requests = Object.entries(methodTable)
@@ -143,4 +144,41 @@ t.test('websocket: reconnects by itself and resubscribes from the last seen seq'
   t.same(seqs, seqs.map((_, i) => seqs[0] + i), 'no gap, no duplicate across the reconnect');
   const reply = await client.sendMessage({ sessionId: s.id, content: 'third' });
   t.match(reply, { content: [{ text: 'Echo: third' }] });
+});
+
+t.test('websocket with an API key: Authorization header (Node) or subprotocol token (browsers)', async (t) => {
+  const dataDir = tempDir();
+  const created = spawnSync(process.execPath, [AGENTD, 'key', 'create', '--name', 'client-test', '--data-dir', dataDir], { encoding: 'utf8' });
+  t.equal(created.status, 0, created.stderr);
+  const key = created.stdout.trim();
+  const server = await spawnHttp({ dataDir });
+  t.teardown(() => server.stop());
+
+  const withHeader = new AgentClient(nodeWebSocketConnector({ url: server.wsUrl, apiKey: key }));
+  await withHeader.connect();
+  t.equal(withHeader.state, 'connected', 'key in the Authorization header');
+  t.match(await withHeader.createSession({ name: 'keyed' }), { name: 'keyed' });
+  await withHeader.close();
+
+  // What a browser does: no headers, the key as a subprotocol.
+  const offered: string[][] = [];
+  const browserLike = new AgentClient(websocketConnector({
+    url: server.wsUrl, apiKey: key,
+    createSocket: (url, protocols, headers) => {
+      offered.push(protocols);
+      t.same(headers, {}, 'no header from a browser');
+      return new WebSocket(url, protocols) as unknown as WebSocketLike;
+    },
+  }));
+  await browserLike.connect();
+  t.same(offered[0], ['agentd', `agentd.bearer.${key}`]);
+  t.equal((await browserLike.listSessions()).sessions.length, 1);
+  await browserLike.close();
+
+  const without = new AgentClient(nodeWebSocketConnector({ url: server.wsUrl }));
+  const refused = await without.connect().catch((e) => e);
+  t.ok(refused instanceof ConnectionClosedError, 'no key: the upgrade is refused');
+  t.equal(without.state, 'closed');
+  const wrong = new AgentClient(nodeWebSocketConnector({ url: server.wsUrl, apiKey: 'agentd_wrong' }));
+  t.ok((await wrong.connect().catch((e) => e)) instanceof ConnectionClosedError, 'a wrong key is refused');
 });
