@@ -263,7 +263,10 @@ export class AgentdController implements vscode.Disposable {
   }
 
   private onEvent(e: TypedEvent) {
-    if (e.sessionId && e.sessionId === this.sessionId) this.view.post({ type: 'event', event: e });
+    if (!e.sessionId || e.sessionId !== this.sessionId) return;
+    // Events were lost (older than the server keeps): show the stored history again instead.
+    if (e.type === 'stream.gap') void this.openSession(e.sessionId).catch(() => undefined);
+    else this.view.post({ type: 'event', event: e });
   }
 
   /** permission/request from the server: answered per `agentd.approvalBehavior`. */
