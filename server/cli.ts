@@ -2,7 +2,8 @@
  * The `agentd` command. Exit codes: 0 clean, 1 failure (one line on stderr), 2 usage error.
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { serve } from './serve.js';
+import { bridgeHandler } from '../bridge/app.js';
+import { serve, setHttpHandler } from './serve.js';
 import { VERSION } from './version.js';
 
 const port = (v: string) => {
@@ -33,6 +34,8 @@ export function buildCli(): Command {
 }
 
 export async function main(argv = process.argv) {
+  // The REST + SSE bridge (/v1) answers every HTTP request that is not the WebSocket upgrade.
+  setHttpHandler(bridgeHandler());
   const program = buildCli();
   try {
     await program.parseAsync(argv);
