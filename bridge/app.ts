@@ -9,6 +9,7 @@ import openapi from '../protocol/generated/openapi.json' with { type: 'json' };
 import type { Core } from '../server/core.js';
 import { RpcError } from '../server/rpc/errors.js';
 import type { RequestListener } from '../server/serve.js';
+import { RPC_PATH } from '../server/transport/websocket.js';
 import { errorHandler, HttpError, notFound, sendError } from './errors.js';
 import { expressPath, mountRoutes, restRoutes } from './routes.js';
 import { mountSse, sseRoutes, type SseOptions } from './sse.js';
@@ -68,6 +69,10 @@ export function createApp(core: Core, opts: BridgeOptions = {}): Express {
   for (const [path, allowed] of verbs) router.all(expressPath(path), methodNotAllowed(allowed));
 
   app.use(router);
+  // The WebSocket endpoint shares the port; a plain request there gets told how to use it.
+  app.use((req, _res, next) => next(req.path === RPC_PATH
+    ? new HttpError(426, RpcError.invalidRequest(`${RPC_PATH} is the JSON-RPC WebSocket endpoint: send a WebSocket upgrade`), { Upgrade: 'websocket' })
+    : undefined));
   app.use(notFound);
   app.use(errorHandler(core.log));
   return app;

@@ -11,7 +11,7 @@ import type { HttpRoute } from '../protocol/manifest.js';
 import type { Core } from '../server/core.js';
 import { RpcError } from '../server/rpc/errors.js';
 import { sendError } from './errors.js';
-import { SsePeer } from './peer.js';
+import { SSE_HEADERS, SsePeer } from './peer.js';
 import { expressPath, paramsOf } from './routes.js';
 
 export interface SseOptions {
@@ -26,6 +26,10 @@ function streamHandler(core: Core, route: HttpRoute, opts: SseOptions): RequestH
   const heartbeatMs = opts.heartbeatMs ?? 15_000;
   const definition = (methodTable as unknown as Record<string, { params: string }>)[route.stream!].params;
   return async (req: Request, res: Response) => {
+    if (req.method === 'HEAD') {
+      res.writeHead(200, SSE_HEADERS).end();
+      return;
+    }
     const params = paramsOf(req, definition, 'query', route.query ?? []);
     const last = req.get('last-event-id');
     if (last !== undefined && last.trim() !== '') {

@@ -60,6 +60,11 @@ t.test('bad requests over HTTP', async (t) => {
   const wrongVerb = await expectError('wrong verb', 405, -32601, '/v1/session', { method: 'PATCH' });
   t.equal(wrongVerb.res.headers.get('allow'), 'POST, GET, HEAD');
   await expectError('wrong verb on a param route', 405, -32601, '/v1/session/abc', { method: 'PUT' });
+  const rpc = await expectError('plain request to the WebSocket path', 426, -32600, '/rpc');
+  t.equal(rpc.res.headers.get('upgrade'), 'websocket');
+  const head = await fetch(`${url}/v1/events`, { method: 'HEAD' });
+  t.equal(head.status, 200, 'HEAD on an SSE route answers at once');
+  t.match(head.headers.get('content-type'), /^text\/event-stream/);
   await expectError('unknown session', 404, -32010, '/v1/session/ses_nope');
   await expectError('unknown query field', 400, -32602, '/v1/session?x=1');
   await expectError('path and body disagree', 400, -32602, '/v1/session/ses_a/message', json('POST', '{"sessionId":"ses_b","content":"hi"}'));
