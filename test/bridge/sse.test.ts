@@ -74,7 +74,7 @@ async function inProcess(t: Tap.Test, config: object = {}, heartbeatMs = 15_000)
     await new Promise((r) => server.close(r));
     await core.close();
   });
-  return { core, url };
+  return { core, url, server };
 }
 type Tap = typeof t;
 declare namespace Tap { type Test = Parameters<Parameters<typeof t.test>[1]>[0] }
@@ -152,4 +152,35 @@ t.test('a paused client that resumes gets everything (the writer waits for drain
   const ids = [...text.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
   t.ok(ids.every((q, i) => i === 0 || q === ids[i - 1] + 1), 'in order, no gap');
   res.destroy();
+});
+
+t.test('a browser-style EventSource reconnects with Last-Event-ID and misses nothing', async (t) => {
+  const { EventSource } = await import('eventsource');
+  const { url, server } = await inProcess(t);
+  const s = (await post(`${url}/v1/session`, { name: 'es', model: 'echo-slow' })).body;
+  const es = new EventSource(`${url}/v1/session/${s.id}/events?since=0`);
+  t.teardown(() => es.close());
+  const got: Array<{ type: string; id: string; seq: number }> = [];
+  let opens = 0;
+  es.onopen = () => { opens++; };
+  for (const type of ['session.created', 'message.created', 'turn.started', 'message.delta', 'message.completed', 'turn.completed']) {
+    es.addEventListener(type, (ev) => got.push({ type, id: ev.lastEventId, seq: JSON.parse(ev.data).seq }));
+  }
+  const until = async (pred: () => boolean, what: string, ms = 15_000) => {
+    const deadline = Date.now() + ms;
+    while (!pred()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  await until(() => opens === 1 && got.length >= 1, 'the first event');
+  await post(`${url}/v1/session/${s.id}/message`, { content: WORDS }, { Prefer: 'respond-async' });
+  await until(() => got.filter((e) => e.type === 'message.delta').length >= 3, 'three deltas');
+  // Drop every connection (the server keeps listening): the EventSource reconnects by itself.
+  server.closeAllConnections();
+  await until(() => got.some((e) => e.type === 'turn.completed'), 'turn.completed after the reconnect');
+  t.ok(opens >= 2, `reconnected (${opens} opens)`);
+  const seqs = got.map((e) => e.seq);
+  t.same(seqs, seqs.map((_, i) => i + 1), 'every event once, in order, across the reconnect');
+  t.same(got.map((e) => e.id), seqs.map(String));
 });
