@@ -13,10 +13,14 @@ import { EchoProvider } from './provider/echo.js';
 import { ProviderRegistry } from './provider/registry.js';
 import { Dispatcher } from './rpc/dispatcher.js';
 import type { Peer } from './rpc/peer.js';
+import { Recovery } from './session/recovery.js';
 import { SessionService } from './session/service.js';
+import { Shutdown } from './shutdown.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/store.js';
 import { noTools, type ToolHost } from './tools/host.js';
+import { ProcessRegistry } from './tools/processes.js';
+import { withTestTools } from './tools/testing.js';
 import { TurnRunner } from './turn/runner.js';
 import { VERSION } from './version.js';
 
@@ -42,6 +46,12 @@ export class Core {
   readonly turns: TurnRunner;
   readonly dispatcher: Dispatcher;
   readonly peers = new Set<Peer>();
+  /** Tool subprocess groups: killed on shutdown (tools spawn through it or register their children). */
+  readonly processes = new ProcessRegistry();
+  /** Crash recovery of turns a dead process left running; `recovery.addStep` to extend it. */
+  readonly recovery: Recovery;
+  /** Graceful shutdown; `shutdown.add(name, hook)` to close something (MCP servers) on the way out. */
+  readonly shutdown = new Shutdown();
   shuttingDown = false;
 
   constructor(opts: CoreOptions = {}) {
@@ -50,11 +60,20 @@ export class Core {
     this.log = opts.log ?? createLogger();
     this.config = new ConfigService(this.dataDir);
     this.store = new SqliteStore(join(this.dataDir, 'agentd.db'));
-    this.events = new EventLog(this.store, this.log);
+    this.events = new EventLog(this.store, this.log, () => this.config.limits().eventRetention);
     this.providers.add(new EchoProvider());
     this.sessions = new SessionService(this);
     this.turns = new TurnRunner(this);
     this.dispatcher = new Dispatcher(this, handlers);
+    this.recovery = new Recovery(this);
+    if (process.env.AGENTD_TEST_TOOLS === '1') this.tools = withTestTools(this.tools, this.processes);
+  }
+
+  /** Startup work once every component is registered: recover interrupted turns, expire idempotency records. */
+  start(): this {
+    this.recovery.recoverAll();
+    this.dispatcher.idempotency.prune();
+    return this;
   }
 
   /** max_tokens for a provider's requests. */
@@ -67,12 +86,8 @@ export class Core {
     peer.onClose(() => this.peers.delete(peer));
   }
 
-  /** Stops accepting work, ends running turns as interrupted, flushes and closes the store. */
-  async close(): Promise<void> {
-    if (this.shuttingDown) return;
-    this.shuttingDown = true;
-    await this.turns.cancelAll('shutdown');
-    this.events.flush();
-    this.store.close();
+  /** Stops accepting work, ends running turns as interrupted, closes hooks and child processes, flushes and closes the store (server/shutdown.ts). */
+  close(timeoutMs?: number): Promise<void> {
+    return this.shutdown.run(this, timeoutMs);
   }
 }

@@ -9,6 +9,7 @@ import type { Core } from '../core.js';
 import { RpcError } from '../rpc/errors.js';
 import { CheckedReader, errorFrame } from '../rpc/frames.js';
 import { JsonRpcPeer } from '../rpc/jsonrpc-peer.js';
+import { heartbeat, wsPingInterval } from './liveness.js';
 import { BatchingWriter } from './writer.js';
 
 export const RPC_PATH = '/rpc';
@@ -74,5 +75,6 @@ function onConnection(core: Core, ws: WebSocket, limits: { sendBufferBytes: numb
   const reader = new WsReader(ws, (id, error) => writer.writeFrame(errorFrame(id, error)));
   const peer = new JsonRpcPeer(core, 'websocket', reader, writer, { exit: () => ws.close(1000, 'exit') }).start();
   ws.on('close', () => peer.close());
+  heartbeat(ws, wsPingInterval(), () => core.log.warn({ peer: peer.id }, 'websocket peer did not answer a ping; dropped'));
   core.trackPeer(peer);
 }
