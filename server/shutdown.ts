@@ -52,14 +52,17 @@ export class Shutdown {
     const left = (share = 1) => Math.max(0, (deadline - Date.now()) * share);
     core.shuttingDown = true;
     const running = core.turns.running;
-    if (!(await within(core.turns.cancelAll('shutdown'), left(0.5)))) {
-      core.log.warn({ running: core.turns.running }, 'turns did not end in time; they will be recovered on the next start');
-    }
+    const ending = core.turns.cancelAll('shutdown');
+    await within(ending, left(0.5));
     for (const hook of [...this.hooks].reverse()) {
-      const ok = await within(Promise.resolve().then(hook.run), left(0.5)).catch(() => false);
+      const ok = await within(Promise.resolve().then(hook.run).catch((err: unknown) => core.log.error({ err: String(err), hook: hook.name }, 'shutdown hook failed')), left(0.5));
       if (!ok) core.log.warn({ hook: hook.name }, 'shutdown hook did not finish in time');
     }
-    await within(core.processes.killAll(Math.min(1000, left(0.5))), left());
+    // Tools that ignored the cancel: their process groups go now, and their turns can end.
+    await within(core.processes.killAll(Math.min(1000, left(0.5))), left(0.5));
+    if (!(await within(ending, left()))) {
+      core.log.warn({ running: core.turns.running }, 'turns did not end in time; they will be recovered on the next start');
+    }
     try {
       core.events.flush();
     } catch (err) {

@@ -4,7 +4,8 @@
  *
  * `test_sleep` {"seconds": n}: starts `sh` in its own process group (through the process
  * registry), which starts `sleep n` in the background; the tool's first output line is
- * `pids <sh> <sleep>`, so a test can check that the whole group is gone afterwards.
+ * `pids <sh> <sleep>`, so a test can check that the whole group is gone afterwards. With
+ * `"ignoreAbort": true` it does not stop when its turn is cancelled (a misbehaving tool).
  */
 import type { Tool, ToolResultPart } from '../../protocol/index.js';
 import type { ToolHost } from './host.js';
@@ -13,7 +14,7 @@ import type { ProcessRegistry } from './processes.js';
 const SLEEP: Tool = {
   name: 'test_sleep',
   description: 'Test only: run a subprocess group that sleeps for `seconds` and report its pids.',
-  inputSchema: { type: 'object', properties: { seconds: { type: 'number' } } },
+  inputSchema: { type: 'object', properties: { seconds: { type: 'number' }, ignoreAbort: { type: 'boolean' } } },
   source: { type: 'builtin' },
 };
 
@@ -32,7 +33,7 @@ export function withTestTools(inner: ToolHost, processes: ProcessRegistry): Tool
       let out = '';
       child.stdout!.on('data', (d: Buffer) => { out += d; ctx.output('stdout', d.toString()); });
       child.stderr!.on('data', (d: Buffer) => ctx.output('stderr', d.toString()));
-      const onAbort = () => processes.kill(child);
+      const onAbort = () => { if (call.input.ignoreAbort !== true) processes.kill(child); };
       ctx.signal.addEventListener('abort', onAbort, { once: true });
       try {
         const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
