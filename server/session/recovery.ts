@@ -93,39 +93,14 @@ export class Recovery {
     const { events, store } = core;
     const error: ErrorObject = { code: ErrorCodes.RequestCancelled, message: `Turn interrupted: ${RESTART_REASON}` };
 
-    // Everything the turn logged: the messages it created, their deltas, its tool calls.
-    const created = new Map<string, Message>();
-    const completed = new Set<string>();
-    const toolsStarted: string[] = [];
-    const toolResults = new Map<string, ToolResultPart>();
-    for (let since = 0; ;) {
-      const page = events.replay(sid, since, PAGE);
-      for (const pe of page) {
-        since = pe.seq;
-        const e = JSON.parse(pe.json) as Ev;
-        const d = e.data;
-        if ((d.turnId ?? (d.message as Message | undefined)?.turnId) !== turnId) continue;
-        switch (e.type) {
-          case 'message.created': {
-            const m = d.message as Message;
-            created.set(m.id, m);
-            break;
-          }
-          case 'message.completed': completed.add((d.message as Message).id); break;
-          case 'message.delta': applyDelta(created.get(d.messageId as string), d); break;
-          case 'tool.started': toolsStarted.push(d.callId as string); break;
-          case 'tool.completed': case 'tool.failed': if (d.result) toolResults.set(d.callId as string, d.result as ToolResultPart); break;
-        }
-      }
-      if (page.length < PAGE) break;
-    }
+    const log = readTurnLog(core, sid, turnId);
 
     // The assistant message that was streaming: kept with what arrived, marked incomplete.
     let messageId: string | null = null;
-    for (const m of created.values()) {
+    for (const m of log.created.values()) {
       if (m.role !== 'assistant') continue;
       messageId = m.id;
-      if (completed.has(m.id)) continue;
+      if (log.completed.has(m.id)) continue;
       m.content = m.content.filter((p) => p !== undefined && p !== null && p.type === 'text');
       m.status = 'incomplete';
       m.error = error;
@@ -133,23 +108,7 @@ export class Recovery {
       events.append(sid, 'message.completed', { message: m });
     }
 
-    // Tool calls of the last complete assistant message that never got their results back.
-    const stored = store.listMessages(sid).filter((m) => m.turnId === turnId);
-    const answered = new Set(stored.flatMap((m) => m.content.filter((p): p is ToolResultPart => p.type === 'tool_result').map((p) => p.toolUseId)));
-    const last = stored.filter((m) => m.role === 'assistant' && m.status === 'complete').at(-1);
-    const open = (last?.content ?? []).filter((p): p is ToolUsePart => p.type === 'tool_use' && !answered.has(p.id));
-    if (last && open.length && !stored.some((m) => m.role === 'assistant' && m.status !== 'complete')) {
-      const results: ToolResultPart[] = open.map((call) => {
-        const done = toolResults.get(call.id);
-        if (done) return done;
-        const result: ToolResultPart = { type: 'tool_result', toolUseId: call.id, isError: true, content: [{ type: 'text', text: `Tool interrupted: ${RESTART_REASON}` }] };
-        if (toolsStarted.includes(call.id)) events.append(sid, 'tool.failed', { turnId, callId: call.id, tool: call.name, result, error });
-        return result;
-      });
-      const msg: Message = { id: newId('msg'), sessionId: sid, turnId, role: 'user', content: results, status: 'complete', createdAt: now() };
-      store.putMessage(msg);
-      events.append(sid, 'message.created', { message: msg });
-    }
+    answerOpenToolCalls(core, sid, turnId, RESTART_REASON, log);
 
     for (const step of this.steps) {
       try {
@@ -159,6 +118,76 @@ export class Recovery {
       }
     }
     events.append(sid, 'turn.interrupted', { turnId, messageId, reason: RESTART_REASON });
+  }
+}
+
+/** What a turn logged: the messages it created (streamed text re-applied), which completed, its tool calls. */
+export interface TurnLog {
+  created: Map<string, Message>;
+  completed: Set<string>;
+  toolsStarted: Set<string>;
+  toolResults: Map<string, ToolResultPart>;
+}
+
+/** Reads a turn's events (from seq `fromSeq` on) back into a TurnLog. */
+export function readTurnLog(core: Core, sid: string, turnId: string, fromSeq = 0): TurnLog {
+  const log: TurnLog = { created: new Map(), completed: new Set(), toolsStarted: new Set(), toolResults: new Map() };
+  for (let since = fromSeq; ;) {
+    const page = core.events.replay(sid, since, PAGE);
+    for (const pe of page) {
+      since = pe.seq;
+      const e = JSON.parse(pe.json) as Ev;
+      const d = e.data;
+      if ((d.turnId ?? (d.message as Message | undefined)?.turnId) !== turnId) continue;
+      switch (e.type) {
+        case 'message.created': {
+          const m = d.message as Message;
+          log.created.set(m.id, m);
+          break;
+        }
+        case 'message.completed': log.completed.add((d.message as Message).id); break;
+        case 'message.delta': applyDelta(log.created.get(d.messageId as string), d); break;
+        case 'tool.started': log.toolsStarted.add(d.callId as string); break;
+        case 'tool.completed': case 'tool.failed': if (d.result) log.toolResults.set(d.callId as string, d.result as ToolResultPart); break;
+      }
+    }
+    if (page.length < PAGE) return log;
+  }
+}
+
+/**
+ * A turn that ended early may leave tool calls without results, which no model accepts in a
+ * history: answer each open call of the turn's last complete assistant message with the
+ * result it got (tool.completed / tool.failed) or an error result naming `reason`, and store
+ * them as the tool-result message the turn would have written. Unfinished tools get `tool.failed`.
+ */
+export function answerOpenToolCalls(core: Core, sid: string, turnId: string, reason: string, log: TurnLog) {
+  const { events, store } = core;
+  const stored = store.listMessages(sid).filter((m) => m.turnId === turnId);
+  const answered = new Set(stored.flatMap((m) => m.content.filter((p): p is ToolResultPart => p.type === 'tool_result').map((p) => p.toolUseId)));
+  const last = stored.filter((m) => m.role === 'assistant' && m.status === 'complete').at(-1);
+  const open = (last?.content ?? []).filter((p): p is ToolUsePart => p.type === 'tool_use' && !answered.has(p.id));
+  if (!last || !open.length || stored.indexOf(last) !== stored.length - 1) return;
+  const error: ErrorObject = { code: ErrorCodes.RequestCancelled, message: `Tool interrupted: ${reason}` };
+  const results: ToolResultPart[] = open.map((call) => {
+    const done = log.toolResults.get(call.id);
+    if (done) return done;
+    const result: ToolResultPart = { type: 'tool_result', toolUseId: call.id, isError: true, content: [{ type: 'text', text: error.message }] };
+    if (log.toolsStarted.has(call.id)) events.append(sid, 'tool.failed', { turnId, callId: call.id, tool: call.name, result, error });
+    return result;
+  });
+  const msg: Message = { id: newId('msg'), sessionId: sid, turnId, role: 'user', content: results, status: 'complete', createdAt: now() };
+  store.putMessage(msg);
+  events.append(sid, 'message.created', { message: msg });
+}
+
+/** For the turn runner: after a turn ended early (cancel, shutdown, failure), answer its open tool calls. */
+export function closeOpenToolCalls(core: Core, sid: string, turnId: string, reason: string, fromSeq = 0) {
+  try {
+    answerOpenToolCalls(core, sid, turnId, reason, readTurnLog(core, sid, turnId, fromSeq));
+  } catch (err) {
+    // The store closed under a turn that outlived the shutdown timeout: recovery finishes it on the next start.
+    core.log.error({ err: String(err), turnId }, 'could not answer open tool calls');
   }
 }
 

@@ -39,6 +39,11 @@ for (const transport of RPC_TRANSPORTS) {
       const partial = got.messages[1];
       t.equal(partial.status, 'incomplete');
       t.ok(textOf(partial).startsWith('Echo: w0'), 'partial text kept');
+      // The tool call got an error result, so the history stays valid for the next turn.
+      const tool = await next.client.request('session/get', { sessionId: b.id });
+      t.same(tool.messages.map((m: Json) => [m.role, m.status, m.content[0].type]), [['user', 'complete', 'text'], ['assistant', 'complete', 'tool_use'], ['user', 'complete', 'tool_result']]);
+      t.match(tool.messages[2].content[0], { isError: true, toolUseId: tool.messages[1].content[0].id });
+      t.match(textOf(tool.messages[2].content[0]), /interrupted: shutdown/);
       await next.client.request('session/subscribe', { since: 0 });
       await next.client.waitFor(() => next.client.events(b.id).some((e) => e.type === 'turn.interrupted'), 5000, 'replay');
       t.notOk(next.client.events().some((e: Json) => e.data?.reason === 'server restart'), 'no crash recovery was needed');
@@ -103,4 +108,23 @@ t.test('websocket: shutdown ends only that connection', async (t) => {
   t.teardown(() => other.close());
   await other.initialize();
   t.same((await other.request('session/list', {})).sessions, []);
+});
+
+t.test('session/cancel during a tool: the call gets an error result and the session goes on', async (t) => {
+  const srv = await start('stdio', tempDir());
+  t.teardown(() => srv.close());
+  const c = srv.client;
+  await c.initialize();
+  const s = await c.request('session/create', { name: 'cancel' });
+  await c.request('session/subscribe', { sessionId: s.id });
+  await c.request('session/message', { sessionId: s.id, content: '/tool test_sleep {"seconds":30}', async: true });
+  const pids = await toolPids(c, s.id);
+  t.teardown(() => reap(pids));
+  t.match(await c.request('session/cancel', { sessionId: s.id }), { cancelled: true });
+  t.ok(await waitGone(pids, 5000), 'the tool was stopped');
+  const got = await c.request('session/get', { sessionId: s.id });
+  t.same(got.messages.map((m: Json) => [m.role, m.status]), [['user', 'complete'], ['assistant', 'complete'], ['user', 'complete']], 'the tool_use message stays complete');
+  t.match(textOf(got.messages[2].content[0]), /interrupted: cancelled by client/);
+  t.ok(c.events(s.id).some((e) => e.type === 'tool.failed'), 'tool.failed for the stopped call');
+  t.equal((await c.request('session/message', { sessionId: s.id, content: 'next' })).content[0].text, 'Echo: next');
 });
