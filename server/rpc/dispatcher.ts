@@ -70,7 +70,8 @@ export class Dispatcher {
         throw RpcError.internal(method);
       }
     };
-    const key = IdempotencyCache.keyOf(params);
+    // Keys are scoped per API key, so one client can never see another's outcome.
+    const key = IdempotencyCache.keyOf(params, peer.principal);
     const result = key === undefined ? await invoke() : await this.idempotency.run(method, key, params, invoke);
     if (this.checkResults && entry.result) {
       const check = matches(entry.result, result);

@@ -46,10 +46,11 @@ export class IdempotencyCache {
 
   constructor(private store: Store, private ttlMs = IDEMPOTENCY_TTL_MS) {}
 
-  /** The key of a request's params, when it carries one. */
-  static keyOf(params: unknown): string | undefined {
+  /** The stored key of a request, when its params carry one: scoped by API key principal (`key:<id>`). */
+  static keyOf(params: unknown, principal?: string): string | undefined {
     const k = (params as { idempotencyKey?: unknown } | null)?.idempotencyKey;
-    return typeof k === 'string' && k.length ? k : undefined;
+    if (typeof k !== 'string' || !k.length) return undefined;
+    return principal?.startsWith('key:') ? `${principal}\n${k}` : k;
   }
 
   /** Runs `act` once per key: a retry gets the first outcome (result or typed error) again. */
@@ -111,6 +112,6 @@ export class IdempotencyCache {
   }
 
   private conflict(key: string) {
-    return RpcError.conflict('idempotency key was already used with different params', { idempotencyKey: key });
+    return RpcError.conflict('idempotency key was already used with different params', { idempotencyKey: key.slice(key.lastIndexOf('\n') + 1) });
   }
 }

@@ -59,12 +59,12 @@ export function attachWebSocket(core: Core, server: Server, opts: WebSocketOptio
       return;
     }
     const admit = opts.limit ? () => opts.limit!(verdict.principal) : undefined;
-    wss.handleUpgrade(req, socket, head, (ws) => onConnection(core, ws, limits, admit));
+    wss.handleUpgrade(req, socket, head, (ws) => { onConnection(core, ws, limits, admit).principal = verdict.principal; });
   });
   return wss;
 }
 
-function onConnection(core: Core, ws: WebSocket, limits: { sendBufferBytes: number }, admit?: () => number) {
+function onConnection(core: Core, ws: WebSocket, limits: { sendBufferBytes: number }, admit?: () => number): JsonRpcPeer {
   const writer = new BatchingWriter(
     {
       write: (batch) => {
@@ -90,4 +90,5 @@ function onConnection(core: Core, ws: WebSocket, limits: { sendBufferBytes: numb
   ws.on('close', () => peer.close());
   heartbeat(ws, wsPingInterval(), () => core.log.warn({ peer: peer.id }, 'websocket peer did not answer a ping; dropped'));
   core.trackPeer(peer);
+  return peer;
 }

@@ -1,6 +1,7 @@
 // A retried mutating request with the same idempotencyKey returns the first result and acts once; other params under the same key are a Conflict.
+import { spawnSync } from 'node:child_process';
 import t from 'tap';
-import { tempDir, type Json } from '../helpers/rpc-client.js';
+import { AGENTD, spawnHttp, tempDir, WsClient, type Json } from '../helpers/rpc-client.js';
 import { open, RPC_TRANSPORTS } from '../helpers/transports.js';
 import { start } from '../helpers/durability.js';
 
@@ -77,4 +78,22 @@ t.test('idempotency records survive a restart', async (t) => {
   t.equal((await second.client.request('session/list', {})).sessions.length, 1);
   const conflict = await second.client.call('session/create', { name: 'after', idempotencyKey: 'k-restart' });
   t.equal(conflict.error?.code, -32012);
+});
+
+t.test('idempotency keys are scoped per API key', async (t) => {
+  const dataDir = tempDir();
+  const cli = (...args: string[]) => spawnSync(process.execPath, [AGENTD, ...args, '--data-dir', dataDir], { encoding: 'utf8', env: { ...process.env, AGENTD_LOG_LEVEL: 'warn' } });
+  const k1 = cli('key', 'create', '--name', 'one').stdout.trim();
+  const k2 = cli('key', 'create', '--name', 'two').stdout.trim();
+  const server = await spawnHttp({ dataDir });
+  t.teardown(() => server.stop());
+  const one = await WsClient.connect(server.wsUrl, { headers: { authorization: `Bearer ${k1}` } });
+  const two = await WsClient.connect(server.wsUrl, { headers: { authorization: `Bearer ${k2}` } });
+  t.teardown(async () => { await one.close(); await two.close(); });
+  await one.initialize();
+  await two.initialize();
+  const a = await one.request('session/create', { name: 'mine', idempotencyKey: 'shared-key' });
+  const b = await two.request('session/create', { name: 'theirs', idempotencyKey: 'shared-key' });
+  t.not(b.id, a.id, 'another API key neither sees the first outcome nor conflicts with it');
+  t.same(await one.request('session/create', { name: 'mine', idempotencyKey: 'shared-key' }), a, 'each key still deduplicates its own retries');
 });
