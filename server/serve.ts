@@ -13,7 +13,7 @@ import { watchParent } from './transport/liveness.js';
 import { AccessGuard, isLoopback } from './security/guard.js';
 import { RateLimiter } from './security/rate.js';
 import { serveStdio } from './transport/stdio.js';
-import { attachWebSocket, RPC_PATH } from './transport/websocket.js';
+import { attachWebSocket, closeWebSockets, RPC_PATH } from './transport/websocket.js';
 
 export interface TlsOptions {
   /** PEM certificate file of the server. */
@@ -95,7 +95,7 @@ export async function startHttp(core: Core, opts: HttpOptions = {}): Promise<Htt
     : createServer(listener);
   const rate = core.config.get().security?.rateLimit ?? {};
   const limiter = new RateLimiter(rate.messagesPerSecond ?? 100, rate.burst ?? 200);
-  attachWebSocket(core, server, { guard: (req) => guard.check(req), limit: (principal) => limiter.take(principal) });
+  const wss = attachWebSocket(core, server, { guard: (req) => guard.check(req), limit: (principal) => limiter.take(principal) });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());
@@ -108,6 +108,8 @@ export async function startHttp(core: Core, opts: HttpOptions = {}): Promise<Htt
     close: () => new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections();
+      // Upgraded sockets are not HTTP connections any more: close them too (1001 going away).
+      closeWebSockets(wss);
     }),
   };
 }

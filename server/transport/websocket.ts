@@ -64,6 +64,14 @@ export function attachWebSocket(core: Core, server: Server, opts: WebSocketOptio
   return wss;
 }
 
+/** Closes every connection with 1001 (going away); a peer that does not complete the close handshake in 1 s is cut off. */
+export function closeWebSockets(wss: WebSocketServer) {
+  for (const ws of wss.clients) {
+    ws.close(1001, 'server shutting down');
+    setTimeout(() => ws.terminate(), 1000).unref();
+  }
+}
+
 function onConnection(core: Core, ws: WebSocket, limits: { sendBufferBytes: number }, admit?: () => number): JsonRpcPeer {
   const writer = new BatchingWriter(
     {

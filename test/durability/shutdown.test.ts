@@ -23,7 +23,9 @@ for (const transport of RPC_TRANSPORTS) {
       t.teardown(() => reap(pids));
       await c.waitFor(() => c.events(a.id).filter((e) => e.type === 'message.delta').length >= 3, 5000, 'deltas');
 
+      const closed = transport === 'websocket' ? new Promise<number>((r) => (c as WsClient).ws.once('close', (code) => r(code))) : undefined;
       t.equal(await srv.signal(sig), 0, 'exit code 0');
+      if (closed) t.equal(await closed, 1001, 'websocket closed as going away, not cut off');
       for (const s of [a, b]) {
         const ev = c.events(s.id).find((e) => e.type === 'turn.interrupted');
         t.equal(ev?.data.reason, 'shutdown', `${s.name}: turn.interrupted reached the client before it closed`);
