@@ -69,9 +69,10 @@ export class Core {
     if (process.env.AGENTD_TEST_TOOLS === '1') this.tools = withTestTools(this.tools, this.processes);
   }
 
-  /** Startup work once every component is registered: recover interrupted turns, expire idempotency records. */
+  /** Startup work once every component is registered: recover interrupted turns (now and in a periodic sweep), expire idempotency records. */
   start(): this {
     this.recovery.recoverAll();
+    this.recovery.sweep();
     this.dispatcher.idempotency.prune();
     return this;
   }

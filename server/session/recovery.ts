@@ -62,6 +62,23 @@ export class Recovery {
     return out;
   }
 
+  /**
+   * Another process sharing the data dir may die while we run: every `AGENTD_RECOVERY_SWEEP_MS`
+   * (default 30000) its turns are recovered too, so no session stays `running` for ever.
+   */
+  sweep(intervalMs = Number(process.env.AGENTD_RECOVERY_SWEEP_MS) || 30_000) {
+    const timer = setInterval(() => {
+      if (this.core.shuttingDown) return clearInterval(timer);
+      try {
+        this.recoverAll();
+      } catch (err) {
+        this.core.log.error({ err: String(err) }, 'recovery sweep failed');
+      }
+    }, intervalMs);
+    timer.unref();
+    this.core.shutdown.add('recovery sweep', () => clearInterval(timer));
+  }
+
   /** Recovers one session if its running turn belongs to a dead process. */
   recoverSession(sessionId: string): InterruptedTurn | undefined {
     const rec = this.core.store.getSession(sessionId);

@@ -124,3 +124,20 @@ t.test('a live process keeps its running turn; a dead owner is recovered when a 
   const got = await b.client.request('session/get', { sessionId: s.id });
   t.same(got.messages.map((m: Json) => m.status), ['complete', 'incomplete', 'complete', 'complete']);
 });
+
+t.test('a process sharing the data dir recovers a dead one\'s turn in its periodic sweep', async (t) => {
+  const dataDir = tempDir();
+  const a = await start('stdio', dataDir);
+  const b = await start('websocket', dataDir, { env: { AGENTD_RECOVERY_SWEEP_MS: '200' } });
+  t.teardown(async () => { await a.close(); await b.close(); });
+  await Promise.all([a.client.initialize(), b.client.initialize()]);
+  const s = await a.client.request('session/create', { name: 'swept', model: 'echo-slow' });
+  await a.client.request('session/subscribe', { sessionId: s.id });
+  await a.client.request('session/message', { sessionId: s.id, content: WORDS, async: true });
+  await a.client.waitForEvent('message.delta');
+  await b.client.request('session/subscribe', { sessionId: s.id });
+  await a.kill9();
+  const ev = await b.client.waitForEvent('turn.interrupted', (e) => e.sessionId === s.id, 5000);
+  t.equal(ev.data.reason, 'server restart');
+  t.equal((await b.client.request('session/get', { sessionId: s.id })).session.status, 'idle', 'idle without anyone sending a message');
+});
