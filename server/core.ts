@@ -9,14 +9,18 @@ import { ConfigService } from './config/service.js';
 import { resolveDataDir } from './config/paths.js';
 import { EventLog } from './events/log.js';
 import { handlers } from './handlers/index.js';
+import { AnthropicProvider } from './provider/anthropic.js';
+import { CredentialStore } from './provider/credentials.js';
 import { EchoProvider } from './provider/echo.js';
+import { OAuthService } from './provider/oauth.js';
 import { ProviderRegistry } from './provider/registry.js';
 import { Dispatcher } from './rpc/dispatcher.js';
 import type { Peer } from './rpc/peer.js';
 import { SessionService } from './session/service.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/store.js';
-import { noTools, type ToolHost } from './tools/host.js';
+import { BuiltinToolHost } from './tools/builtin.js';
+import { CompositeToolHost, type ToolHost } from './tools/host.js';
 import { TurnRunner } from './turn/runner.js';
 import { VERSION } from './version.js';
 
@@ -37,7 +41,14 @@ export class Core {
   readonly events: EventLog;
   readonly config: ConfigService;
   readonly providers = new ProviderRegistry();
-  tools: ToolHost = noTools;
+  /** Provider credentials (`credentials.json`, mode 0600). */
+  readonly credentials: CredentialStore;
+  readonly oauth: OAuthService;
+  /**
+   * The single entry point the agent loop calls for tools. A composite of sources (built-in
+   * tools first); other features wrap it (approvals) or add sources to it (MCP).
+   */
+  tools: ToolHost;
   readonly sessions: SessionService;
   readonly turns: TurnRunner;
   readonly dispatcher: Dispatcher;
@@ -51,7 +62,11 @@ export class Core {
     this.config = new ConfigService(this.dataDir);
     this.store = new SqliteStore(join(this.dataDir, 'agentd.db'));
     this.events = new EventLog(this.store, this.log);
+    this.credentials = new CredentialStore(this.dataDir);
+    this.oauth = new OAuthService(this.config, this.credentials, this.log);
     this.providers.add(new EchoProvider());
+    this.providers.add(new AnthropicProvider({ config: this.config, credentials: this.credentials, oauth: this.oauth, log: this.log }));
+    this.tools = new CompositeToolHost([new BuiltinToolHost(() => this.config.limits())]);
     this.sessions = new SessionService(this);
     this.turns = new TurnRunner(this);
     this.dispatcher = new Dispatcher(this, handlers);

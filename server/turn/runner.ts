@@ -88,11 +88,15 @@ export class TurnRunner {
     const provider = core.providers.get(session.provider);
     const maxSteps = core.config.limits().maxSteps;
     const usage: Required<Pick<Usage, 'inputTokens' | 'outputTokens'>> = { inputTokens: 0, outputTokens: 0 };
+    /** The assistant message being streamed (undefined between model calls). */
     let assistant: Message | undefined;
+    /** The last assistant message of this turn, for the turn's end event. */
+    let lastId: string | null = null;
 
     try {
       for (let step = 1; ; step++) {
         assistant = { id: newId('msg'), sessionId: sid, turnId, role: 'assistant', content: [], status: 'streaming', createdAt: now() };
+        lastId = assistant.id;
         events.append(sid, 'message.created', { message: assistant });
         const res = await provider.stream(
           { model: session.model, messages: history, tools: core.tools.list(session), signal, maxTokens: core.providerMaxTokens(session.provider) },
@@ -101,29 +105,41 @@ export class TurnRunner {
         if (signal.aborted) throw RpcError.cancelled();
         usage.inputTokens += res.usage?.inputTokens ?? 0;
         usage.outputTokens += res.usage?.outputTokens ?? 0;
-        assistant.status = 'complete';
-        assistant.stopReason = res.stopReason;
-        if (res.usage) assistant.usage = res.usage;
-        store.putMessage(assistant);
-        events.append(sid, 'message.completed', { message: assistant });
-        history.push(assistant);
+        const done: Message = assistant;
+        assistant = undefined;
+        // A block the stream opened but never filled (an empty text block) is not kept.
+        done.content = done.content.filter((p) => p && (p.type !== 'text' || p.text !== ''));
+        done.status = 'complete';
+        done.stopReason = res.stopReason;
+        if (res.usage) done.usage = res.usage;
+        store.putMessage(done);
+        events.append(sid, 'message.completed', { message: done });
+        history.push(done);
 
-        const calls = assistant.content.filter((p): p is ToolUsePart => p.type === 'tool_use');
+        const calls = done.content.filter((p): p is ToolUsePart => p.type === 'tool_use');
         if (res.stopReason !== 'tool_use' || calls.length === 0) {
-          events.append(sid, 'turn.completed', { turnId, messageId: assistant.id, stopReason: res.stopReason, usage });
-          return assistant;
+          events.append(sid, 'turn.completed', { turnId, messageId: done.id, stopReason: res.stopReason, usage });
+          return done;
         }
         if (step >= maxSteps) {
-          events.append(sid, 'turn.completed', { turnId, messageId: assistant.id, stopReason: 'step_limit', usage });
-          return assistant;
+          events.append(sid, 'turn.completed', { turnId, messageId: done.id, stopReason: 'step_limit', usage });
+          return done;
         }
         const results: ToolResultPart[] = [];
-        for (const call of calls) results.push(await this.runTool(session, turnId, call, signal));
+        for (const call of calls) {
+          if (signal.aborted) break;
+          results.push(await this.runTool(session, turnId, call, signal));
+        }
+        // Every tool_use gets its tool_result, even when the turn was cancelled part-way, so
+        // the stored conversation stays valid for the next turn.
+        for (const call of calls.slice(results.length)) {
+          results.push({ type: 'tool_result', toolUseId: call.id, isError: true, content: [{ type: 'text', text: 'Not run: the turn was cancelled' }] });
+        }
         const toolMessage: Message = { id: newId('msg'), sessionId: sid, turnId, role: 'user', content: results, status: 'complete', createdAt: now() };
         store.putMessage(toolMessage);
         events.append(sid, 'message.created', { message: toolMessage });
         history.push(toolMessage);
-        assistant = undefined;
+        if (signal.aborted) throw RpcError.cancelled();
       }
     } catch (err) {
       const cancelled = signal.aborted;
@@ -136,7 +152,7 @@ export class TurnRunner {
         store.putMessage(assistant);
         events.append(sid, 'message.completed', { message: assistant });
       }
-      const messageId = assistant?.id ?? null;
+      const messageId = assistant?.id ?? lastId;
       if (cancelled) {
         const reason = turn.reason ?? 'cancelled by client';
         if (reason === 'shutdown') events.append(sid, 'turn.interrupted', { turnId, messageId, reason });
@@ -197,11 +213,13 @@ export class TurnRunner {
         { session, turnId, signal, output: (stream, text) => events.append(session.id, 'tool.output', { ...base, stream, text }) },
       );
     } catch (err) {
-      if (signal.aborted) throw RpcError.cancelled();
       result = { type: 'tool_result', toolUseId: call.id, isError: true, content: [{ type: 'text', text: `Tool failed: ${(err as Error)?.message ?? String(err)}` }] };
     }
-    if (signal.aborted) throw RpcError.cancelled();
-    if (result.isError) {
+    if (signal.aborted) {
+      // Cancelled while it ran: whatever it produced is kept, marked as an error.
+      if (!result.isError) result = { ...result, isError: true, content: [...result.content, { type: 'text', text: '[cancelled]' }] };
+      events.append(session.id, 'tool.failed', { ...base, result, error: RpcError.cancelled().toJSON() });
+    } else if (result.isError) {
       const text = result.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
       events.append(session.id, 'tool.failed', { ...base, result, error: { code: ErrorCodes.InternalError, message: text.slice(0, 500) || 'tool failed' } });
     } else events.append(session.id, 'tool.completed', { ...base, result });
