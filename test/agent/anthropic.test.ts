@@ -277,7 +277,7 @@ t.test('step limit and missing credential', async (t) => {
   t.equal(r.stopReason, 'tool_use');
   t.equal(api.requests.length, 2, 'two model calls, then the step limit');
   t.equal(credentialOf(api.requests[0]), 'sk-ant-stored-key', 'the stored key is used at once, without a restart');
-  await client.request('session/subscribe', { sessionId: s.id });
+  await client.request('session/subscribe', { sessionId: s.id, since: 0 });
   const done = await client.waitForEvent('turn.completed');
   t.equal(done.data.stopReason, 'step_limit');
 });
