@@ -44,9 +44,11 @@ export class Core {
   /** Provider credentials (`credentials.json`, mode 0600). */
   readonly credentials: CredentialStore;
   readonly oauth: OAuthService;
+  /** Where tools come from: the built-in tools first; MCP servers are added as further sources. */
+  readonly toolSources: CompositeToolHost;
   /**
-   * The single entry point the agent loop calls for tools. A composite of sources (built-in
-   * tools first); other features wrap it (approvals) or add sources to it (MCP).
+   * The single entry point the agent loop (and tool/list) calls for tools. Initially
+   * `toolSources` itself; a feature that decides about calls (approvals) wraps it.
    */
   tools: ToolHost;
   readonly sessions: SessionService;
@@ -66,7 +68,8 @@ export class Core {
     this.oauth = new OAuthService(this.config, this.credentials, this.log);
     this.providers.add(new EchoProvider());
     this.providers.add(new AnthropicProvider({ config: this.config, credentials: this.credentials, oauth: this.oauth, log: this.log }));
-    this.tools = new CompositeToolHost([new BuiltinToolHost(() => this.config.limits())]);
+    this.toolSources = new CompositeToolHost([new BuiltinToolHost(() => this.config.limits())]);
+    this.tools = this.toolSources;
     this.sessions = new SessionService(this);
     this.turns = new TurnRunner(this);
     this.dispatcher = new Dispatcher(this, handlers);

@@ -17,6 +17,8 @@ const MAX_LIST = 1000;
 const DEFAULT_GREP_MATCHES = 200;
 const MAX_GREP_MATCHES = 2000;
 const MAX_GREP_LINE = 500;
+/** Files grep looks at, at most, per call. */
+const MAX_GREP_FILES = 20_000;
 const IGNORE = ['**/node_modules/**', '**/.git/**'];
 
 async function loadText(root: string, path: string): Promise<{ file: string; text: string }> {
@@ -179,7 +181,8 @@ export const grepTool: BuiltinTool = {
     } else files = [target];
     const out: string[] = [];
     let truncated = false;
-    for (const f of files) {
+    const skipped = Math.max(0, files.length - MAX_GREP_FILES);
+    for (const f of files.slice(0, MAX_GREP_FILES)) {
       if (signal.aborted) throw new ToolError('cancelled');
       let text: string;
       try {
@@ -196,7 +199,7 @@ export const grepTool: BuiltinTool = {
       }
       if (truncated) break;
     }
-    if (!out.length) return 'No matches.';
-    return out.join('\n') + (truncated ? `\n[stopped after ${max} matches]` : '');
+    const note = (truncated ? `\n[stopped after ${max} matches]` : '') + (skipped ? `\n[${skipped} files not searched; narrow path or glob]` : '');
+    return (out.length ? out.join('\n') : 'No matches.') + note;
   },
 };

@@ -224,6 +224,18 @@ for (const transport of RPC_TRANSPORTS) {
       t.equal(body.messages[2].content.at(-1).type, 'text');
     });
 
+    t.test('cancel while waiting to retry', async (t) => {
+      const s = await newSession();
+      const before = api.requests.length;
+      api.script(reply.error(429, 'rate_limit_error', { 'retry-after': '30' }));
+      const accepted = await client.request('session/message', { sessionId: s.id, content: 'x', async: true });
+      await client.waitFor(() => api.requests.length > before, 5000, 'the first request');
+      await client.request('session/cancel', { sessionId: s.id });
+      const ev = await client.waitForEvent('turn.cancelled', (e) => e.sessionId === s.id, 5000);
+      t.equal(ev.data.turnId, accepted.turnId);
+      t.equal(api.requests.length, before + 1, 'no retry after cancel');
+    });
+
     t.test('a second message while busy gets SessionBusy', async (t) => {
       const s = await newSession();
       api.script(reply.hangAfter(['busy ']));
