@@ -218,11 +218,11 @@ export class TurnRunner {
     if (signal.aborted) {
       // Cancelled while it ran: whatever it produced is kept, marked as an error.
       if (!result.isError) result = { ...result, isError: true, content: [...result.content, { type: 'text', text: '[cancelled]' }] };
-      events.append(session.id, 'tool.failed', { ...base, result, error: RpcError.cancelled().toJSON() });
+      events.append(session.id, 'tool.failed', { ...base, input: call.input, result, error: RpcError.cancelled().toJSON() });
     } else if (result.isError) {
       const text = result.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
-      events.append(session.id, 'tool.failed', { ...base, result, error: { code: ErrorCodes.InternalError, message: text.slice(0, 500) || 'tool failed' } });
-    } else events.append(session.id, 'tool.completed', { ...base, result });
+      events.append(session.id, 'tool.failed', { ...base, input: call.input, result, error: { code: ErrorCodes.ToolFailed, message: text.slice(0, 500) || 'tool failed' } });
+    } else events.append(session.id, 'tool.completed', { ...base, input: call.input, result });
     return result;
   }
 }

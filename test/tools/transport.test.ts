@@ -55,7 +55,8 @@ for (const transport of RPC_TRANSPORTS) {
     await client.waitFor(() => client.events(s.id).filter((e: Json) => e.type === 'tool.failed').length >= escapes.length, 5000, 'tool.failed events');
     const failed = client.events(s.id).filter((e: Json) => e.type === 'tool.failed');
     t.equal(failed.length, escapes.length, 'one tool.failed per refused call');
-    t.ok(failed.every((e: Json) => e.data.result.isError === true && typeof e.data.error.message === 'string'));
+    t.ok(failed.every((e: Json) => e.data.result.isError === true && e.data.error.code === -32030 && /outside the workspace/.test(e.data.error.message)));
+    t.same(failed.map((e: Json) => [e.data.tool, e.data.input]), escapes, 'tool.failed carries the tool name and input');
     t.equal(readFileSync(join(outside, 'secret.txt'), 'utf8'), 'TOP SECRET\n');
     t.notOk(existsSync(join(outside, 'planted.txt')));
     t.notOk(existsSync(join(ws, '..', 'planted.txt')));
