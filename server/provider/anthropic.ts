@@ -22,8 +22,9 @@ type Params = Anthropic.MessageCreateParamsStreaming;
 type BlockParam = Anthropic.ContentBlockParam;
 type SdkLogger = NonNullable<NonNullable<ConstructorParameters<typeof Anthropic>[0]>['logger']>;
 
-export const ANTHROPIC_MODELS = ['claude-sonnet-4-5', 'claude-opus-4-5', 'claude-haiku-4-5', 'claude-opus-4-1', 'claude-sonnet-4-0'];
-const DEFAULT_MODEL = 'claude-sonnet-4-5';
+/** Models offered in provider/list (any model id the API accepts may be set per session). */
+export const ANTHROPIC_MODELS = ['claude-sonnet-4-6', 'claude-opus-4-7', 'claude-opus-4-6', 'claude-haiku-4-5'];
+const DEFAULT_MODEL = 'claude-sonnet-4-6';
 const DEFAULT_MAX_RETRIES = 3;
 
 /** HTTP statuses of the error types Anthropic sends inside a stream (`event: error`). */
