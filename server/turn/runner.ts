@@ -23,6 +23,24 @@ export interface ActiveTurn {
 
 type Content = SessionMessageParams['content'];
 
+/**
+ * How long a provider or tool may take to stop after its signal aborts before the turn stops
+ * waiting for it (so a turn always ends promptly on cancel, even with a tool that ignores it).
+ */
+const ABORT_GRACE_MS = 250;
+
+/** `p`, unless `signal` aborts and `p` has not settled `graceMs` later: then RequestCancelled. */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal, graceMs = ABORT_GRACE_MS): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined;
+    const onAbort = () => { timer = setTimeout(() => reject(RpcError.cancelled()), graceMs); };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    const settle = () => { clearTimeout(timer); signal.removeEventListener('abort', onAbort); };
+    p.then((v) => { settle(); resolve(v); }, (e) => { settle(); reject(e); });
+  });
+}
+
 export class TurnRunner {
   private active = new Map<string, ActiveTurn>();
 
@@ -98,10 +116,10 @@ export class TurnRunner {
         assistant = { id: newId('msg'), sessionId: sid, turnId, role: 'assistant', content: [], status: 'streaming', createdAt: now() };
         lastId = assistant.id;
         events.append(sid, 'message.created', { message: assistant });
-        const res = await provider.stream(
+        const res = await untilAborted(provider.stream(
           { model: session.model, messages: history, tools: core.tools.list(session), signal, maxTokens: core.providerMaxTokens(session.provider) },
-          this.collector(assistant, turnId),
-        );
+          this.collector(assistant, turnId, signal),
+        ), signal);
         if (signal.aborted) throw RpcError.cancelled();
         usage.inputTokens += res.usage?.inputTokens ?? 0;
         usage.outputTokens += res.usage?.outputTokens ?? 0;
@@ -166,10 +184,12 @@ export class TurnRunner {
   }
 
   /** Turns provider stream events into message content and `message.delta` events. */
-  private collector(msg: Message, turnId: string) {
+  private collector(msg: Message, turnId: string, signal: AbortSignal) {
     const json = new Map<number, string>();
     const { events } = this.core;
     return (e: StreamEvent) => {
+      // After a cancel nothing more is added: the turn may already have ended.
+      if (signal.aborted) return;
       switch (e.type) {
         case 'block_start':
           msg.content[e.index] = structuredClone(e.part);
@@ -207,14 +227,18 @@ export class TurnRunner {
     const base = { turnId, callId: call.id, tool: call.name };
     events.append(session.id, 'tool.started', { ...base, input: call.input });
     let result: ToolResultPart;
+    let done = false;
     try {
-      result = await this.core.tools.execute(
+      result = await untilAborted(this.core.tools.execute(
         { id: call.id, name: call.name, input: call.input },
-        { session, turnId, signal, output: (stream, text) => events.append(session.id, 'tool.output', { ...base, stream, text }) },
-      );
+        { session, turnId, signal, output: (stream, text) => { if (!signal.aborted || !done) events.append(session.id, 'tool.output', { ...base, stream, text }); } },
+      ), signal);
     } catch (err) {
-      result = { type: 'tool_result', toolUseId: call.id, isError: true, content: [{ type: 'text', text: `Tool failed: ${(err as Error)?.message ?? String(err)}` }] };
+      result = signal.aborted && err instanceof RpcError
+        ? { type: 'tool_result', toolUseId: call.id, isError: true, content: [{ type: 'text', text: 'Cancelled: the tool did not stop in time' }] }
+        : { type: 'tool_result', toolUseId: call.id, isError: true, content: [{ type: 'text', text: `Tool failed: ${(err as Error)?.message ?? String(err)}` }] };
     }
+    done = true;
     if (signal.aborted) {
       // Cancelled while it ran: whatever it produced is kept, marked as an error.
       if (!result.isError) result = { ...result, isError: true, content: [...result.content, { type: 'text', text: '[cancelled]' }] };
