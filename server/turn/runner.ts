@@ -29,6 +29,15 @@ type Content = SessionMessageParams['content'];
  */
 const ABORT_GRACE_MS = 250;
 
+/** What the model is told about its situation. */
+function systemPrompt(session: SessionRecord): string {
+  return [
+    'You are agentd, a coding agent working in a local project.',
+    `The workspace root is ${session.workspaceRoot}; every tool path is relative to it and cannot leave it.`,
+    'Use the tools to inspect and change files and to run commands; prefer small, exact edits (edit_file) over rewriting files.',
+  ].join('\n');
+}
+
 /** `p`, unless `signal` aborts and `p` has not settled `graceMs` later: then RequestCancelled. */
 function untilAborted<T>(p: Promise<T>, signal: AbortSignal, graceMs = ABORT_GRACE_MS): Promise<T> {
   return new Promise<T>((resolve, reject) => {
@@ -117,7 +126,7 @@ export class TurnRunner {
         lastId = assistant.id;
         events.append(sid, 'message.created', { message: assistant });
         const res = await untilAborted(provider.stream(
-          { model: session.model, messages: history, tools: core.tools.list(session), signal, maxTokens: core.providerMaxTokens(session.provider) },
+          { model: session.model, system: systemPrompt(session), messages: history, tools: core.tools.list(session), signal, maxTokens: core.providerMaxTokens(session.provider) },
           this.collector(assistant, turnId, signal),
         ), signal);
         if (signal.aborted) throw RpcError.cancelled();
