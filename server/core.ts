@@ -9,7 +9,10 @@ import { ConfigService } from './config/service.js';
 import { resolveDataDir } from './config/paths.js';
 import { EventLog } from './events/log.js';
 import { handlers } from './handlers/index.js';
+import { AnthropicProvider } from './provider/anthropic.js';
+import { CredentialStore } from './provider/credentials.js';
 import { EchoProvider } from './provider/echo.js';
+import { OAuthService } from './provider/oauth.js';
 import { ProviderRegistry } from './provider/registry.js';
 import { Dispatcher } from './rpc/dispatcher.js';
 import type { Peer } from './rpc/peer.js';
@@ -18,7 +21,8 @@ import { SessionService } from './session/service.js';
 import { Shutdown } from './shutdown.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/store.js';
-import { noTools, type ToolHost } from './tools/host.js';
+import { BuiltinToolHost } from './tools/builtin.js';
+import { CompositeToolHost, type ToolHost } from './tools/host.js';
 import { ProcessRegistry } from './tools/processes.js';
 import { withTestTools } from './tools/testing.js';
 import { TurnRunner } from './turn/runner.js';
@@ -41,7 +45,16 @@ export class Core {
   readonly events: EventLog;
   readonly config: ConfigService;
   readonly providers = new ProviderRegistry();
-  tools: ToolHost = noTools;
+  /** Provider credentials (`credentials.json`, mode 0600). */
+  readonly credentials: CredentialStore;
+  readonly oauth: OAuthService;
+  /** Where tools come from: the built-in tools first; MCP servers are added as further sources. */
+  readonly toolSources: CompositeToolHost;
+  /**
+   * The single entry point the agent loop (and tool/list) calls for tools. Initially
+   * `toolSources` itself; a feature that decides about calls (approvals) wraps it.
+   */
+  tools: ToolHost;
   readonly sessions: SessionService;
   readonly turns: TurnRunner;
   readonly dispatcher: Dispatcher;
@@ -61,7 +74,12 @@ export class Core {
     this.config = new ConfigService(this.dataDir);
     this.store = new SqliteStore(join(this.dataDir, 'agentd.db'));
     this.events = new EventLog(this.store, this.log, () => this.config.limits().eventRetention);
+    this.credentials = new CredentialStore(this.dataDir);
+    this.oauth = new OAuthService(this.config, this.credentials, this.log);
     this.providers.add(new EchoProvider());
+    this.providers.add(new AnthropicProvider({ config: this.config, credentials: this.credentials, oauth: this.oauth, log: this.log }));
+    this.toolSources = new CompositeToolHost([new BuiltinToolHost(() => this.config.limits(), undefined, (child) => this.processes.register(child))]);
+    this.tools = this.toolSources;
     this.sessions = new SessionService(this);
     this.turns = new TurnRunner(this);
     this.dispatcher = new Dispatcher(this, handlers);
