@@ -234,7 +234,18 @@ async function main() {
     await pick(page, firstSession);
     ok(await chat.locator('.msg.assistant .text', { hasText: 'Echo: sent from the palette' }).waitFor({ timeout: 20_000 }).then(() => true, () => false), 'Show Sessions switches back, with its history');
 
-    // 6. A tool call: the echo provider calls write_file; with approvals the view asks and we allow
+    // 6. Set API Key: a provider from a quick pick, the key in a password box, saved (SecretStorage).
+    await palette(page, 'agentd: Set API Key');
+    await pick(page, 'anthropic');
+    const keyBox = page.locator('.quick-input-widget input[type="password"]');
+    ok(await keyBox.waitFor({ timeout: 10_000 }).then(() => true, () => false), 'Set API Key asks in a password box');
+    await keyBox.fill('sk-ant-e2e-not-a-real-key');
+    await page.keyboard.press('Enter');
+    ok(await page.locator('.notifications-toasts', { hasText: 'API key for anthropic saved' }).waitFor({ timeout: 15_000 }).then(() => true, () => false), 'the key is saved');
+    const userSettings = readFileSync(join(dirs.userData, 'User', 'settings.json'), 'utf8');
+    ok(!userSettings.includes('sk-ant-e2e'), 'the key is not in the settings');
+
+    // 7. A tool call: the echo provider calls write_file; with approvals the view asks and we allow
     //    once; the call shows its input and output; the file is in the workspace.
     const probe = await probeBundledServer();
     if (!probe.tools.includes('write_file')) {
