@@ -288,6 +288,7 @@ export async function runChat(flags: ChatFlags, io: ChatIo = { input: process.st
       turn.interrupts++;
       if (turn.interrupts > 1) { line('^C'); void quit(130); return; }
       line(dim('^C cancelling the turn (Ctrl-C again exits)'));
+      idleInterrupt = true; // the turn may end at once: the next Ctrl-C still exits
       if (question) { const q = question; question = undefined; q('d'); }
       if (session) void client.cancel(session.id).catch((err: Error) => line(`error: ${err.message}`));
       return;
