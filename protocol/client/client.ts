@@ -3,7 +3,7 @@
  * REST+SSE). One method per request, typed event and server-request handlers, and reconnection
  * that resubscribes every followed session from the last seq it saw. No Node APIs.
  */
-import { Methods, PROTOCOL_VERSION, type ClientRequests, type EventDataMap, type TypedEvent } from '../generated/methods.js';
+import { Methods, PROTOCOL_VERSION, type ClientRequests, type EventDataMap, type ServerRequests, type TypedEvent } from '../generated/methods.js';
 import type * as T from '../generated/types.js';
 import { ConnectionClosedError, RpcResponseError, type Channel, type Connector } from './channel.js';
 
@@ -67,6 +67,7 @@ export class AgentClient {
   private stateListeners = new Set<Listener<[ConnectionState, Error | undefined]>>();
   private permissionHandler: PermissionHandler | undefined;
   private answering = new Set<string>();
+  private serverRequestHandlers = new Map<string, (params: unknown, signal: AbortSignal) => unknown>();
   private connecting: Promise<T.InitializeResult | undefined> | undefined;
   private stopped = false;
   /** The server's initialize result (undefined over REST). */
@@ -108,6 +109,8 @@ export class AgentClient {
           this.answering.delete(p.permissionId);
         }
       }
+      const other = this.serverRequestHandlers.get(method);
+      if (other) return other(params, signal);
       throw new RpcResponseError(-32601, `unhandled server request: ${method}`);
     });
     channel.onClose((err) => this.onChannelClosed(channel, err));
@@ -247,6 +250,16 @@ export class AgentClient {
    */
   onPermissionRequest(handler: PermissionHandler | undefined) {
     this.permissionHandler = handler;
+  }
+
+  /**
+   * Answers a server-to-client request by method, typed by the manifest. `permission/request`
+   * is the same as onPermissionRequest (which also covers REST).
+   */
+  onServerRequest<M extends keyof ServerRequests>(method: M, handler: ((params: ServerRequests[M]['params'], signal: AbortSignal) => Promise<ServerRequests[M]['result']> | ServerRequests[M]['result']) | undefined) {
+    if (method === Methods.PermissionRequest) this.permissionHandler = handler as PermissionHandler | undefined;
+    else if (handler) this.serverRequestHandlers.set(method, handler as (params: unknown, signal: AbortSignal) => unknown);
+    else this.serverRequestHandlers.delete(method);
   }
 
   // ---- requests
