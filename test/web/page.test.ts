@@ -35,7 +35,8 @@ if (!existsSync(CHROMIUM)) {
 
   t.test('the page over WebSocket and REST + SSE against the real server', async (t) => {
     const dataDir = tempDir();
-    const server = await spawnHttp({ dataDir, cwd: tempDir('agentd-web-ws-') });
+    const workspace = tempDir('agentd-web-ws-');
+    const server = await spawnHttp({ dataDir, cwd: workspace });
     t.teardown(() => server.stop());
 
     const head = await fetch(`${server.url}/`);
@@ -99,6 +100,18 @@ if (!existsSync(CHROMIUM)) {
     await page.waitForFunction((id) => document.body.dataset.sessionId === id, sessionId);
     await page.waitForFunction(() => [...document.querySelectorAll('.msg.assistant .text')].pop()?.textContent === 'Echo: over rest');
     t.pass('sessions dialog switches sessions');
+
+    // write_file on the real server: answered in the page when this build asks (the approvals work), else written at once.
+    await page.fill('#input', '/tool write_file {"path":"x.txt","content":"hi"}');
+    await page.press('#input', 'Enter');
+    const asked = await Promise.race([
+      page.waitForSelector('.approval:not(.answered) button[data-decision="allow_once"]', { timeout: 20_000 }).then(() => true),
+      page.waitForFunction(() => /^Tool (result|error):/.test([...document.querySelectorAll('.msg.assistant .text')].pop()?.textContent ?? ''), undefined, { timeout: 20_000 }).then(() => false),
+    ]);
+    if (asked) await page.click('.approval:not(.answered) button[data-decision="allow_once"]');
+    else t.comment('this build writes without asking (no approval gate yet): approvals are tested against the stand-in gate below');
+    await page.waitForFunction(() => /^Tool result:/.test([...document.querySelectorAll('.msg.assistant .text')].pop()?.textContent ?? ''));
+    t.equal(readFileSync(join(workspace, 'x.txt'), 'utf8'), 'hi', 'write_file wrote the file');
 
     // Once a key exists the page still loads, asks for the key, and works with it (WebSocket subprotocol token).
     const created = spawnSync(process.execPath, [AGENTD, 'key', 'create', '--name', 'web', '--data-dir', dataDir], { encoding: 'utf8' });
