@@ -17,7 +17,8 @@ if (!hasTmux()) {
 
   t.test('chat --stdio: streamed reply, tool calls, commands, Ctrl-C cancels then exits; session list|show|delete', async (t) => {
     const dataDir = tempDir();
-    const tm = Tmux.start([process.execPath, AGENTD, 'chat', '--stdio', '--data-dir', dataDir, '--model', 'echo-slow'], { env });
+    const workspace = tempDir('agentd-chat-stdio-');
+    const tm = Tmux.start([process.execPath, AGENTD, 'chat', '--stdio', '--data-dir', dataDir, '--model', 'echo-slow'], { env, cwd: workspace });
     t.teardown(() => tm.kill());
     let s = await tm.waitFor(/session (ses_\w+) .*echo\/echo-slow[\s\S]*>$/m);
     const first = /session (ses_\w+)/.exec(s)![1];

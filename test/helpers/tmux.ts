@@ -43,9 +43,9 @@ export class Tmux {
     this.tmux('send-keys', '-t', 't', 'Enter');
   }
 
-  /** The visible screen plus scrollback, trailing blank lines dropped. */
+  /** The visible screen plus all the scrollback (tmux keeps 2000 lines), trailing blank lines dropped. */
   screen(): string {
-    return this.tmux('capture-pane', '-p', '-J', '-S', '-200', '-t', 't').replace(/\s+$/, '');
+    return this.tmux('capture-pane', '-p', '-J', '-S', '-', '-t', 't').replace(/\s+$/, '');
   }
 
   /** Waits until the screen matches (after `from` characters of it); returns the screen. */
