@@ -6,7 +6,6 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { Core, type CoreOptions } from './core.js';
 import { serveStdio } from './transport/stdio.js';
-import { attachWebSocket, RPC_PATH } from './transport/websocket.js';
 
 export interface ServeOptions extends CoreOptions {
   stdio?: boolean;
@@ -33,6 +32,8 @@ export interface HttpServerHandle {
 }
 
 export async function startHttp(core: Core, host = '127.0.0.1', port = 4096): Promise<HttpServerHandle> {
+  // Loaded here, not at the top: `serve --stdio` never needs ws (cold start, see bench/).
+  const { attachWebSocket } = await import('./transport/websocket.js');
   const server = createServer(await httpHandler(core));
   attachWebSocket(core, server);
   await new Promise<void>((resolve, reject) => {
@@ -83,5 +84,5 @@ export async function serve(opts: ServeOptions): Promise<void> {
   }
   http = await startHttp(core, opts.host, opts.port);
   core.log.info({ url: http.url, dataDir: core.dataDir }, 'agentd listening');
-  process.stdout.write(`agentd listening on ${http.url} (WebSocket ${http.url.replace('http', 'ws')}${RPC_PATH})\n`);
+  process.stdout.write(`agentd listening on ${http.url} (WebSocket ${http.url.replace('http', 'ws')}/rpc)\n`);
 }
