@@ -8,7 +8,8 @@
  *                      it send `count` frames of `size` bytes, waiting for drain past 1 MB.
  *   child.js sse       a bare node:http server (port printed); GET /?count=&size= streams
  *                      `count` SSE events whose data is `size` bytes, respecting write()'s return.
- *   child.js objects N JSON   holds N parsed copies of JSON in a Map; prints RSS growth per copy.
+ *   child.js objects N JSON   holds N parsed copies of JSON in a Map; prints the heap growth per
+ *                      copy (RSS moves in steps too coarse for a few MB).
  */
 import { createServer } from 'node:http';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
@@ -68,12 +69,12 @@ if (mode === 'jsonrpc') {
   const json = args[1];
   gc();
   await sleep(200);
-  const before = process.memoryUsage.rss();
+  const before = process.memoryUsage().heapUsed;
   const held = new Map<string, unknown>();
   for (let i = 0; i < n; i++) held.set(`ses_${i}`, JSON.parse(json));
   gc();
   await sleep(500);
-  const after = process.memoryUsage.rss();
+  const after = process.memoryUsage().heapUsed;
   process.stdout.write(`${(after - before) / n} ${held.size}\n`);
   process.exit(0);
 } else {

@@ -8,9 +8,12 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cold } from './cold.js';
 import { ROOT, type Options, type Row } from './lib.js';
+import { concurrency } from './concurrency.js';
+import { memory } from './memory.js';
+import { persistence } from './persistence.js';
 import { throughput } from './throughput.js';
 
-const suites: Record<string, (o: Options) => Promise<Row[]>> = { cold, throughput };
+const suites: Record<string, (o: Options) => Promise<Row[]>> = { cold, throughput, concurrency, memory, persistence };
 
 function parseArgs(argv: string[]) {
   const a = { quick: false, out: join(ROOT, 'bench', 'RESULTS.md'), only: [] as string[] };
