@@ -1,7 +1,9 @@
 /**
  * The event log: assigns each event its ids, serializes it once, delivers it live on the bus
- * (eventemitter3) and persists it in batches (one transaction per event-loop turn), so the
- * delivery path never waits for the disk.
+ * (eventemitter3) and persists it in batches (one transaction per FLUSH_MS window), so the
+ * delivery path never waits for the disk. A window of time rather than one event-loop turn:
+ * a provider streaming over the network appends about one event per turn, and a commit per
+ * event cost ~25 µs against ~2 µs batched (bench/). Reads flush first, so nothing is missed.
  */
 import { EventEmitter } from 'eventemitter3';
 import type { EventDataMap } from '../../protocol/index.js';
@@ -22,6 +24,8 @@ export class PublishedEvent implements StoredEvent {
 export type EventListener = (e: PublishedEvent) => void;
 const ALL = '*';
 const ID_BLOCK = 4096;
+/** Pending events are committed at most this long after the first of them was appended. */
+export const FLUSH_MS = 5;
 
 export class EventLog {
   private bus = new EventEmitter();
@@ -33,7 +37,7 @@ export class EventLog {
 
   constructor(private store: Store, private log: Logger) {}
 
-  /** Appends an event; subscribers get it synchronously, the store at the end of this loop turn. */
+  /** Appends an event; subscribers get it synchronously, the store within FLUSH_MS. */
   append<K extends keyof EventDataMap>(sessionId: string | null, type: K, data: EventDataMap[K]): PublishedEvent {
     if (this.nextId >= this.idEnd) {
       this.nextId = this.store.reserveEventIds(ID_BLOCK);
@@ -46,7 +50,7 @@ export class EventLog {
     this.pending.push(ev);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(() => this.flush());
+      setTimeout(() => this.flush(), FLUSH_MS).unref();
     }
     if (sessionId !== null) this.bus.emit(sessionId, ev);
     this.bus.emit(ALL, ev);
@@ -75,7 +79,7 @@ export class EventLog {
     this.seqs.delete(sessionId);
   }
 
-  /** Writes pending events now. Called at the end of each loop turn and before reads. */
+  /** Writes pending events now. Called by the FLUSH_MS timer, before reads and at close. */
   flush(): void {
     this.flushScheduled = false;
     if (!this.pending.length) return;
