@@ -3,8 +3,8 @@
  * clients attached (each subscribed to some of the running sessions): no error, no lost or
  * duplicated event, p50/p99 event latency (receive time minus the event's `time`, ms
  * resolution) against one turn alone on the same server.
- * 5c. Memory: the whole run is done twice on the same server; the settled RSS after the second
- * must not exceed the first by more than 10%.
+ * 5c. Memory: after a smaller warm-up run (JIT, caches), the whole run is done twice on the same
+ * server; the settled RSS after the second must not exceed the first by more than 10%.
  */
 import { fmtMB, fmtMs, quantile, rssOf, settledRss, startHttpServer, within, WsRpc, type Options, type Row } from './lib.js';
 
@@ -70,6 +70,8 @@ export async function concurrency(o: Options): Promise<Row[]> {
     // Baseline: one turn alone (same size), same server, same measure.
     const alone: number[] = [];
     for (let i = 0; i < o.repeats; i++) alone.push(...(await run(server.wsUrl, driver, 1, 1, 1)).latencies);
+    const warm = await run(server.wsUrl, driver, Math.ceil(sessions / 4), Math.ceil(turns / 4), Math.ceil(clients / 4));
+    if (warm.errors.length) throw new Error(`warm-up run: ${warm.errors[0]}`);
     const runs: RunResult[] = [];
     const settled: number[] = [];
     for (let i = 0; i < 2; i++) {

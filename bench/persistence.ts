@@ -17,10 +17,9 @@ import { TurnWatch } from './throughput.js';
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-const CHUNK = 64;
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-async function appendAgentd(n: number): Promise<number> {
+async function appendAgentd(n: number, chunk: number): Promise<number> {
   const dir = tempDir();
   const store = new SqliteStore(join(dir, 'agentd.db'));
   const log = new EventLog(store, createLogger('warn'));
@@ -29,7 +28,7 @@ async function appendAgentd(n: number): Promise<number> {
   const t0 = performance.now();
   for (let i = 0; i < n; i++) {
     log.append('ses_bench', 'message.delta', { messageId: 'msg_bench', turnId: 'turn_bench', index: 0, delta: { type: 'text_delta', text: 'xxxxxxxxxxxxxxx ' } });
-    if (i % CHUNK === CHUNK - 1) await tick();
+    if (i % chunk === chunk - 1) await tick();
   }
   log.flush();
   const rate = n / ((performance.now() - t0) / 1000);
@@ -40,7 +39,7 @@ async function appendAgentd(n: number): Promise<number> {
   return rate;
 }
 
-async function appendRaw(n: number): Promise<number> {
+async function appendRaw(n: number, chunk: number): Promise<number> {
   const dir = tempDir();
   const db = new Database(join(dir, 'raw.db'));
   db.pragma('journal_mode = WAL');
@@ -53,7 +52,7 @@ async function appendRaw(n: number): Promise<number> {
   for (let i = 1; i <= n; i++) {
     // The same JSON text the event log stores, built here so the baseline pays for it too.
     rows.push([i, JSON.stringify({ id: i, sessionId: 'ses_bench', seq: i, type: 'message.delta', time: new Date().toISOString(), data: { messageId: 'msg_bench', turnId: 'turn_bench', index: 0, delta: { type: 'text_delta', text: 'xxxxxxxxxxxxxxx ' } } })]);
-    if (rows.length === CHUNK) {
+    if (rows.length === chunk) {
       const batch = rows;
       rows = [];
       setImmediate(() => tx(batch));
@@ -68,18 +67,21 @@ async function appendRaw(n: number): Promise<number> {
 }
 
 export async function persistence(o: Options): Promise<Row[]> {
-  const n = o.quick ? 20_000 : 100_000;
-  const a: number[] = [];
-  const b: number[] = [];
-  for (let r = 0; r < o.repeats; r++) {
-    a.push(await appendAgentd(n));
-    b.push(await appendRaw(n));
+  const rows: Row[] = [];
+  for (const chunk of [64, 1]) {
+    const n = (o.quick ? 20_000 : 100_000) / (chunk === 1 ? 4 : 1);
+    const a: number[] = [];
+    const b: number[] = [];
+    for (let r = 0; r < o.repeats; r++) {
+      a.push(await appendAgentd(n, chunk));
+      b.push(await appendRaw(n, chunk));
+    }
+    o.log(`append ${chunk}/turn: agentd ${a.map(Math.round)} raw ${b.map(Math.round)} /s`);
+    rows.push({
+      ...ratioRow({ group: '6. persistence', name: `events appended, ${chunk} per loop turn (${n.toLocaleString('en-US')}, WAL, synchronous=NORMAL)`, baselineName: 'better-sqlite3, same rows and settings, a transaction per loop turn' }, a, b, fmtRate),
+      note: 'each delivered to a subscriber and persisted (counted)',
+    });
   }
-  o.log(`append: agentd ${a.map(Math.round)} raw ${b.map(Math.round)} /s`);
-  const rows: Row[] = [{
-    ...ratioRow({ group: '6. persistence', name: `events appended (${n.toLocaleString('en-US')}, WAL, synchronous=NORMAL)`, baselineName: 'better-sqlite3 inserts, same rows and settings' }, a, b, fmtRate),
-    note: 'delivered to a subscriber and persisted, all counted',
-  }];
 
   // Replay to a late subscriber.
   const replayN = o.quick ? 20_000 : 100_000;
