@@ -6,7 +6,7 @@
  * 5c. Memory: after a smaller warm-up run (JIT, caches), the whole run is done twice on the same
  * server; the settled RSS after the second must not exceed the first by more than 10%.
  */
-import { fmtMB, fmtMs, quantile, rssOf, settledRss, startHttpServer, within, WsRpc, type Options, type Row } from './lib.js';
+import { fmtMB, fmtMs, quantile, rssOf, settledRss, startHttpServer, within, WsRpc, type Options, type Row, dataDir } from './lib.js';
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -64,7 +64,7 @@ async function run(wsUrl: string, driver: WsRpc, sessionCount: number, turnCount
 
 export async function concurrency(o: Options): Promise<Row[]> {
   const [sessions, turns, clients] = o.quick ? [200, 50, 25] : [1000, 200, 100];
-  const server = await startHttpServer();
+  const server = await startHttpServer(dataDir());
   try {
     const driver = await WsRpc.connect(server.wsUrl);
     // Baseline: one turn alone (same size), same server, same measure.

@@ -4,7 +4,7 @@
  * and over WebSocket, and RSS readings of a child process.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -72,6 +72,17 @@ export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 
 export function tempDir(prefix = 'agentd-bench-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/**
+ * A data directory for a benchmarked server. Its outbound buffer per connection is raised to
+ * 256 MiB (default 16 MiB): `echo-bench` streams faster than a client on a loaded machine reads,
+ * and a client that lets the default buffer fill is disconnected by design.
+ */
+export function dataDir(): string {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ limits: { sendBufferBytes: 256 * 1024 * 1024 } }));
+  return dir;
 }
 
 export function removeDir(dir: string) {

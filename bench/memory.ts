@@ -33,6 +33,7 @@ export async function memory(o: Options): Promise<Row[]> {
   for (let r = 0; r < repeats; r++) {
     const server = await StdioServer.start();
     try {
+      await sleep(1000);
       idle.push(await settledRss(server.proc.pid!));
       floor.push(await bareNodeRss());
       // Warm up the create path (validators compiled, statements prepared) before the baseline reading.

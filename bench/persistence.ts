@@ -12,7 +12,7 @@ import { createMessageConnection, StreamMessageReader, StreamMessageWriter } fro
 import { EventLog } from '../server/events/log.js';
 import { createLogger } from '../server/log.js';
 import { SqliteStore } from '../server/store/sqlite.js';
-import { fmtRate, ratioRow, removeDir, spawnChild, StdioServer, stopChild, tempDir, within, type Options, type Row } from './lib.js';
+import { fmtRate, ratioRow, removeDir, spawnChild, StdioServer, stopChild, tempDir, within, type Options, type Row, dataDir } from './lib.js';
 import { TurnWatch } from './throughput.js';
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -85,7 +85,7 @@ export async function persistence(o: Options): Promise<Row[]> {
 
   // Replay to a late subscriber.
   const replayN = o.quick ? 20_000 : 100_000;
-  const dir = tempDir();
+  const dir = dataDir();
   let sessionId: string;
   let frameBytes: number;
   {

@@ -11,9 +11,10 @@ import { ROOT, type Options, type Row } from './lib.js';
 import { concurrency } from './concurrency.js';
 import { memory } from './memory.js';
 import { persistence } from './persistence.js';
+import { prompt } from './prompt.js';
 import { throughput } from './throughput.js';
 
-const suites: Record<string, (o: Options) => Promise<Row[]>> = { cold, throughput, concurrency, memory, persistence };
+const suites: Record<string, (o: Options) => Promise<Row[]>> = { cold, throughput, prompt, concurrency, memory, persistence };
 
 function parseArgs(argv: string[]) {
   const a = { quick: false, out: join(ROOT, 'bench', 'RESULTS.md'), only: [] as string[] };

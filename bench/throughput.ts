@@ -7,8 +7,7 @@
 import WebSocket from 'ws';
 import {
   firstLine, fmtRate, ratioRow, spawnChild, StdioServer, startHttpServer, stopChild, within, WsRpc,
-  type Options, type Row,
-} from './lib.js';
+  type Options, type Row, dataDir } from './lib.js';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -51,7 +50,7 @@ export async function throughput(o: Options): Promise<Row[]> {
 
   // stdio: agentd vs vscode-jsonrpc over a pipe.
   {
-    const server = await StdioServer.start();
+    const server = await StdioServer.start(dataDir());
     const raw = spawnChild('jsonrpc');
     const rawConn = createMessageConnection(new StreamMessageReader(raw.stdout!), new StreamMessageWriter(raw.stdin!));
     let rawCount = 0;
@@ -89,7 +88,7 @@ export async function throughput(o: Options): Promise<Row[]> {
 
   // WebSocket: agentd vs ws.
   {
-    const server = await startHttpServer();
+    const server = await startHttpServer(dataDir());
     const client = await WsRpc.connect(server.wsUrl);
     const raw = spawnChild('ws');
     const port = Number(await firstLine(raw));
