@@ -7,7 +7,8 @@
  *   child.js ws        a ws server on a free port (printed); a text message {count, size} makes
  *                      it send `count` frames of `size` bytes, waiting for drain past 1 MB.
  *   child.js sse       a bare node:http server (port printed); GET /?count=&size= streams
- *                      `count` SSE events whose data is `size` bytes, respecting write()'s return.
+ *                      `count` SSE events whose data is `size` bytes of JSON, respecting write()'s
+ *                      return value (waiting for drain).
  *   child.js objects N JSON   holds N parsed copies of JSON in a Map; prints the heap growth per
  *                      copy (RSS moves in steps too coarse for a few MB).
  */
@@ -57,7 +58,7 @@ if (mode === 'jsonrpc') {
     const count = Number(u.searchParams.get('count'));
     const size = Number(u.searchParams.get('size'));
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-    const data = JSON.stringify(eventParams(size));
+    const data = JSON.stringify({ pad: 'x'.repeat(Math.max(0, size - 10)) }); // `size` bytes of JSON
     for (let i = 0; i < count; i++) {
       if (!res.write(`id: ${i}\nevent: message.delta\ndata: ${data}\n\n`)) await new Promise((r) => res.once('drain', r));
     }

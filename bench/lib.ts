@@ -4,6 +4,7 @@
  * and over WebSocket, and RSS readings of a child process.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { get as httpGet } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -257,3 +258,41 @@ export async function stopChild(proc: ChildProcess) {
 
 /** A text of `size` JSON characters that survives JSON round trips unchanged. */
 export const padding = (size: number) => 'x'.repeat(Math.max(0, size));
+
+/**
+ * One SSE stream (GET), parsed by hand the same way for agentd and for the raw baseline: each
+ * event's `data:` line goes through JSON.parse. Resolves once the response headers arrived and,
+ * when `ready` names a comment (agentd writes `: connected` once subscribed), once it was seen.
+ */
+export function sseStream(url: string, onData: (data: Json, type: string) => void, ready?: string): Promise<{ close(): void; ended: Promise<void> }> {
+  return within(new Promise((resolve, reject) => {
+    const req = httpGet(url, { agent: false, headers: { accept: 'text/event-stream' } }, (res) => {
+      if (res.statusCode !== 200) return reject(new Error(`SSE ${url}: HTTP ${res.statusCode}`));
+      res.setEncoding('utf8');
+      let buf = '';
+      let isReady = !ready;
+      const handle = { close: () => req.destroy(), ended: new Promise<void>((r) => res.on('close', () => r())) };
+      res.on('data', (chunk: string) => {
+        buf += chunk;
+        let end: number;
+        while ((end = buf.indexOf('\n\n')) >= 0) {
+          const block = buf.slice(0, end);
+          buf = buf.slice(end + 2);
+          let type = 'message';
+          let data: string | undefined;
+          for (const line of block.split('\n')) {
+            if (line.startsWith('data: ')) data = line.slice(6);
+            else if (line.startsWith('event: ')) type = line.slice(7);
+            else if (!isReady && line === `: ${ready}`) {
+              isReady = true;
+              resolve(handle);
+            }
+          }
+          if (data !== undefined) onData(JSON.parse(data), type);
+        }
+      });
+      if (isReady) resolve(handle);
+    });
+    req.on('error', reject);
+  }), 20_000, `SSE ${url}`);
+}

@@ -51,7 +51,7 @@ export async function prompt(o: Options): Promise<Row[]> {
     const direct = new Anthropic({ baseURL: anthropic.url, apiKey: env.ANTHROPIC_API_KEY, maxRetries: 0 });
     const sdkTurn = async () => {
       const t0 = performance.now();
-      const stream = await direct.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 1024, stream: true, messages: [{ role: 'user', content: 'hello' }] });
+      const stream = await direct.messages.create({ model: 'claude-bench', max_tokens: 1024, stream: true, messages: [{ role: 'user', content: 'hello' }] });
       let deltas = 0;
       for await (const e of stream) if (e.type === 'content_block_delta') deltas++;
       if (deltas !== DELTAS) throw new Error(`sdk got ${deltas} deltas`);
@@ -79,7 +79,7 @@ export async function prompt(o: Options): Promise<Row[]> {
         const a: number[] = [];
         const b: number[] = [];
         for (let i = 0; i < n + 2; i++) {
-          const s = await t.request('session/create', { provider: 'anthropic', model: 'claude-sonnet-4-5' }) as Json;
+          const s = await t.request('session/create', { provider: 'anthropic', model: 'claude-bench' }) as Json;
           await t.request('session/subscribe', { sessionId: s.id });
           watch = new TurnWatch(s.id);
           const t0 = performance.now();

@@ -134,9 +134,64 @@ export async function throughput(o: Options): Promise<Row[]> {
     await server.stop();
   }
 
+  rows.push(await sse(o, n, frameBytes, (k) => { lost += k; }));
+
   for (const r of rows) r.note = lost ? `${lost} events lost or out of order` : 'no event lost';
   if (lost) for (const r of rows) r.met = false;
   return rows;
 }
 
-import { median } from './lib.js';
+/** SSE: agentd's `GET /v1/session/{id}/events` vs a bare node:http SSE writer (skipped without the bridge). */
+async function sse(o: Options, n: number, frameBytes: number, addLost: (k: number) => void): Promise<Row> {
+  const server = await startHttpServer(dataDir());
+  const raw = spawnChild('sse');
+  try {
+    const client = await WsRpc.connect(server.wsUrl);
+    const probe = await client.request('session/create', { provider: 'echo', model: 'echo-bench' });
+    const status = await new Promise<number>((resolve) => {
+      const req = httpGet(`${server.url}/v1/session/${probe.id}/events`, (res) => { resolve(res.statusCode ?? 0); req.destroy(); });
+      req.on('error', () => resolve(0));
+    });
+    if (status !== 200) {
+      await client.close();
+      return { group: '2. throughput', name: 'SSE', value: 'n/a', baseline: 'n/a', baselineName: 'bare node:http SSE writer', ratio: NaN, spread: [NaN, NaN], note: `skipped: no SSE route in this build (HTTP ${status})` };
+    }
+    const port = Number(await firstLine(raw));
+    const a: number[] = [];
+    const b: number[] = [];
+    let dataBytes = frameBytes;
+    for (let r = 0; r < o.repeats; r++) {
+      const s = await client.request('session/create', { provider: 'echo', model: 'echo-bench' });
+      const watch = new TurnWatch(s.id);
+      let first = true;
+      const stream = await sseStream(`${server.url}/v1/session/${s.id}/events`, (e) => {
+        if (first && e.type === 'message.delta') { first = false; dataBytes = JSON.stringify(e).length; }
+        watch.onEvent(e);
+      }, 'connected');
+      const t0 = performance.now();
+      await within(Promise.all([client.request('session/message', { sessionId: s.id, content: `${n} ${SIZE}`, async: true }), watch.done]), 120_000, 'SSE turn');
+      a.push(n / ((watch.t1 - t0) / 1000));
+      if (watch.deltas !== n || watch.errors.length) addLost(Math.abs(n - watch.deltas) + watch.errors.length);
+      stream.close();
+
+      let count = 0;
+      const t2 = performance.now();
+      const rawStream = await sseStream(`http://127.0.0.1:${port}/?count=${n}&size=${dataBytes}`, () => { count++; });
+      await within(rawStream.ended, 120_000, 'raw SSE');
+      b.push(count / ((performance.now() - t2) / 1000));
+      if (count !== n) throw new Error(`raw SSE delivered ${count} of ${n}`);
+    }
+    await client.close();
+    o.log(`sse: agentd ${a.map(Math.round)} raw ${b.map(Math.round)} /s`);
+    return {
+      ...ratioRow({ group: '2. throughput', name: `SSE: ${n.toLocaleString('en-US')} deltas (${dataBytes} B data)`, baselineName: 'bare node:http SSE writer' }, a, b, fmtRate),
+      target: '≥ 0.80', met: median(a) / median(b) >= 0.8,
+    };
+  } finally {
+    await stopChild(raw);
+    await server.stop();
+  }
+}
+
+import { get as httpGet } from 'node:http';
+import { median, sseStream } from './lib.js';
