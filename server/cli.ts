@@ -3,7 +3,6 @@
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { join } from 'node:path';
-import { bridgeHandler } from '../bridge/app.js';
 import { resolveDataDir } from './config/paths.js';
 import { ApiKeys } from './security/keys.js';
 import { serve, setHttpHandler } from './serve.js';
@@ -97,7 +96,8 @@ export function buildCli(): Command {
 
 export async function main(argv = process.argv) {
   // The REST + SSE bridge (/v1) answers every HTTP request that is not the WebSocket upgrade.
-  setHttpHandler(bridgeHandler());
+  // Loaded on first use: `serve --stdio` never needs Express (cold start, see bench/).
+  setHttpHandler(async (core) => (await import('../bridge/app.js')).bridgeHandler()(core));
   const program = buildCli();
   try {
     await program.parseAsync(argv);
