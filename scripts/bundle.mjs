@@ -49,7 +49,7 @@ export const errorsText = (errors) => (errors ?? []).map((e) => \`data\${e.insta
 
 const outdir = 'dist/agentd';
 rmSync(outdir, { recursive: true, force: true });
-await build({
+const result = await build({
   entryPoints: { cli: 'server/cli.ts' },
   outdir,
   bundle: true,
@@ -64,5 +64,7 @@ await build({
   // CommonJS dependencies bundled into ESM still call require() for Node built-ins.
   banner: { js: "import { createRequire as __agentdRequire } from 'node:module'; const require = __agentdRequire(import.meta.url);" },
   plugins: [precompiled],
+  metafile: !!process.env.BUNDLE_META,
   logLevel: 'warning',
 });
+if (process.env.BUNDLE_META) (await import('node:fs')).writeFileSync(process.env.BUNDLE_META, JSON.stringify(result.metafile));

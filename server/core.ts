@@ -9,14 +9,22 @@ import { ConfigService } from './config/service.js';
 import { resolveDataDir } from './config/paths.js';
 import { EventLog } from './events/log.js';
 import { handlers } from './handlers/index.js';
+import { AnthropicProvider } from './provider/anthropic.js';
+import { CredentialStore } from './provider/credentials.js';
 import { EchoProvider } from './provider/echo.js';
+import { OAuthService } from './provider/oauth.js';
 import { ProviderRegistry } from './provider/registry.js';
 import { Dispatcher } from './rpc/dispatcher.js';
 import type { Peer } from './rpc/peer.js';
+import { Recovery } from './session/recovery.js';
 import { SessionService } from './session/service.js';
+import { Shutdown } from './shutdown.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/store.js';
-import { noTools, type ToolHost } from './tools/host.js';
+import { BuiltinToolHost } from './tools/builtin.js';
+import { CompositeToolHost, type ToolHost } from './tools/host.js';
+import { ProcessRegistry } from './tools/processes.js';
+import { withTestTools } from './tools/testing.js';
 import { TurnRunner } from './turn/runner.js';
 import { VERSION } from './version.js';
 
@@ -37,11 +45,26 @@ export class Core {
   readonly events: EventLog;
   readonly config: ConfigService;
   readonly providers = new ProviderRegistry();
-  tools: ToolHost = noTools;
+  /** Provider credentials (`credentials.json`, mode 0600). */
+  readonly credentials: CredentialStore;
+  readonly oauth: OAuthService;
+  /** Where tools come from: the built-in tools first; MCP servers are added as further sources. */
+  readonly toolSources: CompositeToolHost;
+  /**
+   * The single entry point the agent loop (and tool/list) calls for tools. Initially
+   * `toolSources` itself; a feature that decides about calls (approvals) wraps it.
+   */
+  tools: ToolHost;
   readonly sessions: SessionService;
   readonly turns: TurnRunner;
   readonly dispatcher: Dispatcher;
   readonly peers = new Set<Peer>();
+  /** Tool subprocess groups: killed on shutdown (tools spawn through it or register their children). */
+  readonly processes = new ProcessRegistry();
+  /** Crash recovery of turns a dead process left running; `recovery.addStep` to extend it. */
+  readonly recovery: Recovery;
+  /** Graceful shutdown; `shutdown.add(name, hook)` to close something (MCP servers) on the way out. */
+  readonly shutdown = new Shutdown();
   shuttingDown = false;
 
   constructor(opts: CoreOptions = {}) {
@@ -50,11 +73,26 @@ export class Core {
     this.log = opts.log ?? createLogger();
     this.config = new ConfigService(this.dataDir);
     this.store = new SqliteStore(join(this.dataDir, 'agentd.db'));
-    this.events = new EventLog(this.store, this.log);
+    this.events = new EventLog(this.store, this.log, () => this.config.limits().eventRetention);
+    this.credentials = new CredentialStore(this.dataDir);
+    this.oauth = new OAuthService(this.config, this.credentials, this.log);
     this.providers.add(new EchoProvider());
+    this.providers.add(new AnthropicProvider({ config: this.config, credentials: this.credentials, oauth: this.oauth, log: this.log }));
+    this.toolSources = new CompositeToolHost([new BuiltinToolHost(() => this.config.limits(), undefined, (child) => this.processes.register(child))]);
+    this.tools = this.toolSources;
     this.sessions = new SessionService(this);
     this.turns = new TurnRunner(this);
     this.dispatcher = new Dispatcher(this, handlers);
+    this.recovery = new Recovery(this);
+    if (process.env.AGENTD_TEST_TOOLS === '1') this.tools = withTestTools(this.tools, this.processes);
+  }
+
+  /** Startup work once every component is registered: recover interrupted turns (now and in a periodic sweep), expire idempotency records. */
+  start(): this {
+    this.recovery.recoverAll();
+    this.recovery.sweep();
+    this.dispatcher.idempotency.prune();
+    return this;
   }
 
   /** max_tokens for a provider's requests. */
@@ -67,12 +105,8 @@ export class Core {
     peer.onClose(() => this.peers.delete(peer));
   }
 
-  /** Stops accepting work, ends running turns as interrupted, flushes and closes the store. */
-  async close(): Promise<void> {
-    if (this.shuttingDown) return;
-    this.shuttingDown = true;
-    await this.turns.cancelAll('shutdown');
-    this.events.flush();
-    this.store.close();
+  /** Stops accepting work, ends running turns as interrupted, closes hooks and child processes, flushes and closes the store (server/shutdown.ts). */
+  close(timeoutMs?: number): Promise<void> {
+    return this.shutdown.run(this, timeoutMs);
   }
 }

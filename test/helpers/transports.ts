@@ -7,6 +7,8 @@ export type RpcTransport = (typeof RPC_TRANSPORTS)[number];
 export interface Opened {
   client: RpcClient;
   dataDir: string;
+  /** What the server wrote to stderr so far (its logs). */
+  stderr(): string;
   /** Another client to the same server (websocket) or a new server on the same data dir (stdio). */
   another(): Promise<RpcClient>;
   close(): Promise<void>;
@@ -19,6 +21,7 @@ export async function open(transport: RpcTransport, o: ServerOptions = {}): Prom
     const client = spawnStdio({ ...o, dataDir });
     return {
       client, dataDir,
+      stderr: () => client.stderr,
       another: async () => { const c = spawnStdio({ ...o, dataDir }); extra.push(c); return c; },
       close: async () => { for (const c of extra) await c.close(); await client.close(); },
     };
@@ -27,6 +30,7 @@ export async function open(transport: RpcTransport, o: ServerOptions = {}): Prom
   const client = await WsClient.connect(server.wsUrl);
   return {
     client, dataDir,
+    stderr: () => server.stderr(),
     another: async () => { const c = await WsClient.connect(server.wsUrl); extra.push(c); return c; },
     close: async () => { for (const c of extra) await c.close(); await client.close(); await server.stop(); },
   };
