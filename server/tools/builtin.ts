@@ -37,7 +37,12 @@ export const BUILTIN_TOOLS: BuiltinTool[] = [readFileTool, writeFileTool, editFi
 /** Ajv is loaded and each tool's schema compiled on its first call, not at start (cold start, bench/). */
 let ajv: Ajv | undefined;
 async function compile(schema: object): Promise<ValidateFunction> {
-  ajv ??= new (await import('ajv')).Ajv({ allErrors: false, strict: false });
+  if (!ajv) {
+    // Node's ESM loader names the CommonJS export `Ajv`; a bundler may only offer `default`.
+    const mod = await import('ajv');
+    const Ctor = mod.Ajv ?? (mod.default as unknown as { Ajv?: typeof mod.Ajv }).Ajv ?? (mod.default as unknown as typeof mod.Ajv);
+    ajv = new Ctor({ allErrors: false, strict: false });
+  }
   return ajv.compile(schema);
 }
 
