@@ -158,12 +158,12 @@ export class TurnRunner {
         const results: ToolResultPart[] = [];
         for (const call of calls) {
           if (signal.aborted) break;
-          results.push(await this.runTool(session, turnId, call, signal));
+          results.push(await this.runTool(session, turnId, call, signal, () => turn.reason ?? 'cancelled by client'));
         }
         // Every tool_use gets its tool_result, even when the turn was cancelled part-way, so
         // the stored conversation stays valid for the next turn.
         for (const call of calls.slice(results.length)) {
-          results.push({ type: 'tool_result', toolUseId: call.id, isError: true, content: [{ type: 'text', text: 'Not run: the turn was cancelled' }] });
+          results.push({ type: 'tool_result', toolUseId: call.id, isError: true, content: [{ type: 'text', text: `Not run: the turn ended (${turn.reason ?? 'cancelled by client'})` }] });
         }
         const toolMessage: Message = { id: newId('msg'), sessionId: sid, turnId, role: 'user', content: results, status: 'complete', createdAt: now() };
         store.putMessage(toolMessage);
@@ -237,7 +237,7 @@ export class TurnRunner {
     };
   }
 
-  private async runTool(session: SessionRecord, turnId: string, call: ToolUsePart, signal: AbortSignal): Promise<ToolResultPart> {
+  private async runTool(session: SessionRecord, turnId: string, call: ToolUsePart, signal: AbortSignal, reason: () => string): Promise<ToolResultPart> {
     const { events } = this.core;
     const base = { turnId, callId: call.id, tool: call.name };
     events.append(session.id, 'tool.started', { ...base, input: call.input });
@@ -255,8 +255,8 @@ export class TurnRunner {
     }
     done = true;
     if (signal.aborted) {
-      // Cancelled while it ran: whatever it produced is kept, marked as an error.
-      if (!result.isError) result = { ...result, isError: true, content: [...result.content, { type: 'text', text: '[cancelled]' }] };
+      // Cancelled while it ran: whatever it produced is kept, marked as an error that says why.
+      result = { ...result, isError: true, content: [...result.content, { type: 'text', text: `Tool interrupted: ${reason()}` }] };
       events.append(session.id, 'tool.failed', { ...base, input: call.input, result, error: RpcError.cancelled().toJSON() });
     } else if (result.isError) {
       const text = result.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
