@@ -4,6 +4,7 @@
  * (spawn `agentd serve --stdio` and talk over its pipes). The API key comes from `--api-key` or
  * $AGENTD_API_KEY and goes in `Authorization: Bearer <key>`.
  */
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { nodeWebSocketConnector, restConnector, stdioConnector, type Connector } from '../../protocol/client/node.js';
 
@@ -22,9 +23,13 @@ export interface ConnectFlags {
 }
 
 /** bin/agentd.js of this installation (dist/server/chat/connect.js → ../../../bin). */
-const AGENTD_BIN = fileURLToPath(new URL('../../../bin/agentd.js', import.meta.url));
+/** bin/agentd.js from dist/server/chat/ (tsc output) or dist/agentd/ (the esbuild bundle). */
+const AGENTD_BIN = ['../../../bin/agentd.js', '../../bin/agentd.js'].map((rel) => fileURLToPath(new URL(rel, import.meta.url)))
+  .find((p) => existsSync(p)) ?? fileURLToPath(new URL('../../../bin/agentd.js', import.meta.url));
 
-export class UsageError extends Error {}
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
 
 /** The connector the flags describe; `stderr` collects the spawned server's log (stdio). */
 export function connectorFor(flags: ConnectFlags, stderr?: (text: string) => void): Connector {
