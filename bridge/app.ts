@@ -13,6 +13,7 @@ import type { RequestListener } from '../server/serve.js';
 import { RPC_PATH } from '../server/transport/websocket.js';
 import { errorHandler, HttpError, notFound, sendError } from './errors.js';
 import { expressPath, mountRoutes, restRoutes } from './routes.js';
+import { chatPage } from './page.js';
 import { mountSse, sseRoutes, type SseOptions } from './sse.js';
 
 export interface BridgeOptions extends SseOptions {}
@@ -94,6 +95,7 @@ export function createApp(core: Core, opts: BridgeOptions = {}): Express {
   for (const [path, allowed] of verbs) router.all(expressPath(path), methodNotAllowed(allowed));
 
   app.use(router);
+  app.use(chatPage());
   // The WebSocket endpoint shares the port; a plain request there gets told how to use it.
   app.use((req, _res, next) => next(req.path === RPC_PATH
     ? new HttpError(426, RpcError.invalidRequest(`${RPC_PATH} is the JSON-RPC WebSocket endpoint: send a WebSocket upgrade`), { Upgrade: 'websocket' })

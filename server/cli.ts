@@ -3,7 +3,8 @@
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { join } from 'node:path';
-import { bridgeHandler } from '../bridge/app.js';
+import type { SessionFlags } from './chat/sessions.js';
+import type { ChatFlags } from './chat/terminal.js';
 import { resolveDataDir } from './config/paths.js';
 import { ApiKeys } from './security/keys.js';
 import { serve, setHttpHandler } from './serve.js';
@@ -92,12 +93,40 @@ export function buildCli(): Command {
       process.stderr.write(`revoked ${n} key${n > 1 ? 's' : ''}\n`);
     }));
 
+  /** The connection options of every client command. */
+  const connectOptions = (cmd: Command) => cmd
+    .option('--url <url>', 'server to talk to: ws://host:port/rpc (WebSocket) or http://host:port (REST + SSE) (default: $AGENTD_URL or ws://127.0.0.1:4096/rpc)')
+    .option('--stdio', 'start a private server (agentd serve --stdio) instead of connecting to one')
+    .option('--api-key <key>', 'API key for --url (default: $AGENTD_API_KEY)')
+    .option('--data-dir <dir>', 'data directory of the server started by --stdio');
+
+  connectOptions(program
+    .command('chat')
+    .description('chat with the agent in the terminal (Ctrl-C cancels a turn, /help lists commands)')
+    .option('--session <id>', 'continue this session (default: start a new one)')
+    .option('--provider <id>', 'provider for new sessions')
+    .option('--model <model>', 'model for new sessions'))
+    .action(async (o: ChatFlags) => {
+      const { runChat } = await import('./chat/terminal.js');
+      const code = await runChat(o);
+      process.exit(code);
+    });
+
+  const session = program.command('session').description('list, show and delete sessions (plain text, or --json)');
+  connectOptions(session.command('list').description('one session per line: id, name, provider/model, status, updatedAt (tab-separated)').option('--json', 'print JSON'))
+    .action(async (o: SessionFlags) => (await import('./chat/sessions.js')).sessionList(o));
+  connectOptions(session.command('show').description('a session and its messages').argument('<id>', 'session id').option('--json', 'print JSON'))
+    .action(async (id: string, o: SessionFlags) => (await import('./chat/sessions.js')).sessionShow(id, o));
+  connectOptions(session.command('delete').description('delete a session and its history').argument('<id>', 'session id').option('--json', 'print JSON'))
+    .action(async (id: string, o: SessionFlags) => (await import('./chat/sessions.js')).sessionDelete(id, o));
+
   return program;
 }
 
 export async function main(argv = process.argv) {
   // The REST + SSE bridge (/v1) answers every HTTP request that is not the WebSocket upgrade.
-  setHttpHandler(bridgeHandler());
+  // Loaded on first use: `serve --stdio` never needs Express (cold start, see bench/).
+  setHttpHandler(async (core) => (await import('../bridge/app.js')).bridgeHandler()(core));
   const program = buildCli();
   try {
     await program.parseAsync(argv);
@@ -105,6 +134,11 @@ export async function main(argv = process.argv) {
     if (err instanceof CommanderError) {
       if (err.code === 'agentd.usage') process.stderr.write(`${err.message}\n`);
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') process.exit(0);
+      process.exit(2);
+    }
+    // The client commands' usage errors (server/chat/connect.ts UsageError), loaded lazily.
+    if ((err as Error)?.name === 'UsageError') {
+      process.stderr.write(`error: ${(err as Error).message}\n`);
       process.exit(2);
     }
     process.stderr.write(`agentd: ${(err as Error)?.message ?? String(err)}\n`);

@@ -5,7 +5,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Core, type CoreOptions } from './core.js';
 import { shutdownTimeout } from './shutdown.js';
@@ -13,7 +12,6 @@ import { watchParent } from './transport/liveness.js';
 import { AccessGuard, isLoopback } from './security/guard.js';
 import { RateLimiter } from './security/rate.js';
 import { serveStdio } from './transport/stdio.js';
-import { attachWebSocket, closeWebSockets, RPC_PATH } from './transport/websocket.js';
 
 export interface TlsOptions {
   /** PEM certificate file of the server. */
@@ -88,13 +86,15 @@ export async function startHttp(core: Core, opts: HttpOptions = {}): Promise<Htt
   const listener = guarded(guard, await httpHandler(core));
   const { tls } = opts;
   const server: Server = tls
-    ? createHttpsServer({
+    ? (await import('node:https')).createServer({
       cert: readFileSync(tls.cert), key: readFileSync(tls.key), ca: tls.ca ? readFileSync(tls.ca) : undefined,
       requestCert: !!tls.requireClientCert, rejectUnauthorized: !!tls.requireClientCert,
     }, listener)
     : createServer(listener);
   const rate = core.config.get().security?.rateLimit ?? {};
   const limiter = new RateLimiter(rate.messagesPerSecond ?? 100, rate.burst ?? 200);
+  // Loaded here, not at the top: `serve --stdio` never needs ws (cold start, see bench/).
+  const { attachWebSocket, closeWebSockets } = await import('./transport/websocket.js');
   const wss = attachWebSocket(core, server, { guard: (req) => guard.check(req), limit: (principal) => limiter.take(principal) });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -156,5 +156,5 @@ export async function serve(opts: ServeOptions): Promise<void> {
   }
   http = await startHttp(core, { host: opts.host, port: opts.port, tls: opts.tls });
   core.log.info({ url: http.url, dataDir: core.dataDir }, 'agentd listening');
-  process.stdout.write(`agentd listening on ${http.url} (WebSocket ${http.url.replace(/^http/, 'ws')}${RPC_PATH})\n`);
+  process.stdout.write(`agentd listening on ${http.url} (WebSocket ${http.url.replace(/^http/, 'ws')}/rpc)\n`);
 }

@@ -9,7 +9,7 @@
  * - Failures become typed errors: ProviderError with `{ provider, status, type }`, Unauthorized
  *   without a credential, RequestCancelled when the request signal aborts.
  */
-import Anthropic from '@anthropic-ai/sdk';
+import type Anthropic from '@anthropic-ai/sdk';
 import type { ContentPart, Message, Provider, Tool, Usage } from '../../protocol/index.js';
 import type { ConfigService } from '../config/service.js';
 import type { Logger } from '../log.js';
@@ -17,6 +17,10 @@ import { RpcError } from '../rpc/errors.js';
 import type { CredentialStore } from './credentials.js';
 import type { OAuthService } from './oauth.js';
 import type { ModelProvider, ProviderRequest, ProviderResponse, StreamEvent } from './types.js';
+
+/** The SDK, loaded on the first model call rather than at start (cold start, bench/). */
+let Sdk: typeof Anthropic | undefined;
+const loadSdk = async () => (Sdk ??= (await import('@anthropic-ai/sdk')).default);
 
 type Params = Anthropic.MessageCreateParamsStreaming;
 type BlockParam = Anthropic.ContentBlockParam;
@@ -88,7 +92,8 @@ export class AnthropicProvider implements ModelProvider {
       info: (msg: unknown) => log.debug({ provider: this.id }, String(msg)),
       debug: () => {},
     };
-    return new Anthropic({
+    // stream() loads the SDK before it asks for a client.
+    return new Sdk!({
       ...auth,
       baseURL: s.baseUrl ?? process.env.ANTHROPIC_BASE_URL ?? null,
       maxRetries: s.maxRetries ?? DEFAULT_MAX_RETRIES,
@@ -102,6 +107,7 @@ export class AnthropicProvider implements ModelProvider {
     const { signal } = req;
     if (signal.aborted) throw RpcError.cancelled();
     const auth = await this.auth(signal);
+    await loadSdk();
     const params: Params = {
       model: req.model,
       max_tokens: req.maxTokens ?? 4096,
@@ -167,11 +173,13 @@ export class AnthropicProvider implements ModelProvider {
   /** Any failure as a typed RpcError; messages carry the API's error text, never the credential. */
   private error(err: unknown, signal: AbortSignal): RpcError {
     if (err instanceof RpcError) return err;
-    if (signal.aborted || err instanceof Anthropic.APIUserAbortError) return RpcError.cancelled();
-    if (err instanceof Anthropic.APIConnectionError) {
-      return RpcError.provider(`Anthropic connection failed: ${err.message}`, { provider: this.id, type: err instanceof Anthropic.APIConnectionTimeoutError ? 'timeout' : 'connection_error' });
+    if (signal.aborted) return RpcError.cancelled();
+    const A = Sdk; // loaded before any SDK call, so SDK errors imply it is set
+    if (A && err instanceof A.APIUserAbortError) return RpcError.cancelled();
+    if (A && err instanceof A.APIConnectionError) {
+      return RpcError.provider(`Anthropic connection failed: ${err.message}`, { provider: this.id, type: err instanceof A.APIConnectionTimeoutError ? 'timeout' : 'connection_error' });
     }
-    if (err instanceof Anthropic.APIError) {
+    if (A && err instanceof A.APIError) {
       const body = err.error as { error?: { type?: string; message?: string } } | undefined;
       const type = err.type ?? body?.error?.type ?? 'api_error';
       const status = err.status ?? STATUS_OF_TYPE[type];

@@ -6,6 +6,11 @@
  * It can also drive tools offline: a user message `/tool <name> <json input>` makes it call
  * that tool (stop reason `tool_use`); after the result it replies `Tool result: <text>` (or
  * `Tool error: <text>`), so approvals and MCP can be exercised without a model.
+ *
+ * Model `echo-bench` (benchmarks, bench/): a user message `<count> [size]` makes it stream
+ * `count` text deltas of `size` characters each (defaults 1000 and 16; count at most
+ * 1,000,000, size at most 65,536) as fast as it can, yielding to the event loop every 64
+ * deltas as a network stream does between reads.
  */
 import type { Provider } from '../../protocol/index.js';
 import { RpcError } from '../rpc/errors.js';
@@ -24,7 +29,7 @@ export class EchoProvider implements ModelProvider {
 
   info(): Provider {
     return {
-      id: 'echo', name: 'Echo (offline)', models: ['echo', 'echo-slow'], defaultModel: 'echo',
+      id: 'echo', name: 'Echo (offline)', models: ['echo', 'echo-slow', 'echo-bench'], defaultModel: 'echo',
       authenticated: true, authSource: 'none', authMethods: ['none'],
     };
   }
@@ -34,6 +39,7 @@ export class EchoProvider implements ModelProvider {
     const parts = last?.content ?? [];
     const results = parts.filter((p) => p.type === 'tool_result');
     const text = parts.map((p) => (p.type === 'text' ? p.text : '')).join(' ').trim();
+    if (req.model === 'echo-bench') return this.bench(text, req.signal, emit);
     const call = /^\/tool\s+(\S+)\s*([\s\S]*)$/.exec(text);
     if (call && results.length === 0) {
       let input: Record<string, unknown> = {};
@@ -60,5 +66,23 @@ export class EchoProvider implements ModelProvider {
     }
     emit({ type: 'block_stop', index: 0 });
     return { stopReason: 'end_turn', usage: { inputTokens: text.length, outputTokens: words.length } };
+  }
+
+  /** `echo-bench`: `count` deltas of `size` characters, as fast as possible. */
+  private async bench(text: string, signal: AbortSignal, emit: (e: StreamEvent) => void): Promise<ProviderResponse> {
+    const [c, z] = text.split(/\s+/).map(Number);
+    const count = Number.isInteger(c) && c >= 0 ? Math.min(c, 1_000_000) : 1000;
+    const size = Number.isInteger(z) && z > 0 ? Math.min(z, 65_536) : 16;
+    const delta = 'x'.repeat(size - 1) + ' ';
+    emit({ type: 'block_start', index: 0, part: { type: 'text', text: '' } });
+    for (let i = 0; i < count; i++) {
+      if (i % 64 === 63) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (signal.aborted) throw RpcError.cancelled();
+      }
+      emit({ type: 'text_delta', index: 0, text: delta });
+    }
+    emit({ type: 'block_stop', index: 0 });
+    return { stopReason: 'end_turn', usage: { inputTokens: text.length, outputTokens: count } };
   }
 }

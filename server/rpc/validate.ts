@@ -2,24 +2,16 @@
  * Run-time validation against the protocol's own schemas (the generated bundle), with ajv.
  * Validators compile lazily, once per definition, so start-up pays only for what is used.
  */
-import { Ajv, type ErrorObject as AjvError, type ValidateFunction } from 'ajv';
-import * as formatsModule from 'ajv-formats';
-import { schemaBundle } from '../../protocol/index.js';
+import type { ErrorObject as AjvError, ValidateFunction } from 'ajv';
+import { compileValidator, errorsText } from './ajv-backend.js';
 import { RpcError } from './errors.js';
-
-type FormatsPlugin = (ajv: Ajv) => Ajv;
-const addFormats = ((formatsModule as unknown as { default: FormatsPlugin }).default ?? formatsModule) as FormatsPlugin;
-
-const ajv = new Ajv({ allErrors: false, strict: false, validateFormats: true });
-addFormats(ajv);
-ajv.addSchema(schemaBundle as object, 'agentd');
 
 const cache = new Map<string, ValidateFunction>();
 
 export function validatorFor(definition: string): ValidateFunction {
   let v = cache.get(definition);
   if (!v) {
-    v = ajv.getSchema(`agentd#/definitions/${definition}`);
+    v = compileValidator(definition);
     if (!v) throw new Error(`no schema definition ${definition}`);
     cache.set(definition, v);
   }
@@ -54,5 +46,5 @@ export function validateParams(definition: string, value: unknown): void {
 /** True when value matches the definition (used to check results in tests and debug mode). */
 export function matches(definition: string, value: unknown): { ok: boolean; errors?: string } {
   const v = validatorFor(definition);
-  return v(value) ? { ok: true } : { ok: false, errors: ajv.errorsText(v.errors) };
+  return v(value) ? { ok: true } : { ok: false, errors: errorsText(v.errors) };
 }

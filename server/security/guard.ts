@@ -18,6 +18,20 @@ export const WS_PROTOCOL = 'agentd';
 
 const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '[::1]'];
 
+/**
+ * The chat page's static files (bridge/page.ts serves them). They hold no data, so a browser may
+ * load them without a key (it cannot send one with a page load); Host and Origin are still checked,
+ * and everything the page then asks (/rpc, /v1) needs the key as usual.
+ */
+export const PAGE_FILES = ['/', '/index.html', '/app.js', '/chat.js', '/chat.css', '/page.css'] as const;
+const PUBLIC = new Set<string>(PAGE_FILES);
+
+export function isPageRequest(req: IncomingMessage): boolean {
+  if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+  const path = (req.url ?? '').split('?')[0];
+  return PUBLIC.has(path);
+}
+
 export function isLoopback(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '').toLowerCase();
   return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
@@ -97,7 +111,7 @@ export class AccessGuard {
       return { ok: false, status: 403, code: ErrorCodes.Forbidden, message: `Forbidden: Origin ${JSON.stringify(origin)} is not allowed (add it to security.allowedOrigins)` };
     }
     const ip = req.socket.remoteAddress ?? 'unknown';
-    if (!this.keyRequired()) return { ok: true, principal: `ip:${ip}` };
+    if (!this.keyRequired() || isPageRequest(req)) return { ok: true, principal: `ip:${ip}` };
     const key = presentedKey(req);
     if (!key) return { ok: false, status: 401, code: ErrorCodes.Unauthorized, message: 'Unauthorized: an API key is required (Authorization: Bearer <key>)' };
     const rec = this.keys.verify(key);

@@ -24,6 +24,9 @@ CREATE UNIQUE INDEX IF NOT EXISTS events_session_seq ON events(session_id, seq);
 CREATE TABLE IF NOT EXISTS kv (ns TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (ns, key));
 `;
 
+/** Rows per multi-row event INSERT. */
+const EVENT_ROWS = 64;
+
 interface SessionRow { json: string; status: string; active_turn_id: string | null; owner_pid: number | null; updated_at: string }
 
 export class SqliteStore implements Store {
@@ -67,8 +70,24 @@ export class SqliteStore implements Store {
       kvDelete: db.prepare('DELETE FROM kv WHERE ns = ? AND key = ?'),
       kvList: db.prepare<[string], { key: string; value: string }>('SELECT key, value FROM kv WHERE ns = ? ORDER BY key'),
     };
+    // Events go in as multi-row INSERTs: one statement per EVENT_ROWS events costs far fewer
+    // native calls than one per event (the event log's persistence is on the delivery thread).
+    const insertMany = db.prepare(`INSERT INTO events (id, session_id, seq, type, json) VALUES ${Array(EVENT_ROWS).fill('(?, ?, ?, ?, ?)').join(', ')}`);
+    const args: unknown[] = new Array(EVENT_ROWS * 5);
     this.appendTx = this.db.transaction((events: StoredEvent[]) => {
-      for (const e of events) this.stmts.insertEvent.run(e.id, e.sessionId, e.seq, e.type, e.json);
+      let i = 0;
+      for (; i + EVENT_ROWS <= events.length; i += EVENT_ROWS) {
+        for (let j = 0; j < EVENT_ROWS; j++) {
+          const e = events[i + j];
+          const k = j * 5;
+          args[k] = e.id; args[k + 1] = e.sessionId; args[k + 2] = e.seq; args[k + 3] = e.type; args[k + 4] = e.json;
+        }
+        insertMany.run(args);
+      }
+      for (; i < events.length; i++) {
+        const e = events[i];
+        this.stmts.insertEvent.run(e.id, e.sessionId, e.seq, e.type, e.json);
+      }
     });
     this.pruneTx = this.db.transaction((sessionId: string, throughSeq: number) => {
       const maxId = this.stmts.maxIdUpTo.get(sessionId, throughSeq)?.v;

@@ -4,7 +4,7 @@
  * failure (bad input, path outside the workspace, missing file, non-zero exit) is an error
  * result for the model, never a thrown protocol error.
  */
-import { Ajv, type ValidateFunction } from 'ajv';
+import type { Ajv, ValidateFunction } from 'ajv';
 import type { Limits, Tool, ToolResultPart } from '../../protocol/index.js';
 import type { SessionRecord } from '../store/store.js';
 import { runCommandTool } from './command.js';
@@ -34,14 +34,24 @@ export interface BuiltinTool {
 
 export const BUILTIN_TOOLS: BuiltinTool[] = [readFileTool, writeFileTool, editFileTool, listFilesTool, grepTool, runCommandTool];
 
-const ajv = new Ajv({ allErrors: false, strict: false });
+/** Ajv is loaded and each tool's schema compiled on its first call, not at start (cold start, bench/). */
+let ajv: Ajv | undefined;
+async function compile(schema: object): Promise<ValidateFunction> {
+  if (!ajv) {
+    // Node's ESM loader names the CommonJS export `Ajv`; a bundler may only offer `default`.
+    const mod = await import('ajv');
+    const Ctor = mod.Ajv ?? (mod.default as unknown as { Ajv?: typeof mod.Ajv }).Ajv ?? (mod.default as unknown as typeof mod.Ajv);
+    ajv = new Ctor({ allErrors: false, strict: false });
+  }
+  return ajv.compile(schema);
+}
 
 export class BuiltinToolHost implements ToolSource {
   readonly id = 'builtin';
-  private tools = new Map<string, { tool: BuiltinTool; validate: ValidateFunction }>();
+  private tools = new Map<string, { tool: BuiltinTool; validate?: ValidateFunction }>();
 
   constructor(private limits: () => Required<Limits>, tools: BuiltinTool[] = BUILTIN_TOOLS, private track?: (child: ChildProcess) => void) {
-    for (const tool of tools) this.tools.set(tool.name, { tool, validate: ajv.compile(tool.inputSchema) });
+    for (const tool of tools) this.tools.set(tool.name, { tool });
   }
 
   has(name: string): boolean {
@@ -57,8 +67,9 @@ export class BuiltinToolHost implements ToolSource {
   async execute(call: ToolCall, ctx: ToolContext): Promise<ToolResultPart> {
     const entry = this.tools.get(call.name);
     if (!entry) return errorResult(call, `Unknown tool: ${call.name}`);
-    if (!entry.validate(call.input)) {
-      const e = entry.validate.errors?.[0];
+    const validate = (entry.validate ??= await compile(entry.tool.inputSchema));
+    if (!validate(call.input)) {
+      const e = validate.errors?.[0];
       return errorResult(call, `Invalid input for ${call.name}: ${e ? `${e.instancePath || '(input)'} ${e.message}` : 'does not match the schema'}`);
     }
     try {

@@ -1,0 +1,145 @@
+/**
+ * 6. Persistence: (a) events appended per second through the event log (serialize, deliver to a
+ * subscriber, persist in batches; the store's durability settings: WAL, synchronous=NORMAL),
+ * against raw better-sqlite3 inserting the same rows in the same table with the same settings,
+ * one transaction per 64 rows. (b) Replay of a long session to a late subscriber: a second
+ * `agentd serve --stdio` on the same data directory subscribes with `since: 0`, against
+ * vscode-jsonrpc moving the same number of same-sized messages over a pipe.
+ */
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
+import { EventLog } from '../server/events/log.js';
+import { createLogger } from '../server/log.js';
+import { SqliteStore } from '../server/store/sqlite.js';
+import { fmtRate, ratioRow, removeDir, spawnChild, StdioServer, stopChild, tempDir, within, type Options, type Row, dataDir } from './lib.js';
+import { TurnWatch } from './throughput.js';
+
+type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+async function appendAgentd(n: number, chunk: number): Promise<number> {
+  const dir = tempDir();
+  const store = new SqliteStore(join(dir, 'agentd.db'));
+  const log = new EventLog(store, createLogger('warn'));
+  let seen = 0;
+  log.on('ses_bench', () => { seen++; });
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) {
+    log.append('ses_bench', 'message.delta', { messageId: 'msg_bench', turnId: 'turn_bench', index: 0, delta: { type: 'text_delta', text: 'xxxxxxxxxxxxxxx ' } });
+    if (i % chunk === chunk - 1) await tick();
+  }
+  log.flush();
+  const rate = n / ((performance.now() - t0) / 1000);
+  const stored = store.eventsSince('ses_bench', 0, n + 1).length;
+  store.close();
+  removeDir(dir);
+  if (seen !== n || stored !== n) throw new Error(`append: delivered ${seen}, stored ${stored} of ${n}`);
+  return rate;
+}
+
+async function appendRaw(n: number, chunk: number): Promise<number> {
+  const dir = tempDir();
+  const db = new Database(join(dir, 'raw.db'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.exec('CREATE TABLE events (id INTEGER PRIMARY KEY, session_id TEXT, seq INTEGER NOT NULL, type TEXT NOT NULL, json TEXT NOT NULL); CREATE UNIQUE INDEX events_session_seq ON events(session_id, seq);');
+  const insert = db.prepare('INSERT INTO events (id, session_id, seq, type, json) VALUES (?, ?, ?, ?, ?)');
+  const tx = db.transaction((rows: Array<[number, string]>) => { for (const [id, json] of rows) insert.run(id, 'ses_bench', id, 'message.delta', json); });
+  const t0 = performance.now();
+  let rows: Array<[number, string]> = [];
+  for (let i = 1; i <= n; i++) {
+    // The same JSON text the event log stores, built here so the baseline pays for it too.
+    rows.push([i, JSON.stringify({ id: i, sessionId: 'ses_bench', seq: i, type: 'message.delta', time: new Date().toISOString(), data: { messageId: 'msg_bench', turnId: 'turn_bench', index: 0, delta: { type: 'text_delta', text: 'xxxxxxxxxxxxxxx ' } } })]);
+    if (rows.length === chunk) {
+      const batch = rows;
+      rows = [];
+      setImmediate(() => tx(batch));
+      await tick();
+    }
+  }
+  tx(rows);
+  const rate = n / ((performance.now() - t0) / 1000);
+  db.close();
+  removeDir(dir);
+  return rate;
+}
+
+export async function persistence(o: Options): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const chunk of [64, 1]) {
+    const n = (o.quick ? 20_000 : 100_000) / (chunk === 1 ? 4 : 1);
+    const a: number[] = [];
+    const b: number[] = [];
+    for (let r = 0; r < o.repeats; r++) {
+      a.push(await appendAgentd(n, chunk));
+      b.push(await appendRaw(n, chunk));
+    }
+    o.log(`append ${chunk}/turn: agentd ${a.map(Math.round)} raw ${b.map(Math.round)} /s`);
+    rows.push({
+      ...ratioRow({ group: '6. persistence', name: `events appended, ${chunk} per loop turn (${n.toLocaleString('en-US')}, WAL, synchronous=NORMAL)`, baselineName: 'better-sqlite3, same rows and settings, a transaction per loop turn' }, a, b, fmtRate),
+      note: 'each delivered to a subscriber and persisted (counted)',
+    });
+  }
+
+  // Replay to a late subscriber.
+  const replayN = o.quick ? 20_000 : 100_000;
+  const dir = dataDir();
+  let sessionId: string;
+  let frameBytes: number;
+  {
+    const s1 = await StdioServer.start(dir);
+    const s = await s1.request('session/create', { provider: 'echo', model: 'echo-bench' });
+    sessionId = s.id;
+    const watch = new TurnWatch(s.id);
+    s1.conn.onNotification('session/event', (e: Json) => watch.onEvent(e));
+    await s1.request('session/subscribe', { sessionId });
+    await within(Promise.all([s1.request('session/message', { sessionId, content: `${replayN} 16` }), watch.done]), 300_000, 'long turn');
+    frameBytes = watch.frameBytes;
+    await s1.stop();
+  }
+  const raw = spawnChild('jsonrpc');
+  const rawConn = createMessageConnection(new StreamMessageReader(raw.stdout!), new StreamMessageWriter(raw.stdin!));
+  let rawCount = 0;
+  rawConn.onNotification('session/event', () => { rawCount++; });
+  rawConn.listen();
+  const ra: number[] = [];
+  const rb: number[] = [];
+  let total = 0;
+  let problems = 0;
+  for (let r = 0; r < Math.min(o.repeats, 3); r++) {
+    const late = await StdioServer.start(dir);
+    let count = 0;
+    let last = 0;
+    let resolve!: () => void;
+    const all = new Promise<void>((r2) => { resolve = r2; });
+    late.conn.onNotification('session/event', (e: Json) => {
+      if (e.seq !== last + 1) problems++;
+      last = e.seq;
+      if (++count === total) resolve();
+    });
+    const t0 = performance.now();
+    const sub = await late.request('session/subscribe', { sessionId, since: 0 });
+    total = sub.lastSeq;
+    if (count === total) resolve();
+    await within(all, 300_000, 'replay');
+    ra.push(total / ((performance.now() - t0) / 1000));
+    await late.stop();
+
+    rawCount = 0;
+    const t2 = performance.now();
+    await within(rawConn.sendRequest('go', { count: total, size: frameBytes }), 300_000, 'raw jsonrpc');
+    rb.push(rawCount / ((performance.now() - t2) / 1000));
+  }
+  rawConn.dispose();
+  await stopChild(raw);
+  removeDir(dir);
+  o.log(`replay: agentd ${ra.map(Math.round)} raw ${rb.map(Math.round)} /s`);
+  rows.push({
+    ...ratioRow({ group: '6. persistence', name: `replay of ${total.toLocaleString('en-US')} events to a late subscriber (stdio)`, baselineName: 'vscode-jsonrpc over a pipe' }, ra, rb, fmtRate),
+    note: problems ? `${problems} events out of order or missing` : 'all events, in order',
+    met: problems === 0 ? undefined : false,
+  });
+  return rows;
+}
