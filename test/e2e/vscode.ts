@@ -172,7 +172,8 @@ async function main() {
 
   const port = await freePort();
   t = Date.now();
-  server = spawn('setsid', [CODE_SERVER, ...common,
+  // detached: the child calls setsid(), so code-server and everything it starts share one process group to stop.
+  server = spawn(CODE_SERVER, [...common,
     '--auth', 'none', '--bind-addr', `127.0.0.1:${port}`, '--disable-telemetry', '--disable-update-check',
     '--disable-workspace-trust', '--disable-getting-started-override', dirs.workspace], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   server.stdout!.on('data', (d) => { serverLog += d; });
