@@ -16,7 +16,11 @@ import type { Peer } from './rpc/peer.js';
 import { SessionService } from './session/service.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/store.js';
-import { noTools, type ToolHost } from './tools/host.js';
+import { ApprovalGate } from './approval/gate.js';
+import { ApprovalService } from './approval/service.js';
+import { McpManager } from './mcp/manager.js';
+import { CompositeToolHost } from './tools/composite.js';
+import type { ToolHost } from './tools/host.js';
 import { TurnRunner } from './turn/runner.js';
 import { VERSION } from './version.js';
 
@@ -37,7 +41,12 @@ export class Core {
   readonly events: EventLog;
   readonly config: ConfigService;
   readonly providers = new ProviderRegistry();
-  tools: ToolHost = noTools;
+  /** Where tools come from: add a ToolSource here (built-in tools, MCP, ...). */
+  readonly toolSources = new CompositeToolHost();
+  /** What the agent loop calls: the approval gate in front of toolSources. */
+  tools: ToolHost;
+  readonly approvals: ApprovalService;
+  readonly mcp: McpManager;
   readonly sessions: SessionService;
   readonly turns: TurnRunner;
   readonly dispatcher: Dispatcher;
@@ -48,13 +57,23 @@ export class Core {
     this.dataDir = resolveDataDir(opts.dataDir);
     this.cwd = opts.cwd ?? process.cwd();
     this.log = opts.log ?? createLogger();
-    this.config = new ConfigService(this.dataDir);
+    this.config = new ConfigService(this.dataDir, this.cwd);
     this.store = new SqliteStore(join(this.dataDir, 'agentd.db'));
     this.events = new EventLog(this.store, this.log);
     this.providers.add(new EchoProvider());
+    this.approvals = new ApprovalService(this);
+    this.tools = new ApprovalGate(this, this.toolSources);
+    this.mcp = new McpManager(this);
+    this.toolSources.add(this.mcp);
+    this.config.onChange(() => {
+      this.events.append(null, 'config.updated', { config: this.config.public() });
+      this.mcp.reconcile(this.config.get().mcpServers);
+    });
     this.sessions = new SessionService(this);
     this.turns = new TurnRunner(this);
     this.dispatcher = new Dispatcher(this, handlers);
+    // Servers marked autoConnect connect in the background; failures become a `failed` status.
+    this.mcp.reconcile(this.config.get().mcpServers);
   }
 
   /** max_tokens for a provider's requests. */
@@ -64,7 +83,10 @@ export class Core {
 
   trackPeer(peer: Peer) {
     this.peers.add(peer);
-    peer.onClose(() => this.peers.delete(peer));
+    peer.onClose(() => {
+      this.peers.delete(peer);
+      this.approvals.peerClosed(peer);
+    });
   }
 
   /** Stops accepting work, ends running turns as interrupted, flushes and closes the store. */
@@ -72,6 +94,7 @@ export class Core {
     if (this.shuttingDown) return;
     this.shuttingDown = true;
     await this.turns.cancelAll('shutdown');
+    await this.mcp.closeAll();
     this.events.flush();
     this.store.close();
   }

@@ -367,10 +367,13 @@ export const schemaBundle = {
         },
         "mcpServers": {
           "type": "object",
+          "propertyNames": {
+            "pattern": "^[A-Za-z0-9_-]{1,40}$"
+          },
           "additionalProperties": {
             "$ref": "#/definitions/McpServerConfig"
           },
-          "description": "MCP servers by name."
+          "description": "MCP servers by name (letters, digits, `_`, `-`; at most 40). Their tools are named `mcp__<name>__<tool>`."
         },
         "limits": {
           "$ref": "#/definitions/Limits"
@@ -422,6 +425,10 @@ export const schemaBundle = {
               "type": "string",
               "description": "Client id."
             },
+            "clientSecret": {
+              "type": "string",
+              "description": "Client secret, for confidential clients (never returned by config/get)."
+            },
             "redirectUri": {
               "type": "string",
               "description": "Redirect URI."
@@ -460,7 +467,7 @@ export const schemaBundle = {
         },
         "match": {
           "type": "string",
-          "description": "Glob over the call's main argument (command for run_command, path for file tools)."
+          "description": "Glob over the call's main argument: its `command` (run_command; `*` matches anything, and an allow rule never matches a command with shell control operators), else its `path` (file tools; `*` stays within a directory, `**` crosses them), else its first string field. A rule with `match` never matches a call without such an argument."
         },
         "action": {
           "$ref": "#/definitions/ApprovalAction"
@@ -486,7 +493,7 @@ export const schemaBundle = {
         "timeoutMs": {
           "type": "integer",
           "minimum": 1,
-          "description": "Unanswered approvals are denied after this. Default 300000."
+          "description": "Unanswered approvals are denied after this many milliseconds. Default 300000."
         }
       }
     },
@@ -1427,6 +1434,10 @@ export const schemaBundle = {
           "type": "string",
           "minLength": 1,
           "description": "Directory the session's tools are confined to. Default: the server's working directory. Must exist."
+        },
+        "policy": {
+          "$ref": "#/definitions/ApprovalPolicy",
+          "description": "Approval policy overrides for this session, layered over the config's policy (its rules are checked first; deny rules of either layer always win)."
         },
         "idempotencyKey": {
           "$ref": "#/definitions/IdempotencyKey"
