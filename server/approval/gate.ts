@@ -15,7 +15,7 @@ const denied = (call: ToolCall, text: string): ToolResultPart => ({ type: 'tool_
 
 function denialText(tool: string, a: Answer, timeoutMs: number): string {
   if (!a.automatic) return `Permission denied: the user denied ${tool}${a.reason ? `: ${a.reason}` : '.'}`;
-  if (a.reason === 'timeout') return `Permission denied: nobody approved ${tool} within ${Math.round(timeoutMs / 1000)} s.`;
+  if (a.reason === 'timeout') return `Permission denied: nobody approved ${tool} within ${timeoutMs} ms.`;
   if (a.reason === 'no client') return `Permission denied: no client is connected to approve ${tool}.`;
   return `Permission denied: ${a.reason ?? 'no approval'}.`;
 }
