@@ -11,7 +11,8 @@
  * A rule's `tool` is a name or glob (`mcp__*`); its optional `match` is a glob over the call's
  * main argument (see mainArgument). For `command`, `*` matches any text, and an `allow` rule
  * never matches a command containing shell control operators (`;`, `&&`, `|`, `` ` ``, `$(`,
- * newline, redirections), so `git status*` cannot be stretched into `git status; rm -rf ~`.
+ * newline, redirections), so `git status*` cannot be stretched into `git status; rm -rf ~`,
+ * while `deny` and `ask` rules also match each piece of a chained command.
  */
 import picomatch from 'picomatch';
 import type { ApprovalAction, ApprovalPolicy, ApprovalRule, Tool } from '../../protocol/index.js';
@@ -37,6 +38,7 @@ export function mainArgument(input: Record<string, unknown>): { key: string; val
 }
 
 const SHELL_CONTROL = /[;&|`\n\r<>]|\$\(/;
+const SEGMENTS = /;|&&|\|\||\||&|\n|\r|`|\$\(|\)/;
 const cache = new Map<string, (s: string) => boolean>();
 
 function glob(pattern: string, command: boolean): (s: string) => boolean {
@@ -57,8 +59,11 @@ export function ruleMatches(rule: ApprovalRule, tool: string, input: Record<stri
   const arg = mainArgument(input);
   if (!arg) return false;
   const isCommand = arg.key === 'command';
-  if (isCommand && rule.action === 'allow' && SHELL_CONTROL.test(arg.value)) return false;
-  return glob(rule.match, isCommand)(arg.value);
+  const m = glob(rule.match, isCommand);
+  if (!isCommand) return m(arg.value);
+  if (rule.action === 'allow') return !SHELL_CONTROL.test(arg.value) && m(arg.value);
+  // deny / ask rules also match any piece of a chained command (`git status; rm -rf ~`).
+  return m(arg.value) || arg.value.split(SEGMENTS).some((seg) => m(seg.trim()));
 }
 
 /** The built-in default for a tool no rule or configured default covers. */
