@@ -1130,12 +1130,17 @@ export const schemaBundle = {
         },
         "autoConnect": {
           "type": "boolean",
-          "description": "Connect at server start. Default false."
+          "description": "Connect at server start (and when config/update adds the server). Default false."
         },
         "timeoutMs": {
           "type": "integer",
           "minimum": 100,
-          "description": "Per-call timeout. Default 60000."
+          "description": "Timeout of each call, in milliseconds; when a call times out the server is pinged, and one that does not answer is marked failed. Default 60000."
+        },
+        "connectTimeoutMs": {
+          "type": "integer",
+          "minimum": 100,
+          "description": "Timeout of the connection handshake (initialize and tools/list), in milliseconds. Default 30000."
         }
       }
     },

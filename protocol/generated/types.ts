@@ -438,13 +438,17 @@ export interface McpServerConfig {
     [k: string]: string | undefined;
   };
   /**
-   * Connect at server start. Default false.
+   * Connect at server start (and when config/update adds the server). Default false.
    */
   autoConnect?: boolean;
   /**
-   * Per-call timeout. Default 60000.
+   * Timeout of each call, in milliseconds; when a call times out the server is pinged, and one that does not answer is marked failed. Default 60000.
    */
   timeoutMs?: number;
+  /**
+   * Timeout of the connection handshake (initialize and tools/list), in milliseconds. Default 30000.
+   */
+  connectTimeoutMs?: number;
 }
 /**
  * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema

@@ -21,6 +21,7 @@ import type { ToolCall, ToolContext } from '../tools/host.js';
 import { convertResult, toTool, type McpCallResult } from './convert.js';
 
 export const DEFAULT_MCP_TIMEOUT_MS = 60_000;
+export const DEFAULT_MCP_CONNECT_TIMEOUT_MS = 30_000;
 const PING_TIMEOUT_MS = 5_000;
 
 type Status = McpServer['status'];
@@ -127,7 +128,7 @@ export class McpManager implements ToolSource {
     const gen = ++c.generation;
     const log = this.core.log.child({ mcp: c.name });
     const cfg = c.config;
-    const timeout = this.timeout(c);
+    const timeout = cfg.connectTimeoutMs ?? DEFAULT_MCP_CONNECT_TIMEOUT_MS;
     this.set(c, 'connecting');
     const client = new Client({ name: 'agentd', version: this.core.version }, { capabilities: {} });
     c.client = client;
@@ -191,7 +192,7 @@ export class McpManager implements ToolSource {
   private async refreshTools(c: Conn, gen: number) {
     if (c.generation !== gen || !c.client) return;
     try {
-      const page = await c.client.listTools({}, { timeout: this.timeout(c) });
+      const page = await c.client.listTools({}, { timeout: c.config.connectTimeoutMs ?? DEFAULT_MCP_CONNECT_TIMEOUT_MS });
       if (c.generation !== gen) return;
       c.names = new Map();
       c.tools = page.tools.map((t) => {
