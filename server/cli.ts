@@ -2,7 +2,11 @@
  * The `agentd` command. Exit codes: 0 clean, 1 failure (one line on stderr), 2 usage error.
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { join } from 'node:path';
+import { resolveDataDir } from './config/paths.js';
+import { ApiKeys } from './security/keys.js';
 import { serve } from './serve.js';
+import { SqliteStore } from './store/sqlite.js';
 import { VERSION } from './version.js';
 
 const port = (v: string) => {
@@ -10,6 +14,22 @@ const port = (v: string) => {
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be a port number (0-65535)');
   return n;
 };
+
+interface ServeFlags {
+  stdio?: boolean; host: string; port: number; dataDir?: string;
+  tlsCert?: string; tlsKey?: string; tlsCa?: string; requireClientCert?: boolean;
+}
+
+const usage = (message: string) => new CommanderError(2, 'agentd.usage', `error: ${message}`);
+
+function withKeys(dataDir: string | undefined, fn: (keys: ApiKeys) => void) {
+  const store = new SqliteStore(join(resolveDataDir(dataDir), 'agentd.db'));
+  try {
+    fn(new ApiKeys(store));
+  } finally {
+    store.close();
+  }
+}
 
 export function buildCli(): Command {
   const program = new Command('agentd')
@@ -25,9 +45,51 @@ export function buildCli(): Command {
     .option('--host <host>', 'address to bind', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0: any free port)', port, 4096)
     .option('--data-dir <dir>', 'data directory (default: $AGENTD_HOME or ~/.local/share/agentd)')
-    .action(async (o: { stdio?: boolean; host: string; port: number; dataDir?: string }) => {
-      await serve({ stdio: o.stdio, host: o.host, port: o.port, dataDir: o.dataDir });
+    .option('--tls-cert <file>', 'serve https/wss with this PEM certificate')
+    .option('--tls-key <file>', 'PEM private key for --tls-cert')
+    .option('--tls-ca <file>', 'PEM CA bundle that client certificates must chain to')
+    .option('--require-client-cert', 'refuse clients without a valid certificate from --tls-ca (mTLS)')
+    .action(async (o: ServeFlags) => {
+      if (!!o.tlsCert !== !!o.tlsKey) throw usage('--tls-cert and --tls-key go together');
+      if (o.requireClientCert && !o.tlsCa) throw usage('--require-client-cert needs --tls-ca');
+      if ((o.tlsCa || o.requireClientCert) && !o.tlsCert) throw usage('--tls-ca and --require-client-cert need --tls-cert and --tls-key');
+      if (o.stdio && o.tlsCert) throw usage('--stdio does not use TLS');
+      const tls = o.tlsCert && o.tlsKey ? { cert: o.tlsCert, key: o.tlsKey, ca: o.tlsCa, requireClientCert: o.requireClientCert } : undefined;
+      await serve({ stdio: o.stdio, host: o.host, port: o.port, dataDir: o.dataDir, tls });
     });
+
+  const key = program.command('key').description('manage API keys for HTTP and WebSocket clients');
+  key
+    .command('create')
+    .description('create a key and print it once (only its hash is stored)')
+    .requiredOption('--name <name>', 'a name to recognise the key by')
+    .option('--data-dir <dir>', 'data directory')
+    .option('--json', 'print JSON')
+    .action((o: { name: string; dataDir?: string; json?: boolean }) => withKeys(o.dataDir, (keys) => {
+      const k = keys.create(o.name);
+      process.stdout.write(o.json ? `${JSON.stringify(k)}\n` : `${k.key}\n`);
+      if (!o.json) process.stderr.write(`created ${k.id} (${k.name}); store the key now: it is not shown again\n`);
+    }));
+  key
+    .command('list')
+    .description('list keys (never the secrets)')
+    .option('--data-dir <dir>', 'data directory')
+    .option('--json', 'print JSON')
+    .action((o: { dataDir?: string; json?: boolean }) => withKeys(o.dataDir, (keys) => {
+      const list = keys.list();
+      if (o.json) process.stdout.write(`${JSON.stringify(list)}\n`);
+      else for (const k of list) process.stdout.write(`${k.id}\t${k.name}\t${k.createdAt}\n`);
+    }));
+  key
+    .command('revoke')
+    .description('revoke a key by id or name')
+    .argument('<idOrName>', 'key id (key_...) or name')
+    .option('--data-dir <dir>', 'data directory')
+    .action((idOrName: string, o: { dataDir?: string }) => withKeys(o.dataDir, (keys) => {
+      const n = keys.revoke(idOrName);
+      if (!n) throw new Error(`no key with id or name ${idOrName}`);
+      process.stderr.write(`revoked ${n} key${n > 1 ? 's' : ''}\n`);
+    }));
 
   return program;
 }
@@ -38,6 +100,7 @@ export async function main(argv = process.argv) {
     await program.parseAsync(argv);
   } catch (err) {
     if (err instanceof CommanderError) {
+      if (err.code === 'agentd.usage') process.stderr.write(`${err.message}\n`);
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') process.exit(0);
       process.exit(2);
     }

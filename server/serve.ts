@@ -2,16 +2,32 @@
  * `agentd serve`: the stdio server, or the HTTP server that carries WebSocket (/rpc) and the
  * REST bridge (/v1) on one port. Signals and `exit` end the process cleanly.
  */
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Core, type CoreOptions } from './core.js';
+import { AccessGuard, isLoopback } from './security/guard.js';
+import { RateLimiter } from './security/rate.js';
 import { serveStdio } from './transport/stdio.js';
 import { attachWebSocket, RPC_PATH } from './transport/websocket.js';
+
+export interface TlsOptions {
+  /** PEM certificate file of the server. */
+  cert: string;
+  /** PEM private key file of the server. */
+  key: string;
+  /** PEM CA file that client certificates must chain to. */
+  ca?: string;
+  /** Refuse clients without a valid certificate (mTLS). */
+  requireClientCert?: boolean;
+}
 
 export interface ServeOptions extends CoreOptions {
   stdio?: boolean;
   host?: string;
   port?: number;
+  tls?: TlsOptions;
 }
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
@@ -32,15 +48,57 @@ export interface HttpServerHandle {
   close(): Promise<void>;
 }
 
-export async function startHttp(core: Core, host = '127.0.0.1', port = 4096): Promise<HttpServerHandle> {
-  const server = createServer(await httpHandler(core));
-  attachWebSocket(core, server);
+export interface HttpOptions {
+  host?: string;
+  port?: number;
+  tls?: TlsOptions;
+}
+
+/** Every HTTP request passes the access guard (Host, Origin, API key) before the bridge sees it. */
+function guarded(guard: AccessGuard, inner: RequestListener): RequestListener {
+  return (req, res) => {
+    const cors = guard.corsHeaders(req);
+    if (req.method === 'OPTIONS' && req.headers.origin) {
+      res.writeHead(Object.keys(cors).length ? 204 : 403, cors);
+      res.end();
+      return;
+    }
+    const verdict = guard.check(req);
+    if (!verdict.ok) {
+      res.writeHead(verdict.status, { 'content-type': 'application/json', ...cors });
+      res.end(JSON.stringify({ error: { code: verdict.code, message: verdict.message } }));
+      return;
+    }
+    (req as IncomingMessage & { principal?: string }).principal = verdict.principal;
+    for (const [k, v] of Object.entries(cors)) res.setHeader(k, v);
+    inner(req, res);
+  };
+}
+
+export async function startHttp(core: Core, opts: HttpOptions = {}): Promise<HttpServerHandle> {
+  const host = opts.host ?? '127.0.0.1';
+  const port = opts.port ?? 4096;
+  const guard = new AccessGuard(core, host);
+  if (!isLoopback(host) && guard.keys.count() === 0) {
+    throw new Error(`refusing to listen on ${host} without an API key: run \`agentd key create --name <name>\` first (off loopback every client needs a key)`);
+  }
+  const listener = guarded(guard, await httpHandler(core));
+  const { tls } = opts;
+  const server: Server = tls
+    ? createHttpsServer({
+      cert: readFileSync(tls.cert), key: readFileSync(tls.key), ca: tls.ca ? readFileSync(tls.ca) : undefined,
+      requestCert: !!tls.requireClientCert, rejectUnauthorized: !!tls.requireClientCert,
+    }, listener)
+    : createServer(listener);
+  const rate = core.config.get().security?.rateLimit ?? {};
+  const limiter = new RateLimiter(rate.messagesPerSecond ?? 100, rate.burst ?? 200);
+  attachWebSocket(core, server, { guard: (req) => guard.check(req), limit: (principal) => limiter.take(principal) });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());
   });
   const addr = server.address() as AddressInfo;
-  const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+  const url = `${tls ? 'https' : 'http'}://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
   return {
     server,
     url,
@@ -81,7 +139,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
     core.log.info({ dataDir: core.dataDir }, 'agentd serving on stdio');
     return;
   }
-  http = await startHttp(core, opts.host, opts.port);
+  http = await startHttp(core, { host: opts.host, port: opts.port, tls: opts.tls });
   core.log.info({ url: http.url, dataDir: core.dataDir }, 'agentd listening');
-  process.stdout.write(`agentd listening on ${http.url} (WebSocket ${http.url.replace('http', 'ws')}${RPC_PATH})\n`);
+  process.stdout.write(`agentd listening on ${http.url} (WebSocket ${http.url.replace(/^http/, 'ws')}${RPC_PATH})\n`);
 }

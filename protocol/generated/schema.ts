@@ -377,6 +377,9 @@ export const schemaBundle = {
         },
         "limits": {
           "$ref": "#/definitions/Limits"
+        },
+        "security": {
+          "$ref": "#/definitions/SecurityConfig"
         }
       }
     },
@@ -563,6 +566,53 @@ export const schemaBundle = {
         },
         "idempotencyKey": {
           "$ref": "#/definitions/IdempotencyKey"
+        }
+      }
+    },
+    "SecurityConfig": {
+      "type": "object",
+      "additionalProperties": false,
+      "description": "Who may connect over HTTP and WebSocket. stdio needs none of this: its peer is the process that spawned it.",
+      "properties": {
+        "requireKey": {
+          "type": "boolean",
+          "description": "Require an API key on loopback too. Default false: on loopback a key is required only once any key exists; off loopback always."
+        },
+        "allowedHosts": {
+          "type": "array",
+          "items": {
+            "type": "string"
+          },
+          "description": "Extra names the Host header may carry (DNS-rebinding defence). localhost, 127.0.0.1 and [::1] are always allowed."
+        },
+        "allowedOrigins": {
+          "type": "array",
+          "items": {
+            "type": "string"
+          },
+          "description": "Origins (scheme://host:port) whose browser requests and WebSocket upgrades are accepted, with CORS headers. Default: none."
+        },
+        "rateLimit": {
+          "type": "object",
+          "additionalProperties": false,
+          "description": "Per API key (or per client IP without one).",
+          "properties": {
+            "requestsPerMinute": {
+              "type": "integer",
+              "minimum": 1,
+              "description": "REST requests per minute. Default 600."
+            },
+            "messagesPerSecond": {
+              "type": "integer",
+              "minimum": 1,
+              "description": "WebSocket messages per second (sustained). Default 100."
+            },
+            "burst": {
+              "type": "integer",
+              "minimum": 1,
+              "description": "WebSocket messages allowed in a burst. Default 200."
+            }
+          }
         }
       }
     },

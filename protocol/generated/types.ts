@@ -350,6 +350,7 @@ export interface Config {
     [k: string]: McpServerConfig | undefined;
   };
   limits?: Limits;
+  security?: SecurityConfig;
 }
 /**
  * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
@@ -483,6 +484,43 @@ export interface Limits {
    * run_command timeout. Default 120000.
    */
   commandTimeoutMs?: number;
+}
+/**
+ * Who may connect over HTTP and WebSocket. stdio needs none of this: its peer is the process that spawned it.
+ *
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "SecurityConfig".
+ */
+export interface SecurityConfig {
+  /**
+   * Require an API key on loopback too. Default false: on loopback a key is required only once any key exists; off loopback always.
+   */
+  requireKey?: boolean;
+  /**
+   * Extra names the Host header may carry (DNS-rebinding defence). localhost, 127.0.0.1 and [::1] are always allowed.
+   */
+  allowedHosts?: string[];
+  /**
+   * Origins (scheme://host:port) whose browser requests and WebSocket upgrades are accepted, with CORS headers. Default: none.
+   */
+  allowedOrigins?: string[];
+  /**
+   * Per API key (or per client IP without one).
+   */
+  rateLimit?: {
+    /**
+     * REST requests per minute. Default 600.
+     */
+    requestsPerMinute?: number;
+    /**
+     * WebSocket messages per second (sustained). Default 100.
+     */
+    messagesPerSecond?: number;
+    /**
+     * WebSocket messages allowed in a burst. Default 200.
+     */
+    burst?: number;
+  };
 }
 /**
  * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema

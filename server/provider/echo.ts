@@ -50,9 +50,12 @@ export class EchoProvider implements ModelProvider {
     const words = reply.split(/(?<= )/);
     const delay = req.model === 'echo-slow' ? 50 : 0;
     emit({ type: 'block_start', index: 0, part: { type: 'text', text: '' } });
+    let n = 0;
     for (const w of words) {
       if (req.signal.aborted) throw RpcError.cancelled();
       if (delay) await sleep(delay, req.signal);
+      // Yield now and then, as a network stream would, so writers can flush between bursts.
+      else if (++n % 64 === 0) await new Promise((r) => setImmediate(r));
       emit({ type: 'text_delta', index: 0, text: w });
     }
     emit({ type: 'block_stop', index: 0 });

@@ -38,7 +38,11 @@ export abstract class CheckedReader extends AbstractMessageReader implements Mes
   private callback?: DataCallback;
   private early: Message[] = [];
 
-  constructor(private reject: (id: string | number | null, error: RpcError) => void) {
+  /**
+   * @param reject answers a bad message with an error response
+   * @param admit rate limiting: 0 admits a message, otherwise the seconds to wait
+   */
+  constructor(private reject: (id: string | number | null, error: RpcError) => void, private admit?: () => number) {
     super();
   }
 
@@ -52,6 +56,15 @@ export abstract class CheckedReader extends AbstractMessageReader implements Mes
   protected receive(text: string) {
     const c = classify(text);
     if (!c.ok) return this.reject(c.id, c.error);
+    const wait = this.admit?.() ?? 0;
+    if (wait > 0) {
+      const m = c.message as { id?: string | number; method?: string };
+      // Responses to our own requests are never limited; a limited notification is dropped silently.
+      if (m.method !== undefined) {
+        if (m.id !== undefined) this.reject(m.id, RpcError.rateLimited(wait));
+        return;
+      }
+    }
     if (this.callback) this.callback(c.message);
     else this.early.push(c.message);
   }

@@ -1,6 +1,6 @@
 /** Session lifecycle: create, list, get, delete, each with its event. */
 import { realpathSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { isAbsolute, relative, resolve } from 'node:path';
 import type { Message, Session, SessionCreateParams } from '../../protocol/index.js';
 import type { Core } from '../core.js';
 import { RpcError } from '../rpc/errors.js';
@@ -47,6 +47,10 @@ export class SessionService {
 
   private workspace(dir: string): string {
     const abs = resolve(this.core.cwd, dir);
+    // A relative root is relative to the server's directory and may not climb out of it.
+    if (!isAbsolute(dir) && relative(this.core.cwd, abs).startsWith('..')) {
+      throw RpcError.invalidParams('workspaceRoot', 'must not escape the server directory (give an absolute path)');
+    }
     try {
       if (!statSync(abs).isDirectory()) throw new Error('not a directory');
       return realpathSync(abs);

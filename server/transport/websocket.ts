@@ -9,13 +9,14 @@ import type { Core } from '../core.js';
 import { RpcError } from '../rpc/errors.js';
 import { CheckedReader, errorFrame } from '../rpc/frames.js';
 import { JsonRpcPeer } from '../rpc/jsonrpc-peer.js';
+import { WS_PROTOCOL } from '../security/guard.js';
 import { BatchingWriter } from './writer.js';
 
 export const RPC_PATH = '/rpc';
 
 class WsReader extends CheckedReader {
-  constructor(ws: WebSocket, reject: (id: string | number | null, e: RpcError) => void) {
-    super(reject);
+  constructor(ws: WebSocket, reject: (id: string | number | null, e: RpcError) => void, admit?: () => number) {
+    super(reject, admit);
     ws.on('message', (data, isBinary) => {
       if (isBinary) return this.refuse(RpcError.invalidRequest('send JSON-RPC messages as text frames'));
       this.receive(data.toString());
@@ -25,33 +26,44 @@ class WsReader extends CheckedReader {
   }
 }
 
-type Socketish = { cork(): void; uncork(): void; once(ev: 'drain', cb: () => void): void };
+type Socketish = { cork(): void; uncork(): void; once(ev: 'drain', cb: () => void): void; writableNeedDrain: boolean };
 const socketOf = (ws: WebSocket) => (ws as unknown as { _socket: Socketish })._socket;
 
-/** A hook that may refuse an upgrade (auth, origin); returns an HTTP status and message to refuse. */
-export type UpgradeGuard = (req: IncomingMessage) => { status: number; message: string } | undefined;
+/** Decides an upgrade: refuse with a status, or admit with the principal that rate limits count against. */
+export type UpgradeGuard = (req: IncomingMessage) => { ok: false; status: number; code: number; message: string } | { ok: true; principal: string };
 
 export interface WebSocketOptions {
   guard?: UpgradeGuard;
+  /** Rate limiting of inbound messages per principal: 0 admits, otherwise seconds to wait. */
+  limit?: (principal: string) => number;
 }
 
 export function attachWebSocket(core: Core, server: Server, opts: WebSocketOptions = {}): WebSocketServer {
   const limits = core.config.limits();
-  const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxBodyBytes });
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: limits.maxBodyBytes,
+    // Browsers pass the API key as a subprotocol; never echo that one back, pick `agentd`.
+    handleProtocols: (protocols) => (protocols.has(WS_PROTOCOL) ? WS_PROTOCOL : false),
+  });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    const refusal = path !== RPC_PATH ? { status: 404, message: 'Not Found' } : opts.guard?.(req);
-    if (refusal) {
-      const body = JSON.stringify({ error: { code: -32014, message: refusal.message } });
-      socket.end(`HTTP/1.1 ${refusal.status} ${refusal.message}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    const verdict = path !== RPC_PATH
+      ? { ok: false as const, status: 404, code: -32601, message: `No WebSocket endpoint at ${path}; use ${RPC_PATH}` }
+      : opts.guard?.(req) ?? { ok: true as const, principal: `ip:${req.socket.remoteAddress}` };
+    if (!verdict.ok) {
+      const body = JSON.stringify({ error: { code: verdict.code, message: verdict.message } });
+      const reason = verdict.status === 401 ? 'Unauthorized' : verdict.status === 403 ? 'Forbidden' : 'Not Found';
+      socket.end(`HTTP/1.1 ${verdict.status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => onConnection(core, ws, limits));
+    const admit = opts.limit ? () => opts.limit!(verdict.principal) : undefined;
+    wss.handleUpgrade(req, socket, head, (ws) => onConnection(core, ws, limits, admit));
   });
   return wss;
 }
 
-function onConnection(core: Core, ws: WebSocket, limits: { sendBufferBytes: number }) {
+function onConnection(core: Core, ws: WebSocket, limits: { sendBufferBytes: number }, admit?: () => number) {
   const writer = new BatchingWriter(
     {
       write: (batch) => {
@@ -59,7 +71,8 @@ function onConnection(core: Core, ws: WebSocket, limits: { sendBufferBytes: numb
         sock.cork();
         for (const json of batch) ws.send(json);
         sock.uncork();
-        return ws.bufferedAmount < 1 << 20;
+        // Wait only when the socket itself asks to: only then will it emit 'drain'.
+        return !sock.writableNeedDrain;
       },
       buffered: () => ws.bufferedAmount,
       onceDrain: (cb) => socketOf(ws).once('drain', cb),
@@ -71,7 +84,7 @@ function onConnection(core: Core, ws: WebSocket, limits: { sendBufferBytes: numb
       ws.terminate();
     },
   );
-  const reader = new WsReader(ws, (id, error) => writer.writeFrame(errorFrame(id, error)));
+  const reader = new WsReader(ws, (id, error) => writer.writeFrame(errorFrame(id, error)), admit);
   const peer = new JsonRpcPeer(core, 'websocket', reader, writer, { exit: () => ws.close(1000, 'exit') }).start();
   ws.on('close', () => peer.close());
   core.trackPeer(peer);

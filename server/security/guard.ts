@@ -1,0 +1,107 @@
+/**
+ * Who may talk to the HTTP server (REST, SSE, WebSocket upgrades). Checked, in order:
+ * the Host header (DNS-rebinding defence), the Origin of browser requests (allowlist, same
+ * origin allowed), then the API key (required off loopback, or once any key exists, or when
+ * config says so). stdio never passes through here: its peer spawned the process.
+ */
+import type { IncomingMessage } from 'node:http';
+import { ErrorCodes } from '../../protocol/index.js';
+import type { Core } from '../core.js';
+import { ApiKeys } from './keys.js';
+
+export type Verdict =
+  | { ok: true; principal: string; keyId?: string }
+  | { ok: false; status: number; code: number; message: string };
+
+export const WS_TOKEN_PREFIX = 'agentd.bearer.';
+export const WS_PROTOCOL = 'agentd';
+
+const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '[::1]'];
+
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
+}
+
+/** The host part of a Host header value, lower-cased, IPv6 kept in brackets. */
+export function hostOf(header: string): string {
+  const h = header.trim().toLowerCase();
+  if (h.startsWith('[')) return h.slice(0, h.indexOf(']') + 1);
+  return h.split(':')[0];
+}
+
+/** The API key a request presents: `Authorization: Bearer <key>`, or for browsers' WebSockets a subprotocol `agentd.bearer.<key>`. */
+export function presentedKey(req: IncomingMessage): string | undefined {
+  const auth = req.headers.authorization;
+  if (auth) {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
+    return m ? m[1] : '';
+  }
+  const protocols = req.headers['sec-websocket-protocol'];
+  if (protocols) {
+    const token = protocols.split(',').map((p) => p.trim()).find((p) => p.startsWith(WS_TOKEN_PREFIX));
+    if (token) return token.slice(WS_TOKEN_PREFIX.length);
+  }
+  return undefined;
+}
+
+export class AccessGuard {
+  readonly keys: ApiKeys;
+
+  constructor(private core: Core, private bindHost: string) {
+    this.keys = new ApiKeys(core.store);
+  }
+
+  private security() {
+    return this.core.config.get().security ?? {};
+  }
+
+  /** Whether a key is needed right now (it changes as keys are created or revoked). */
+  keyRequired(): boolean {
+    return !isLoopback(this.bindHost) || this.security().requireKey === true || this.keys.count() > 0;
+  }
+
+  allowedOrigin(origin: string | undefined, req: IncomingMessage): boolean {
+    if (!origin) return true;
+    if ((this.security().allowedOrigins ?? []).includes(origin)) return true;
+    // Same origin: the page was served by this server under an allowed Host.
+    try {
+      const u = new URL(origin);
+      return u.host.toLowerCase() === (req.headers.host ?? '').toLowerCase();
+    } catch {
+      return false;
+    }
+  }
+
+  /** CORS headers for an allowed cross-origin browser request (none for others). */
+  corsHeaders(req: IncomingMessage): Record<string, string> {
+    const origin = req.headers.origin;
+    if (!origin || !(this.security().allowedOrigins ?? []).includes(origin)) return {};
+    return {
+      'access-control-allow-origin': origin,
+      'access-control-allow-headers': 'authorization, content-type, idempotency-key, last-event-id, prefer',
+      'access-control-allow-methods': 'GET, POST, PUT, DELETE, OPTIONS',
+      'access-control-max-age': '600',
+      vary: 'Origin',
+    };
+  }
+
+  check(req: IncomingMessage): Verdict {
+    const host = req.headers.host;
+    const allowedHosts = new Set([...LOOPBACK_HOSTS, ...(this.security().allowedHosts ?? []).map((h) => h.toLowerCase())]);
+    if (!host || !allowedHosts.has(hostOf(host))) {
+      return { ok: false, status: 403, code: ErrorCodes.Forbidden, message: `Forbidden: Host ${JSON.stringify(host ?? '')} is not allowed (add it to security.allowedHosts)` };
+    }
+    const origin = req.headers.origin;
+    if (!this.allowedOrigin(origin, req)) {
+      return { ok: false, status: 403, code: ErrorCodes.Forbidden, message: `Forbidden: Origin ${JSON.stringify(origin)} is not allowed (add it to security.allowedOrigins)` };
+    }
+    const ip = req.socket.remoteAddress ?? 'unknown';
+    if (!this.keyRequired()) return { ok: true, principal: `ip:${ip}` };
+    const key = presentedKey(req);
+    if (!key) return { ok: false, status: 401, code: ErrorCodes.Unauthorized, message: 'Unauthorized: an API key is required (Authorization: Bearer <key>)' };
+    const rec = this.keys.verify(key);
+    if (!rec) return { ok: false, status: 401, code: ErrorCodes.Unauthorized, message: 'Unauthorized: invalid API key' };
+    return { ok: true, principal: `key:${rec.id}`, keyId: rec.id };
+  }
+}
