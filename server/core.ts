@@ -19,8 +19,7 @@ import type { Store } from './store/store.js';
 import { ApprovalGate } from './approval/gate.js';
 import { ApprovalService } from './approval/service.js';
 import { McpManager } from './mcp/manager.js';
-import { CompositeToolHost } from './tools/composite.js';
-import type { ToolHost } from './tools/host.js';
+import { CompositeToolHost, type ToolHost } from './tools/host.js';
 import { TurnRunner } from './turn/runner.js';
 import { VERSION } from './version.js';
 
@@ -41,9 +40,9 @@ export class Core {
   readonly events: EventLog;
   readonly config: ConfigService;
   readonly providers = new ProviderRegistry();
-  /** Where tools come from: add a ToolSource here (built-in tools, MCP, ...). */
-  readonly toolSources = new CompositeToolHost();
-  /** What the agent loop calls: the approval gate in front of toolSources. */
+  /** Where tools come from: add a ToolSource here (built-in tools first, then MCP servers). */
+  readonly toolSources: CompositeToolHost;
+  /** The single entry point the agent loop (and tool/list) calls: the approval gate in front of toolSources. */
   tools: ToolHost;
   readonly approvals: ApprovalService;
   readonly mcp: McpManager;
@@ -62,9 +61,9 @@ export class Core {
     this.events = new EventLog(this.store, this.log);
     this.providers.add(new EchoProvider());
     this.approvals = new ApprovalService(this);
-    this.tools = new ApprovalGate(this, this.toolSources);
     this.mcp = new McpManager(this);
-    this.toolSources.add(this.mcp);
+    this.toolSources = new CompositeToolHost([this.mcp]);
+    this.tools = new ApprovalGate(this, this.toolSources);
     this.config.onChange(() => {
       this.events.append(null, 'config.updated', { config: this.config.public() });
       this.mcp.reconcile(this.config.get().mcpServers);

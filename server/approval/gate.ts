@@ -1,11 +1,11 @@
 /**
- * The approval gate: the ToolHost the agent loop calls. It asks the policy about each call and
- * passes allowed calls to the composed tool sources behind it; a denial goes back to the model
+ * The approval gate: the ToolHost the agent loop calls (core.tools). It wraps whatever host
+ * executes calls (core.toolSources, the CompositeToolHost of built-in tools, MCP servers, ...),
+ * asks the policy about each call and passes allowed calls on; a denial goes back to the model
  * as an isError tool result (with the user's reason), and the turn continues.
  */
 import type { ApprovalRule, ToolResultPart } from '../../protocol/index.js';
 import type { Core } from '../core.js';
-import type { CompositeToolHost } from '../tools/composite.js';
 import type { ToolCall, ToolContext, ToolHost } from '../tools/host.js';
 import type { SessionRecord } from '../store/store.js';
 import { decide, DEFAULT_APPROVAL_TIMEOUT_MS, summarize } from './policy.js';
@@ -21,7 +21,7 @@ function denialText(tool: string, a: Answer, timeoutMs: number): string {
 }
 
 export class ApprovalGate implements ToolHost {
-  constructor(private core: Core, readonly sources: CompositeToolHost) {}
+  constructor(private core: Core, readonly sources: ToolHost) {}
 
   list(session?: SessionRecord) {
     return this.sources.list(session);
@@ -31,10 +31,10 @@ export class ApprovalGate implements ToolHost {
     const { core } = this;
     // Fresh: an allow_always earlier in this turn must count.
     const session = core.store.getSession(ctx.session.id) ?? ctx.session;
-    const found = this.sources.find(call.name, session);
-    if (!found) return this.sources.execute(call, ctx);
+    const tool = this.sources.list(session).find((t) => t.name === call.name);
+    if (!tool) return this.sources.execute(call, ctx); // "Unknown tool"
     const configPolicy = core.config.get().approvals;
-    const d = decide(call, found.tool, session.policy, configPolicy);
+    const d = decide(call, tool, session.policy, configPolicy);
     if (d.action === 'deny') {
       const why = d.rule ? `rule ${JSON.stringify(d.rule)} of the ${d.layer} policy` : `the ${d.layer} policy's default`;
       return denied(call, `Permission denied by ${why}.`);

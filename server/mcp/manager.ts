@@ -16,8 +16,7 @@ import { resolve } from 'node:path';
 import type { Config, McpServer, McpServerConfig, Tool, ToolResultPart } from '../../protocol/index.js';
 import type { Core } from '../core.js';
 import { RpcError } from '../rpc/errors.js';
-import type { ToolSource } from '../tools/composite.js';
-import type { ToolCall, ToolContext } from '../tools/host.js';
+import type { ToolCall, ToolContext, ToolSource } from '../tools/host.js';
 import { convertResult, toTool, type McpCallResult } from './convert.js';
 
 export const DEFAULT_MCP_TIMEOUT_MS = 60_000;
@@ -212,6 +211,11 @@ export class McpManager implements ToolSource {
     if (announce) this.set(c, status, error);
     else { c.status = status; c.tools = []; c.names.clear(); }
     await client?.close().catch(() => {});
+  }
+
+  has(name: string): boolean {
+    for (const c of this.conns.values()) if (c.status === 'connected' && c.names.has(name)) return true;
+    return false;
   }
 
   list(): Tool[] {

@@ -25,7 +25,62 @@ export interface ToolHost {
   execute(call: ToolCall, ctx: ToolContext): Promise<ToolResultPart>;
 }
 
-/** A host with no tools: what the core offers until tools are registered. */
+/** One provider of tools inside a CompositeToolHost (the built-in tools, an MCP server, ...). */
+export interface ToolSource extends ToolHost {
+  /** A name for logs, e.g. `builtin` or `mcp:<server>`. */
+  readonly id: string;
+  /** Whether this source serves the named tool (for this session). */
+  has(name: string, session?: SessionRecord): boolean;
+}
+
+export const errorResult = (call: ToolCall, text: string): ToolResultPart => ({ type: 'tool_result', toolUseId: call.id, isError: true, content: [{ type: 'text', text }] });
+
+/**
+ * Several tool sources behind one ToolHost: `list` concatenates them (first source wins on a
+ * name clash), `execute` routes a call to the source that has the tool. Sources can be added
+ * and removed at run time (MCP servers come and go).
+ */
+export class CompositeToolHost implements ToolHost {
+  private sources: ToolSource[];
+
+  constructor(sources: ToolSource[] = []) {
+    this.sources = [...sources];
+  }
+
+  add(source: ToolSource) {
+    this.remove(source.id);
+    this.sources.push(source);
+  }
+
+  remove(id: string) {
+    this.sources = this.sources.filter((s) => s.id !== id);
+  }
+
+  source(id: string): ToolSource | undefined {
+    return this.sources.find((s) => s.id === id);
+  }
+
+  list(session?: SessionRecord): Tool[] {
+    const seen = new Set<string>();
+    const out: Tool[] = [];
+    for (const s of this.sources) {
+      for (const t of s.list(session)) {
+        if (seen.has(t.name)) continue;
+        seen.add(t.name);
+        out.push(t);
+      }
+    }
+    return out;
+  }
+
+  async execute(call: ToolCall, ctx: ToolContext): Promise<ToolResultPart> {
+    const source = this.sources.find((s) => s.has(call.name, ctx.session));
+    if (!source) return errorResult(call, `Unknown tool: ${call.name}`);
+    return source.execute(call, ctx);
+  }
+}
+
+/** A host with no tools. */
 export const noTools: ToolHost = {
   list: () => [],
   execute: async (call) => ({ type: 'tool_result', toolUseId: call.id, isError: true, content: [{ type: 'text', text: `Unknown tool: ${call.name}` }] }),
