@@ -6,9 +6,9 @@ export type RpcTransport = (typeof RPC_TRANSPORTS)[number];
 
 export interface Opened {
   client: RpcClient;
-  dataDir: string;
   /** Pid of the agentd server process. */
   pid: number;
+  dataDir: string;
   /** Another client to the same server (websocket) or a new server on the same data dir (stdio). */
   another(): Promise<RpcClient>;
   close(): Promise<void>;
@@ -20,7 +20,8 @@ export async function open(transport: RpcTransport, o: ServerOptions = {}): Prom
   if (transport === 'stdio') {
     const client = spawnStdio({ ...o, dataDir });
     return {
-      client, dataDir, pid: client.proc.pid!,
+      pid: client.proc.pid!,
+      client, dataDir,
       another: async () => { const c = spawnStdio({ ...o, dataDir }); extra.push(c); return c; },
       close: async () => { for (const c of extra) await c.close(); await client.close(); },
     };
@@ -28,7 +29,8 @@ export async function open(transport: RpcTransport, o: ServerOptions = {}): Prom
   const server = await spawnHttp({ ...o, dataDir });
   const client = await WsClient.connect(server.wsUrl);
   return {
-    client, dataDir, pid: server.proc.pid!,
+    pid: server.proc.pid!,
+    client, dataDir,
     another: async () => { const c = await WsClient.connect(server.wsUrl); extra.push(c); return c; },
     close: async () => { for (const c of extra) await c.close(); await client.close(); await server.stop(); },
   };
