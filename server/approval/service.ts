@@ -62,6 +62,8 @@ export class ApprovalService {
     let set = this.watchers.get(sessionId);
     if (!set) this.watchers.set(sessionId, (set = new Set()));
     set.add(peer);
+    // A one-request peer (REST) is not tracked by the core: learn of its end here.
+    if (!this.core.peers.has(peer)) peer.onClose(() => this.peerClosed(peer));
     return () => {
       set.delete(peer);
       if (set.size === 0 && this.watchers.get(sessionId) === set) this.watchers.delete(sessionId);
@@ -69,9 +71,9 @@ export class ApprovalService {
   }
 
   private interestedPeers(sessionId: string): Peer[] {
-    const watching = this.watchers.get(sessionId);
-    return [...this.core.peers].filter((p) => !p.closed && p.state === 'initialized'
-      && (p.subscriptions.has(sessionId) || p.subscriptions.has('*') || watching?.has(p)));
+    const out = new Set([...this.core.peers].filter((p) => p.state === 'initialized' && (p.subscriptions.has(sessionId) || p.subscriptions.has('*'))));
+    for (const p of this.watchers.get(sessionId) ?? []) out.add(p);
+    return [...out].filter((p) => !p.closed);
   }
 
   /** Called by the core whenever a peer goes away. */
