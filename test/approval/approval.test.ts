@@ -104,6 +104,7 @@ for (const transport of RPC_TRANSPORTS) {
       rules: [
         { tool: 'mcp__everything__get-sum', action: 'deny' },
         { tool: 'mcp__everything__echo', match: 'safe*', action: 'allow' },
+        { tool: 'mcp__everything__ech?', match: 'ok*', action: 'ask' },
       ],
     });
     client.onServerRequest = () => ({ decision: 'allow_once' });
@@ -125,6 +126,17 @@ for (const transport of RPC_TRANSPORTS) {
     const free = await client.request('session/message', { sessionId: own.id, content: `/tool ${ECHO} {"message":"x"}` });
     t.equal(text(free), 'Tool result: Echo: x');
     t.equal(client.serverRequests.length, 1);
+
+    // allow_always after a rule with `match` asked remembers that tool and that match only.
+    client.onServerRequest = () => ({ decision: 'allow_always' });
+    const rem = await session(client);
+    t.equal(text(await client.request('session/message', { sessionId: rem.id, content: `/tool ${ECHO} {"message":"ok one"}` })), 'Tool result: Echo: ok one');
+    t.equal(client.serverRequests.length, 2);
+    t.same((await client.request('session/get', { sessionId: rem.id })).session.policy, { rules: [{ tool: ECHO, match: 'ok*', action: 'allow' }] });
+    t.equal(text(await client.request('session/message', { sessionId: rem.id, content: `/tool ${ECHO} {"message":"ok two"}` })), 'Tool result: Echo: ok two');
+    t.equal(client.serverRequests.length, 2, 'remembered');
+    await client.request('session/message', { sessionId: rem.id, content: `/tool ${ECHO} {"message":"not ok"}` });
+    t.equal(client.serverRequests.length, 3, 'another argument still asks');
   });
 }
 
