@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compile } from 'json-schema-to-typescript';
 import { buildOpenApi } from './openapi.js';
-import type { JsonSchema, Manifest } from './manifest.js';
+import type { HttpRoute, JsonSchema, Manifest } from './manifest.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const out = join(here, 'generated');
@@ -53,7 +53,15 @@ function checkRefs(definitions: Record<string, JsonSchema>, manifest: Manifest) 
     for (const ref of [m.params, m.result]) if (ref && !definitions[ref]) throw new Error(`${method}: unknown definition ${ref}`);
   }
   for (const [type, ref] of Object.entries(manifest.events)) if (!definitions[ref]) throw new Error(`event ${type}: unknown definition ${ref}`);
+  for (const [name, r] of Object.entries(httpRoutesOf(manifest))) {
+    if (r.result && !definitions[r.result]) throw new Error(`http route ${name}: unknown definition ${r.result}`);
+    if (r.stream && !manifest.methods[r.stream]) throw new Error(`http route ${name}: unknown method ${r.stream}`);
+  }
 }
+
+/** The manifest's `http` section without its $comment. */
+export const httpRoutesOf = (manifest: Manifest) =>
+  Object.fromEntries(Object.entries(manifest.http ?? {}).filter((e): e is [string, HttpRoute] => typeof e[1] === 'object'));
 
 const pascal = (s: string) => s.split(/[/.$_-]+/).filter(Boolean).map((p) => p[0].toUpperCase() + p.slice(1)).join('');
 
@@ -109,6 +117,8 @@ function methodsTs(manifest: Manifest, errors: Record<string, { code: number; de
   lines.push('}', '', "/** An Event whose `data` is typed by its `type`. */");
   lines.push("export type TypedEvent = { [K in keyof EventDataMap]: Omit<T.Event, 'type' | 'data'> & { type: K; data: EventDataMap[K] } }[keyof EventDataMap];", '');
   lines.push(`/** The data schema name of each event type. */`, `export const eventTable = ${JSON.stringify(manifest.events, null, 2)} as const;`, '');
+  lines.push('/** Routes of the /v1 bridge that are not one method call each (SSE streams, health, the OpenAPI document). */');
+  lines.push(`export const httpRoutes = ${JSON.stringify(httpRoutesOf(manifest), null, 2)} as const;`, '');
   lines.push('/** Every error code, once (protocol/errors.json). */', 'export const ErrorCodes = {');
   for (const [name, e] of Object.entries(errors)) if (typeof e === 'object') lines.push(`  /** ${e.description} */`, `  ${name}: ${e.code},`);
   lines.push('} as const;', 'export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];', '');
@@ -130,7 +140,8 @@ function readmeSection(definitions: Record<string, JsonSchema>, manifest: Manife
   const rows = ['| method | kind | params | result | REST | what it does |', '|---|---|---|---|---|---|'];
   for (const [name, m] of Object.entries(manifest.methods)) {
     const kind = `${m.kind}${m.direction === 'serverToClient' ? ' (server→client)' : ''}`;
-    const rest = m.rest ? `\`${m.rest.method} ${m.rest.path}\`` : '';
+    const streams = Object.values(httpRoutesOf(manifest)).filter((r) => r.stream === name).map((r) => `\`${r.method} ${r.path}\` (SSE)`);
+    const rest = m.rest ? `\`${m.rest.method} ${m.rest.path}\`` : streams.join(', ');
     rows.push(`| \`${name}\` | ${kind} | ${fields(m.params)} | ${m.result ? `\`${m.result}\`` : ''} | ${rest} | ${m.summary} |`);
   }
   const ev = ['| event type | data |', '|---|---|'];

@@ -24,8 +24,25 @@ export interface MethodEntry {
   rest?: RestMapping;
 }
 
+/** A /v1 route that is not one method call: an SSE stream or one of the bridge's own documents. */
+export interface HttpRoute {
+  method: 'GET';
+  path: string;
+  /** For SSE routes: the method whose params (path parameters + query + Last-Event-ID as `since`) start the stream. */
+  stream?: string;
+  /** For SSE routes: the params fields a client may give in the query string. */
+  query?: string[];
+  /** For SSE routes: what the `id:` field carries, the per-session `seq` or the server-wide event `id`. */
+  position?: 'seq' | 'id';
+  /** Definition name of a JSON result. */
+  result?: string;
+  summary: string;
+}
+
 export interface Manifest {
   methods: Record<string, MethodEntry>;
   /** Event type → definition name of its data. */
   events: Record<string, string>;
+  /** Bridge-only routes by name. */
+  http: Record<string, HttpRoute | string>;
 }

@@ -3,9 +3,10 @@
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { join } from 'node:path';
+import { bridgeHandler } from '../bridge/app.js';
 import { resolveDataDir } from './config/paths.js';
 import { ApiKeys } from './security/keys.js';
-import { serve } from './serve.js';
+import { serve, setHttpHandler } from './serve.js';
 import { SqliteStore } from './store/sqlite.js';
 import { VERSION } from './version.js';
 
@@ -95,6 +96,8 @@ export function buildCli(): Command {
 }
 
 export async function main(argv = process.argv) {
+  // The REST + SSE bridge (/v1) answers every HTTP request that is not the WebSocket upgrade.
+  setHttpHandler(bridgeHandler());
   const program = buildCli();
   try {
     await program.parseAsync(argv);

@@ -447,6 +447,41 @@ export const eventTable = {
   "stream.gap": "StreamGapData"
 } as const;
 
+/** Routes of the /v1 bridge that are not one method call each (SSE streams, health, the OpenAPI document). */
+export const httpRoutes = {
+  "sessionEvents": {
+    "method": "GET",
+    "path": "/v1/session/{sessionId}/events",
+    "stream": "session/subscribe",
+    "query": [
+      "since"
+    ],
+    "position": "seq",
+    "summary": "Server-Sent Events of one session: `event:` the type, `id:` the seq, `data:` the Event as one line of JSON. `Last-Event-ID` (or `?since=`) replays what came after it, then goes live."
+  },
+  "events": {
+    "method": "GET",
+    "path": "/v1/events",
+    "stream": "session/subscribe",
+    "query": [
+      "since"
+    ],
+    "position": "id",
+    "summary": "Server-Sent Events of every session and server-wide event: `id:` is the event id (not the seq). `Last-Event-ID` (or `?since=`) replays what came after it, then goes live."
+  },
+  "health": {
+    "method": "GET",
+    "path": "/v1/health",
+    "result": "HealthResult",
+    "summary": "Liveness: answers 200 while the server accepts work."
+  },
+  "openapi": {
+    "method": "GET",
+    "path": "/v1/openapi.json",
+    "summary": "This OpenAPI 3.1 document."
+  }
+} as const;
+
 /** Every error code, once (protocol/errors.json). */
 export const ErrorCodes = {
   /** The message is not valid JSON (or not valid UTF-8). */

@@ -1028,6 +1028,48 @@ export const schemaBundle = {
         }
       }
     },
+    "HealthResult": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "status",
+        "name",
+        "version",
+        "protocolVersion"
+      ],
+      "description": "GET /v1/health.",
+      "properties": {
+        "status": {
+          "const": "ok",
+          "description": "Always `ok`; a server that is shutting down answers 503 with an error body instead."
+        },
+        "name": {
+          "const": "agentd",
+          "description": "The server's name."
+        },
+        "version": {
+          "type": "string",
+          "description": "The server's version."
+        },
+        "protocolVersion": {
+          "type": "string",
+          "description": "The protocol version it speaks (as in the initialize result)."
+        }
+      }
+    },
+    "ErrorBody": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "error"
+      ],
+      "description": "The body of every REST error response, whatever its status.",
+      "properties": {
+        "error": {
+          "$ref": "#/definitions/ErrorObject"
+        }
+      }
+    },
     "InitializeParams": {
       "type": "object",
       "additionalProperties": false,

@@ -883,6 +883,39 @@ export interface StreamGapData {
   oldestSeq: number;
 }
 /**
+ * GET /v1/health.
+ *
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "HealthResult".
+ */
+export interface HealthResult {
+  /**
+   * Always `ok`; a server that is shutting down answers 503 with an error body instead.
+   */
+  status: 'ok';
+  /**
+   * The server's name.
+   */
+  name: 'agentd';
+  /**
+   * The server's version.
+   */
+  version: string;
+  /**
+   * The protocol version it speaks (as in the initialize result).
+   */
+  protocolVersion: string;
+}
+/**
+ * The body of every REST error response, whatever its status.
+ *
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "ErrorBody".
+ */
+export interface ErrorBody {
+  error: ErrorObject;
+}
+/**
  * First request of every connection. Any other request before it fails with -32002.
  *
  * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema

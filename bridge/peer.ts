@@ -1,0 +1,86 @@
+/**
+ * REST peers. A plain REST request is a peer for the length of one request: already
+ * initialized (REST has no `initialize`), without server-to-client requests, aborted when the
+ * client goes away before the answer. An SSE stream is a peer for as long as it is open; its
+ * events go out through the same bounded, backpressure-aware writer as JSON-RPC frames.
+ */
+import type { Request, Response } from 'express';
+import type { Core } from '../server/core.js';
+import type { PublishedEvent } from '../server/events/log.js';
+import { Peer } from '../server/rpc/peer.js';
+import { BatchingWriter } from '../server/transport/writer.js';
+
+export class RestPeer extends Peer {
+  readonly transport = 'rest' as const;
+
+  constructor(req: Request, res: Response) {
+    super();
+    this.state = 'initialized';
+    this.clientInfo = { name: String(req.headers['user-agent'] ?? 'http') };
+    // 'close' fires after the response finished too; only an unfinished one means the client left.
+    res.once('close', () => this.markClosed());
+  }
+
+  /** A plain request carries no events. */
+  deliver(_e: PublishedEvent): void {}
+
+  writable(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** The SSE message of an event: `event:` type, `id:` seq or event id, `data:` the Event JSON (one line). */
+export const sseMessage = (e: PublishedEvent, position: 'seq' | 'id') =>
+  `event: ${e.type}\nid: ${position === 'seq' ? e.seq : e.id}\ndata: ${e.json}\n\n`;
+
+export const SSE_HEADERS = {
+  'Content-Type': 'text/event-stream; charset=utf-8',
+  'Cache-Control': 'no-cache, no-transform',
+  Connection: 'keep-alive',
+  'X-Accel-Buffering': 'no',
+};
+
+export class SsePeer extends RestPeer {
+  private writer: BatchingWriter;
+
+  constructor(core: Core, req: Request, private res: Response, private position: 'seq' | 'id') {
+    super(req, res);
+    this.writer = new BatchingWriter(
+      {
+        write: (batch) => {
+          this.open();
+          return res.write(batch.join(''));
+        },
+        buffered: () => res.writableLength,
+        onceDrain: (cb) => res.once('drain', cb),
+        close: () => res.end(),
+      },
+      core.config.limits().sendBufferBytes,
+      (bytes) => {
+        core.log.warn({ peer: this.id, bytes }, 'SSE client is not reading; disconnecting');
+        res.destroy();
+      },
+    );
+    this.onClose(() => this.writer.end());
+  }
+
+  /** Sends the status and headers once (before the first event or comment). */
+  open() {
+    if (this.res.headersSent) return;
+    this.res.writeHead(200, SSE_HEADERS);
+    this.res.flushHeaders();
+  }
+
+  deliver(e: PublishedEvent): void {
+    this.writer.writeFrame(sseMessage(e, this.position));
+  }
+
+  /** A comment line (heartbeat, greeting); skipped while the client is behind. */
+  comment(text: string) {
+    if (this.writer.hasRoom) this.writer.writeFrame(`: ${text}\n\n`);
+  }
+
+  writable(): Promise<void> {
+    return this.writer.writable();
+  }
+}
