@@ -3,7 +3,7 @@
 // policy deny rules, two clients (first answer wins) and the last client disconnecting.
 import t, { type Test } from 'tap';
 import { everythingStdio, writeConfig } from '../helpers/mcp.js';
-import { tempDir, WsClient, type Json, type RpcClient } from '../helpers/rpc-client.js';
+import { spawnHttp, tempDir, WsClient, type Json, type RpcClient } from '../helpers/rpc-client.js';
 import { open, RPC_TRANSPORTS } from '../helpers/transports.js';
 
 const ECHO = 'mcp__everything__echo';
@@ -182,4 +182,29 @@ t.test('two clients: the first answer wins, the other is cancelled; the last cli
   await a.request('session/subscribe', { sessionId: s.id, since: 0 });
   const last = await a.waitFor(() => a.events(s.id).filter((e) => e.type === 'permission.resolved').at(-1)?.data.reason === 'no client', 5000, 'replayed resolution');
   t.ok(last);
+});
+
+t.test('a REST answer wins over a WebSocket client that holds a permission/request', async (t) => {
+  const dataDir = tempDir();
+  writeConfig(dataDir, { mcpServers: { everything: everythingStdio({ autoConnect: true }) } });
+  const server = await spawnHttp({ dataDir });
+  t.teardown(() => server.stop());
+  const ws = await WsClient.connect(server.wsUrl);
+  t.teardown(() => ws.close());
+  await ws.initialize({ permissionRequests: true });
+  ws.onServerRequest = () => new Promise(() => {}); // holds the question, never answers
+  await ws.request('mcp/connect', { name: 'everything' });
+  const s = await session(ws);
+  const reply = ws.request('session/message', { sessionId: s.id, content: `/tool ${ECHO} {"message":"rest"}` });
+  await ws.waitFor(() => ws.serverRequests.length === 1, 10_000, 'permission/request');
+  const { permissionId } = ws.serverRequests[0].params;
+  const post = (body: Json) => fetch(`${server.url}/v1/tool/${ECHO}/approve`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await post({ permissionId, decision: 'allow_once' });
+  t.equal(res.status, 200);
+  t.same(await res.json(), { permissionId, decision: 'allow_once' });
+  t.equal(text(await reply), 'Tool result: Echo: rest');
+  await ws.waitFor(() => ws.notifications.some((n) => n.method === '$/cancelRequest' && n.params.id === ws.serverRequests[0].id), 5000, '$/cancelRequest');
+  const again = await post({ permissionId, decision: 'deny' });
+  t.equal(again.status, 409);
+  t.equal((await again.json()).error.code, -32012);
 });
