@@ -17,6 +17,8 @@ export class RestPeer extends Peer {
     super();
     this.state = 'initialized';
     this.clientInfo = { name: String(req.headers['user-agent'] ?? 'http') };
+    // Set by the access guard (server/serve.ts): scopes idempotency keys per API key.
+    this.principal = (req as Request & { principal?: string }).principal;
     // 'close' fires after the response finished too; only an unfinished one means the client left.
     res.once('close', () => this.markClosed());
   }

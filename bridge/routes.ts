@@ -74,6 +74,17 @@ export function paramsOf(req: Request, definition: string, from: 'body' | 'query
   return source;
 }
 
+/**
+ * `Idempotency-Key` header → the `idempotencyKey` param, on methods that take one (elsewhere the
+ * header is ignored). A body that names another key is a contradiction: InvalidParams.
+ */
+export function idempotencyHeader(req: Request, definition: string, params: Record<string, unknown>) {
+  const key = req.get('idempotency-key');
+  if (key === undefined || !definitions[definition]?.properties?.idempotencyKey) return;
+  if (params.idempotencyKey !== undefined && params.idempotencyKey !== key) throw RpcError.invalidParams('idempotencyKey', 'differs from the Idempotency-Key header');
+  params.idempotencyKey = key;
+}
+
 /** `Prefer: respond-async` (RFC 7240), possibly among other preferences. */
 export function prefersAsync(req: Request): boolean {
   const prefer = req.get('prefer');
@@ -85,6 +96,7 @@ function handle(core: Core, route: RestRoute): RequestHandler {
   const from = route.method === 'GET' || route.method === 'DELETE' ? 'query' : 'body';
   return async (req: Request, res: Response) => {
     const params = paramsOf(req, route.params, from);
+    idempotencyHeader(req, route.params, params);
     const respondAsync = route.asyncStatus !== undefined && (prefersAsync(req) || params.async === true);
     const peer = new RestPeer(req, res);
     const result = await core.dispatcher.request(route.rpcMethod, params, { core, peer, signal: peer.lifetime.signal, respondAsync });

@@ -13,13 +13,17 @@ import { EchoProvider } from './provider/echo.js';
 import { ProviderRegistry } from './provider/registry.js';
 import { Dispatcher } from './rpc/dispatcher.js';
 import type { Peer } from './rpc/peer.js';
+import { Recovery } from './session/recovery.js';
 import { SessionService } from './session/service.js';
+import { Shutdown } from './shutdown.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/store.js';
 import { ApprovalGate } from './approval/gate.js';
 import { ApprovalService } from './approval/service.js';
 import { McpManager } from './mcp/manager.js';
 import { CompositeToolHost, type ToolHost } from './tools/host.js';
+import { ProcessRegistry } from './tools/processes.js';
+import { withTestTools } from './tools/testing.js';
 import { TurnRunner } from './turn/runner.js';
 import { VERSION } from './version.js';
 
@@ -50,6 +54,12 @@ export class Core {
   readonly turns: TurnRunner;
   readonly dispatcher: Dispatcher;
   readonly peers = new Set<Peer>();
+  /** Tool subprocess groups: killed on shutdown (tools spawn through it or register their children). */
+  readonly processes = new ProcessRegistry();
+  /** Crash recovery of turns a dead process left running; `recovery.addStep` to extend it. */
+  readonly recovery: Recovery;
+  /** Graceful shutdown; `shutdown.add(name, hook)` to close something (MCP servers) on the way out. */
+  readonly shutdown = new Shutdown();
   shuttingDown = false;
 
   constructor(opts: CoreOptions = {}) {
@@ -58,7 +68,7 @@ export class Core {
     this.log = opts.log ?? createLogger();
     this.config = new ConfigService(this.dataDir, this.cwd);
     this.store = new SqliteStore(join(this.dataDir, 'agentd.db'));
-    this.events = new EventLog(this.store, this.log);
+    this.events = new EventLog(this.store, this.log, () => this.config.limits().eventRetention);
     this.providers.add(new EchoProvider());
     this.approvals = new ApprovalService(this);
     this.mcp = new McpManager(this);
@@ -71,8 +81,24 @@ export class Core {
     this.sessions = new SessionService(this);
     this.turns = new TurnRunner(this);
     this.dispatcher = new Dispatcher(this, handlers);
-    // Servers marked autoConnect connect in the background; failures become a `failed` status.
+    this.recovery = new Recovery(this);
+    this.recovery.addStep('approvals', (turn) => this.approvals.recoverTurn(turn.sessionId, turn.turnId));
+    // Test tools (AGENTD_TEST_TOOLS=1 only) sit outside the approval gate.
+    if (process.env.AGENTD_TEST_TOOLS === '1') this.tools = withTestTools(this.tools, this.processes);
+    this.shutdown.add('mcp', () => this.mcp.closeAll());
+  }
+
+  /**
+   * Startup work once every component is registered: recover interrupted turns (now and in a
+   * periodic sweep), expire idempotency records, connect the MCP servers marked autoConnect (in
+   * the background; a failure becomes a `failed` status).
+   */
+  start(): this {
+    this.recovery.recoverAll();
+    this.recovery.sweep();
+    this.dispatcher.idempotency.prune();
     this.mcp.reconcile(this.config.get().mcpServers);
+    return this;
   }
 
   /** max_tokens for a provider's requests. */
@@ -88,13 +114,8 @@ export class Core {
     });
   }
 
-  /** Stops accepting work, ends running turns as interrupted, flushes and closes the store. */
-  async close(): Promise<void> {
-    if (this.shuttingDown) return;
-    this.shuttingDown = true;
-    await this.turns.cancelAll('shutdown');
-    await this.mcp.closeAll();
-    this.events.flush();
-    this.store.close();
+  /** Stops accepting work, ends running turns as interrupted, closes hooks (MCP servers) and child processes, flushes and closes the store (server/shutdown.ts). */
+  close(timeoutMs?: number): Promise<void> {
+    return this.shutdown.run(this, timeoutMs);
   }
 }

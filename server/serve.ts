@@ -1,16 +1,19 @@
 /**
  * `agentd serve`: the stdio server, or the HTTP server that carries WebSocket (/rpc) and the
- * REST bridge (/v1) on one port. Signals and `exit` end the process cleanly.
+ * REST bridge (/v1) on one port. Signals, `exit`, stdin closing and (stdio) the parent exiting
+ * end the process cleanly through Core.close (server/shutdown.ts).
  */
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Core, type CoreOptions } from './core.js';
+import { shutdownTimeout } from './shutdown.js';
+import { watchParent } from './transport/liveness.js';
 import { AccessGuard, isLoopback } from './security/guard.js';
 import { RateLimiter } from './security/rate.js';
 import { serveStdio } from './transport/stdio.js';
-import { attachWebSocket, RPC_PATH } from './transport/websocket.js';
+import { attachWebSocket, closeWebSockets, RPC_PATH } from './transport/websocket.js';
 
 export interface TlsOptions {
   /** PEM certificate file of the server. */
@@ -92,7 +95,7 @@ export async function startHttp(core: Core, opts: HttpOptions = {}): Promise<Htt
     : createServer(listener);
   const rate = core.config.get().security?.rateLimit ?? {};
   const limiter = new RateLimiter(rate.messagesPerSecond ?? 100, rate.burst ?? 200);
-  attachWebSocket(core, server, { guard: (req) => guard.check(req), limit: (principal) => limiter.take(principal) });
+  const wss = attachWebSocket(core, server, { guard: (req) => guard.check(req), limit: (principal) => limiter.take(principal) });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());
@@ -105,23 +108,31 @@ export async function startHttp(core: Core, opts: HttpOptions = {}): Promise<Htt
     close: () => new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections();
+      // Upgraded sockets are not HTTP connections any more: close them too (1001 going away).
+      closeWebSockets(wss);
     }),
   };
 }
 
-/** Runs the server until a signal, `exit` (stdio) or stdin closing (stdio). */
+/** Runs the server until a signal, `exit` (stdio), stdin closing or the parent exiting (stdio). */
 export async function serve(opts: ServeOptions): Promise<void> {
-  const core = new Core(opts);
+  const core = new Core(opts).start();
   let stopping = false;
   let http: HttpServerHandle | undefined;
   const stop = async (code: number) => {
     if (stopping) return;
     stopping = true;
-    const timer = setTimeout(() => process.exit(code), 5000);
-    timer.unref();
+    const timeout = shutdownTimeout();
+    // The hard bound: whatever hangs, the process is gone shortly after the graceful timeout.
+    setTimeout(() => process.exit(code), timeout + 1000).unref();
     try {
+      http?.server.close();
+      await core.close(timeout);
+      // Let connections write what shutdown produced (turn.interrupted events) before closing them.
+      await new Promise((r) => setImmediate(r));
       await http?.close();
-      await core.close();
+    } catch (err) {
+      core.log.error({ err: String(err) }, 'shutdown failed');
     } finally {
       core.log.flush?.();
       process.exitCode = code;
@@ -136,6 +147,10 @@ export async function serve(opts: ServeOptions): Promise<void> {
     const peer = serveStdio(core, { onExit: (code) => void stop(code) });
     core.trackPeer(peer);
     process.stdin.on('end', () => void stop(0));
+    watchParent(() => {
+      core.log.warn('parent process exited; shutting down');
+      void stop(0);
+    });
     core.log.info({ dataDir: core.dataDir }, 'agentd serving on stdio');
     return;
   }

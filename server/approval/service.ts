@@ -142,6 +142,31 @@ export class ApprovalService {
     if (this.resolved.size > KEEP_RESOLVED) this.resolved.delete(this.resolved.keys().next().value as string);
   }
 
+  /**
+   * Recovery step (server/session/recovery.ts): a turn whose process died may have left
+   * approvals pending; each is denied with reason `server restart` (a `permission.resolved`
+   * event), and a later `tool/approve` of it is a Conflict.
+   */
+  recoverTurn(sessionId: string, turnId: string): void {
+    const open = new Map<string, { callId: string; tool: string }>();
+    for (let since = 0; ;) {
+      const page = this.core.store.eventsSince(sessionId, since, 1000);
+      for (const e of page) {
+        if (e.type !== 'permission.requested' && e.type !== 'permission.resolved') continue;
+        const data = (JSON.parse(e.json) as { data: { permissionId: string; turnId?: string; callId: string; tool: string } }).data;
+        if (e.type === 'permission.requested' && data.turnId === turnId) open.set(data.permissionId, { callId: data.callId, tool: data.tool });
+        else open.delete(data.permissionId);
+      }
+      if (page.length < 1000) break;
+      since = page[page.length - 1].seq;
+    }
+    for (const [permissionId, p] of open) {
+      if (this.pending.has(permissionId)) continue;
+      this.remember(permissionId, { decision: 'deny', reason: 'server restart', automatic: true, tool: p.tool });
+      this.core.events.append(sessionId, 'permission.resolved', { permissionId, callId: p.callId, tool: p.tool, decision: 'deny', reason: 'server restart' });
+    }
+  }
+
   /** `tool/approve`: answers a pending permission; Conflict when it was already answered. */
   answer(permissionId: string, answer: Answer, toolName?: string): { permissionId: string; decision: PermissionDecision } {
     const p = this.pending.get(permissionId);

@@ -1,9 +1,10 @@
 /**
  * Replay-then-live: a subscriber that names `since` first gets every stored event after it,
  * page by page with backpressure, then live events, with no gap and no duplicate. Live events
- * that arrive during the replay are buffered and deduplicated by position.
+ * that arrive during the replay are buffered and deduplicated by position. When `since` is
+ * older than what retention kept, a `stream.gap` event comes first (refetch the snapshot).
  */
-import type { EventLog, PublishedEvent } from './log.js';
+import { EventLog, type PublishedEvent } from './log.js';
 
 export interface EventSink {
   deliver(e: PublishedEvent): void;
@@ -27,6 +28,8 @@ export async function follow(log: EventLog, sessionId: string | null, since: num
     }
   });
   if (buffered) {
+    const oldest = log.gapAfter(sessionId, cursor);
+    if (oldest !== undefined) sink.deliver(EventLog.gap(sessionId, cursor, oldest));
     for (;;) {
       const page = log.replay(sessionId, cursor, PAGE);
       for (const e of page) {

@@ -31,7 +31,11 @@ export class EventLog {
   private nextId = 0;
   private idEnd = 0;
 
-  constructor(private store: Store, private log: Logger) {}
+  /** Per session: the seq up to which retention was last enforced. */
+  private prunedAt = new Map<string, number>();
+
+  /** `retention()`: events kept per session (limits.eventRetention); older ones are pruned as new ones are flushed. */
+  constructor(private store: Store, private log: Logger, private retention: () => number = () => Infinity) {}
 
   /** Appends an event; subscribers get it synchronously, the store at the end of this loop turn. */
   append<K extends keyof EventDataMap>(sessionId: string | null, type: K, data: EventDataMap[K]): PublishedEvent {
@@ -90,12 +94,49 @@ export class EventLog {
         try { this.store.appendEvents([e]); } catch (e2) { this.log.error({ err: String(e2), id: e.id, seq: e.seq }, 'event not persisted'); }
       }
     }
+    this.enforceRetention(batch);
+  }
+
+  /** Keeps the newest `retention()` events per session, pruning in steps of 1% so a flush rarely pays for it. */
+  private enforceRetention(batch: PublishedEvent[]) {
+    const keep = this.retention();
+    if (!Number.isFinite(keep)) return;
+    const step = Math.max(1, Math.floor(keep / 100));
+    const newest = new Map<string, number>();
+    for (const e of batch) if (e.sessionId !== null && e.seq > (newest.get(e.sessionId) ?? 0)) newest.set(e.sessionId, e.seq);
+    for (const [sessionId, seq] of newest) {
+      if (seq <= keep || seq - (this.prunedAt.get(sessionId) ?? keep) < step) continue;
+      this.prunedAt.set(sessionId, seq);
+      try {
+        this.store.pruneEvents(sessionId, keep);
+      } catch (err) {
+        this.log.warn({ err: String(err), sessionId }, 'event pruning failed');
+      }
+    }
   }
 
   /** Persisted events after `since`, oldest first (flushes first, so nothing pending is missed). */
   replay(sessionId: string | null, since: number, limit = 1000): PublishedEvent[] {
     this.flush();
     return this.store.eventsSince(sessionId, since, limit).map(PublishedEvent.from);
+  }
+
+  /**
+   * Whether a subscriber resuming after `since` would miss events that retention pruned: then
+   * the oldest retained seq (id, for the all-events stream), else undefined.
+   */
+  gapAfter(sessionId: string | null, since: number): number | undefined {
+    this.flush();
+    const oldest = this.store.oldestRetained(sessionId);
+    if (sessionId === null) return this.store.prunedThroughId() > since ? oldest : undefined;
+    return oldest > since + 1 ? oldest : undefined;
+  }
+
+  /** A `stream.gap` event for one subscriber: seq 0, never stored, id = the cursor asked for (at least 1). */
+  static gap(sessionId: string | null, since: number, oldestSeq: number): PublishedEvent {
+    const id = Math.max(1, since);
+    const json = JSON.stringify({ id, sessionId, seq: 0, type: 'stream.gap', time: new Date().toISOString(), data: { since, oldestSeq } });
+    return new PublishedEvent(id, sessionId, 0, 'stream.gap', json);
   }
 
   /** Live events of a session (or of everything, for null). Returns the unsubscribe function. */
@@ -106,7 +147,7 @@ export class EventLog {
   }
 
   /** After a session is deleted: drop its counter. */
-  forget(sessionId: string) { this.seqs.delete(sessionId); }
+  forget(sessionId: string) { this.seqs.delete(sessionId); this.prunedAt.delete(sessionId); }
 
   listenerCount(sessionId: string | null) { return this.bus.listenerCount(sessionId ?? ALL); }
 }

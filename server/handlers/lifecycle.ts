@@ -24,8 +24,11 @@ export const lifecycleHandlers: HandlerTable = {
       },
     };
   },
-  shutdown: (_p, { peer }) => {
+  shutdown: async (_p, { core, peer }) => {
     peer.state = 'shutdown';
+    // stdio: the connection is the server (LSP), so its work ends now (subscribers still see
+    // the turn.interrupted events); on WebSocket only the connection ends.
+    if (peer.transport === 'stdio') await core.close();
     for (const off of peer.subscriptions.values()) off();
     peer.subscriptions.clear();
     return {};

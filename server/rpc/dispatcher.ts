@@ -6,6 +6,7 @@
 import { methodTable, type ClientRequests } from '../../protocol/index.js';
 import type { Core } from '../core.js';
 import { RpcError } from './errors.js';
+import { IdempotencyCache } from './idempotency.js';
 import type { Peer } from './peer.js';
 import { matches, validateParams } from './validate.js';
 
@@ -32,7 +33,12 @@ export class Dispatcher {
   /** Check every result against its schema too (tests turn this on with AGENTD_CHECK_RESULTS=1). */
   checkResults = process.env.AGENTD_CHECK_RESULTS === '1';
 
-  constructor(private core: Core, private handlers: HandlerTable) {}
+  /** Outcomes of requests that carried an `idempotencyKey` (persisted). */
+  readonly idempotency: IdempotencyCache;
+
+  constructor(private core: Core, private handlers: HandlerTable) {
+    this.idempotency = new IdempotencyCache(core.store);
+  }
 
   /** Methods that have a handler (advertised in the initialize result). */
   get methods(): string[] {
@@ -46,7 +52,7 @@ export class Dispatcher {
     if (method === 'initialize') {
       if (peer.state !== 'new') throw RpcError.invalidRequest('initialize was already sent on this connection');
     } else if (peer.state === 'new') throw RpcError.notInitialized();
-    else if (peer.state === 'shutdown') throw RpcError.invalidRequest('shutdown was requested; only `exit` is accepted');
+    else if (peer.state === 'shutdown') throw RpcError.shuttingDown();
     if (this.core.shuttingDown && method !== 'shutdown') throw RpcError.shuttingDown();
 
     const params = rawParams === undefined || rawParams === null ? {} : rawParams;
@@ -55,14 +61,18 @@ export class Dispatcher {
 
     const handler = (this.handlers as Record<string, (p: unknown, c: RequestContext) => unknown>)[method];
     if (!handler) throw RpcError.notImplemented(method);
-    let result: unknown;
-    try {
-      result = await handler(params, ctx);
-    } catch (err) {
-      if (err instanceof RpcError) throw err;
-      this.core.log.error({ err, method }, 'handler failed');
-      throw RpcError.internal(method);
-    }
+    const invoke = async () => {
+      try {
+        return await handler(params, ctx);
+      } catch (err) {
+        if (err instanceof RpcError) throw err;
+        this.core.log.error({ err, method }, 'handler failed');
+        throw RpcError.internal(method);
+      }
+    };
+    // Keys are scoped per API key, so one client can never see another's outcome.
+    const key = IdempotencyCache.keyOf(params, peer.principal);
+    const result = key === undefined ? await invoke() : await this.idempotency.run(method, key, params, invoke);
     if (this.checkResults && entry.result) {
       const check = matches(entry.result, result);
       if (!check.ok) {

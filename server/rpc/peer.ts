@@ -16,6 +16,8 @@ export abstract class Peer implements EventSink {
   state: 'new' | 'initialized' | 'shutdown' = 'new';
   capabilities: ClientCapabilities = {};
   clientInfo?: { name: string; version?: string };
+  /** Who is calling, as the access guard admitted it (`key:<id>` with an API key, `ip:<addr>` without). */
+  principal?: string;
   /** Active subscriptions by session id ('*' for all events), each with its unsubscribe function. */
   readonly subscriptions = new Map<string, () => void>();
   closed = false;

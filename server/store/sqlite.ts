@@ -45,6 +45,7 @@ export class SqliteStore implements Store {
       updateSession: db.prepare('UPDATE sessions SET json = ?, status = ?, active_turn_id = ?, owner_pid = ?, updated_at = ? WHERE id = ?'),
       claimTurn: db.prepare("UPDATE sessions SET status = 'running', active_turn_id = ?, owner_pid = ?, updated_at = ? WHERE id = ? AND status = 'idle'"),
       releaseTurn: db.prepare("UPDATE sessions SET status = 'idle', active_turn_id = NULL, owner_pid = NULL, updated_at = ? WHERE id = ? AND active_turn_id = ?"),
+      takeOverTurn: db.prepare("UPDATE sessions SET owner_pid = ? WHERE id = ? AND status = 'running' AND active_turn_id = ? AND owner_pid IS ?"),
       deleteSession: db.prepare('DELETE FROM sessions WHERE id = ?'),
       deleteSessionEvents: db.prepare("DELETE FROM events WHERE session_id = ? AND type != 'session.deleted'"),
       putMessage: db.prepare('INSERT INTO messages (id, session_id, json) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET json = excluded.json'),
@@ -60,6 +61,7 @@ export class SqliteStore implements Store {
       getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
       setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
       prune: db.prepare('DELETE FROM events WHERE session_id = ? AND seq <= ?'),
+      maxIdUpTo: db.prepare<[string, number], { v: number | null }>('SELECT MAX(id) AS v FROM events WHERE session_id = ? AND seq <= ?'),
       kvGet: db.prepare<[string, string], { value: string }>('SELECT value FROM kv WHERE ns = ? AND key = ?'),
       kvSet: db.prepare('INSERT INTO kv (ns, key, value) VALUES (?, ?, ?) ON CONFLICT(ns, key) DO UPDATE SET value = excluded.value'),
       kvDelete: db.prepare('DELETE FROM kv WHERE ns = ? AND key = ?'),
@@ -67,6 +69,12 @@ export class SqliteStore implements Store {
     };
     this.appendTx = this.db.transaction((events: StoredEvent[]) => {
       for (const e of events) this.stmts.insertEvent.run(e.id, e.sessionId, e.seq, e.type, e.json);
+    });
+    this.pruneTx = this.db.transaction((sessionId: string, throughSeq: number) => {
+      const maxId = this.stmts.maxIdUpTo.get(sessionId, throughSeq)?.v;
+      if (maxId === null || maxId === undefined) return;
+      this.stmts.prune.run(sessionId, throughSeq);
+      if (maxId > this.prunedThroughId()) this.stmts.setMeta.run('pruned_through_id', String(maxId));
     });
     this.reserveTx = this.db.transaction((count: number) => {
       const stored = Number(this.stmts.getMeta.get('next_event_id')?.value ?? 0);
@@ -77,6 +85,7 @@ export class SqliteStore implements Store {
   }
 
   private appendTx: (events: StoredEvent[]) => void;
+  private pruneTx: (sessionId: string, throughSeq: number) => void;
   private reserveTx: (count: number) => number;
 
   private row(r: SessionRow | undefined): SessionRecord | undefined {
@@ -105,6 +114,9 @@ export class SqliteStore implements Store {
   claimTurn(sessionId: string, turnId: string, ownerPid: number, updatedAt: string) {
     return this.stmts.claimTurn.run(turnId, ownerPid, updatedAt, sessionId).changes === 1;
   }
+  takeOverTurn(sessionId: string, turnId: string, oldOwnerPid: number | null, newOwnerPid: number) {
+    return this.stmts.takeOverTurn.run(newOwnerPid, sessionId, turnId, oldOwnerPid).changes === 1;
+  }
   releaseTurn(sessionId: string, turnId: string, updatedAt: string) { this.stmts.releaseTurn.run(updatedAt, sessionId, turnId); }
   deleteSession(id: string) {
     return this.db.transaction(() => {
@@ -131,8 +143,9 @@ export class SqliteStore implements Store {
   reserveEventIds(count: number) { return this.reserveTx(count); }
   pruneEvents(sessionId: string, keep: number) {
     const max = this.maxSeq(sessionId);
-    if (max > keep) this.stmts.prune.run(sessionId, max - keep);
+    if (max > keep) this.pruneTx(sessionId, max - keep);
   }
+  prunedThroughId() { return Number(this.stmts.getMeta.get('pruned_through_id')?.value ?? 0); }
 
   kvGet(ns: string, key: string) { return this.stmts.kvGet.get(ns, key)?.value; }
   kvSet(ns: string, key: string, value: string) { this.stmts.kvSet.run(ns, key, value); }

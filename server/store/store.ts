@@ -29,6 +29,8 @@ export interface Store {
   claimTurn(sessionId: string, turnId: string, ownerPid: number, updatedAt: string): boolean;
   /** Mark a session idle again (only if the given turn still owns it). */
   releaseTurn(sessionId: string, turnId: string, updatedAt: string): void;
+  /** Atomically move a running turn from a dead owner to `newOwnerPid` (crash recovery); false when someone else got there first. */
+  takeOverTurn(sessionId: string, turnId: string, oldOwnerPid: number | null, newOwnerPid: number): boolean;
   deleteSession(id: string): boolean;
 
   putMessage(m: Message): void;
@@ -46,6 +48,8 @@ export interface Store {
   reserveEventIds(count: number): number;
   /** Drop a session's events beyond the newest `keep`. */
   pruneEvents(sessionId: string, keep: number): void;
+  /** The highest global event id pruning has dropped (0 when none): the all-events stream has a gap below it. */
+  prunedThroughId(): number;
 
   /** A small key/value table for server state (idempotency records, API key hashes, ...). */
   kvGet(ns: string, key: string): string | undefined;

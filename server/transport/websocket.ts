@@ -9,6 +9,7 @@ import type { Core } from '../core.js';
 import { RpcError } from '../rpc/errors.js';
 import { CheckedReader, errorFrame } from '../rpc/frames.js';
 import { JsonRpcPeer } from '../rpc/jsonrpc-peer.js';
+import { heartbeat, wsPingInterval } from './liveness.js';
 import { WS_PROTOCOL } from '../security/guard.js';
 import { BatchingWriter } from './writer.js';
 
@@ -58,12 +59,20 @@ export function attachWebSocket(core: Core, server: Server, opts: WebSocketOptio
       return;
     }
     const admit = opts.limit ? () => opts.limit!(verdict.principal) : undefined;
-    wss.handleUpgrade(req, socket, head, (ws) => onConnection(core, ws, limits, admit));
+    wss.handleUpgrade(req, socket, head, (ws) => { onConnection(core, ws, limits, admit).principal = verdict.principal; });
   });
   return wss;
 }
 
-function onConnection(core: Core, ws: WebSocket, limits: { sendBufferBytes: number }, admit?: () => number) {
+/** Closes every connection with 1001 (going away); a peer that does not complete the close handshake in 1 s is cut off. */
+export function closeWebSockets(wss: WebSocketServer) {
+  for (const ws of wss.clients) {
+    ws.close(1001, 'server shutting down');
+    setTimeout(() => ws.terminate(), 1000).unref();
+  }
+}
+
+function onConnection(core: Core, ws: WebSocket, limits: { sendBufferBytes: number }, admit?: () => number): JsonRpcPeer {
   const writer = new BatchingWriter(
     {
       write: (batch) => {
@@ -87,5 +96,7 @@ function onConnection(core: Core, ws: WebSocket, limits: { sendBufferBytes: numb
   const reader = new WsReader(ws, (id, error) => writer.writeFrame(errorFrame(id, error)), admit);
   const peer = new JsonRpcPeer(core, 'websocket', reader, writer, { exit: () => ws.close(1000, 'exit') }).start();
   ws.on('close', () => peer.close());
+  heartbeat(ws, wsPingInterval(), () => core.log.warn({ peer: peer.id }, 'websocket peer did not answer a ping; dropped'));
   core.trackPeer(peer);
+  return peer;
 }

@@ -9,6 +9,7 @@ import { ErrorCodes } from '../../protocol/index.js';
 import type { Core } from '../core.js';
 import { RpcError } from '../rpc/errors.js';
 import { newId, now } from '../session/ids.js';
+import { closeOpenToolCalls } from '../session/recovery.js';
 import type { SessionRecord } from '../store/store.js';
 import type { StreamEvent } from '../provider/types.js';
 
@@ -38,7 +39,9 @@ export class TurnRunner {
 
   /** Starts a turn; `done` resolves with the final assistant message or rejects with a typed error. */
   start(sessionId: string, content: Content): ActiveTurn {
-    const session = this.core.sessions.record(sessionId);
+    let session = this.core.sessions.record(sessionId);
+    // Left running by a process that died: end that turn as interrupted, then go on.
+    if (session.status === 'running' && !this.active.has(sessionId) && this.core.recovery.recoverSession(sessionId)) session = this.core.sessions.record(sessionId);
     const limits = this.core.config.limits();
     if (this.active.has(sessionId) || session.status === 'running') throw RpcError.busy(sessionId, session.activeTurnId);
     if (this.active.size >= limits.maxConcurrentTurns) throw RpcError.limit('concurrent turns', limits.maxConcurrentTurns);
@@ -82,7 +85,7 @@ export class TurnRunner {
     const userMessage: Message = { id: newId('msg'), sessionId: sid, turnId, role: 'user', content: parts, status: 'complete', createdAt: now() };
     store.putMessage(userMessage);
     events.append(sid, 'message.created', { message: userMessage });
-    events.append(sid, 'turn.started', { turnId, messageId: userMessage.id });
+    const startSeq = events.append(sid, 'turn.started', { turnId, messageId: userMessage.id }).seq;
 
     const history = store.listMessages(sid);
     const provider = core.providers.get(session.provider);
@@ -130,13 +133,15 @@ export class TurnRunner {
       const error: ErrorObject = cancelled
         ? RpcError.cancelled().toJSON()
         : err instanceof RpcError ? err.toJSON() : { code: ErrorCodes.InternalError, message: `Turn failed: ${(err as Error)?.message ?? String(err)}` };
-      if (assistant) {
+      if (assistant?.status === 'streaming') {
         assistant.status = 'incomplete';
         assistant.error = error;
         store.putMessage(assistant);
         events.append(sid, 'message.completed', { message: assistant });
       }
       const messageId = assistant?.id ?? null;
+      // Tool calls left without results would make the history unusable for the next turn.
+      closeOpenToolCalls(core, sid, turnId, cancelled ? turn.reason ?? 'cancelled by client' : 'turn failed', startSeq);
       if (cancelled) {
         const reason = turn.reason ?? 'cancelled by client';
         if (reason === 'shutdown') events.append(sid, 'turn.interrupted', { turnId, messageId, reason });

@@ -108,6 +108,6 @@ for (const transport of RPC_TRANSPORTS) {
     const shut = await client.request('shutdown');
     t.same(shut, {});
     const afterShutdown = await client.call('session/list', {});
-    t.equal(afterShutdown.error?.code, -32600);
+    t.equal(afterShutdown.error?.code, -32019, "after shutdown: ShuttingDown");
   });
 }

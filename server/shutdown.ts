@@ -1,0 +1,74 @@
+/**
+ * Graceful shutdown of a Core, in order, each step bounded so the whole fits `timeoutMs`:
+ * 1. stop accepting work (the dispatcher answers ShuttingDown from now on);
+ * 2. end running turns as `turn.interrupted` (reason `shutdown`), keeping partial output;
+ * 3. run the registered hooks (MCP servers close, ...), in reverse registration order;
+ * 4. kill every tool subprocess group still alive;
+ * 5. flush the event log and close the store.
+ * A turn that does not end in time stays `running` in the store and is recovered as
+ * interrupted on the next start (server/session/recovery.ts).
+ */
+import type { Core } from './core.js';
+
+/** Upper bound of a graceful shutdown, ms: AGENTD_SHUTDOWN_TIMEOUT_MS, default 5000. */
+export function shutdownTimeout(): number {
+  const v = Number(process.env.AGENTD_SHUTDOWN_TIMEOUT_MS);
+  return Number.isFinite(v) && v > 0 ? v : 5000;
+}
+
+export type ShutdownHook = () => Promise<void> | void;
+
+/** Resolves when `p` settles or after `ms`, whichever comes first; true when it settled. */
+async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), Math.max(0, ms)); });
+  try {
+    return await Promise.race([p.then(() => true, () => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export class Shutdown {
+  private hooks: Array<{ name: string; run: ShutdownHook }> = [];
+  private done?: Promise<void>;
+
+  /** Registers something to close on shutdown (e.g. the MCP client pool). */
+  add(name: string, run: ShutdownHook) {
+    this.hooks.push({ name, run });
+  }
+
+  get started(): boolean {
+    return this.done !== undefined;
+  }
+
+  /** Runs the shutdown once; later calls return the same promise. */
+  run(core: Core, timeoutMs = shutdownTimeout()): Promise<void> {
+    return (this.done ??= this.steps(core, timeoutMs));
+  }
+
+  private async steps(core: Core, timeoutMs: number) {
+    const deadline = Date.now() + timeoutMs;
+    const left = (share = 1) => Math.max(0, (deadline - Date.now()) * share);
+    core.shuttingDown = true;
+    const running = core.turns.running;
+    const ending = core.turns.cancelAll('shutdown');
+    await within(ending, left(0.5));
+    for (const hook of [...this.hooks].reverse()) {
+      const ok = await within(Promise.resolve().then(hook.run).catch((err: unknown) => core.log.error({ err: String(err), hook: hook.name }, 'shutdown hook failed')), left(0.5));
+      if (!ok) core.log.warn({ hook: hook.name }, 'shutdown hook did not finish in time');
+    }
+    // Tools that ignored the cancel: their process groups go now, and their turns can end.
+    await within(core.processes.killAll(Math.min(1000, left(0.5))), left(0.5));
+    if (!(await within(ending, left()))) {
+      core.log.warn({ running: core.turns.running }, 'turns did not end in time; they will be recovered on the next start');
+    }
+    try {
+      core.events.flush();
+    } catch (err) {
+      core.log.error({ err: String(err) }, 'event flush failed at shutdown');
+    }
+    core.store.close();
+    core.log.info({ interruptedTurns: running }, 'shutdown complete');
+  }
+}
