@@ -8,10 +8,7 @@
  * server, and a server that does not answer the ping is marked failed and closed. Reconnecting
  * (mcp/connect) starts over with a fresh client and process.
  */
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { resolve } from 'node:path';
 import type { Config, McpServer, McpServerConfig, Tool, ToolResultPart } from '../../protocol/index.js';
 import type { Core } from '../core.js';
@@ -38,6 +35,17 @@ interface Conn {
   /** Bumped on every connect/disconnect, so callbacks of an old connection are ignored. */
   generation: number;
   connecting?: Promise<void>;
+}
+
+/** The SDK loads on first use (it is large; most servers start without MCP). */
+async function sdk() {
+  const [client, stdio, http, types] = await Promise.all([
+    import('@modelcontextprotocol/sdk/client/index.js'),
+    import('@modelcontextprotocol/sdk/client/stdio.js'),
+    import('@modelcontextprotocol/sdk/client/streamableHttp.js'),
+    import('@modelcontextprotocol/sdk/types.js'),
+  ]);
+  return { Client: client.Client, StdioClientTransport: stdio.StdioClientTransport, StreamableHTTPClientTransport: http.StreamableHTTPClientTransport, ToolListChangedNotificationSchema: types.ToolListChangedNotificationSchema };
 }
 
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err)).slice(0, 500);
@@ -129,18 +137,22 @@ export class McpManager implements ToolSource {
     const cfg = c.config;
     const timeout = cfg.connectTimeoutMs ?? DEFAULT_MCP_CONNECT_TIMEOUT_MS;
     this.set(c, 'connecting');
-    const client = new Client({ name: 'agentd', version: this.core.version }, { capabilities: {} });
-    c.client = client;
     const stale = () => c.generation !== gen;
-    client.onclose = () => {
-      if (stale() || c.status === 'disconnected' || c.status === 'failed') return;
-      log.warn('MCP connection closed');
-      c.client = undefined;
-      this.set(c, 'failed', 'connection closed (server exited or dropped the connection)');
-    };
-    client.onerror = (err) => log.debug({ err: errorText(err) }, 'MCP transport error');
+    let client: Client | undefined;
     const run = async () => {
       try {
+        const { Client, StdioClientTransport, StreamableHTTPClientTransport, ToolListChangedNotificationSchema } = await sdk();
+        if (stale()) return;
+        const cl = new Client({ name: 'agentd', version: this.core.version }, { capabilities: {} });
+        client = cl;
+        c.client = cl;
+        cl.onclose = () => {
+          if (stale() || c.status === 'disconnected' || c.status === 'failed') return;
+          log.warn('MCP connection closed');
+          c.client = undefined;
+          this.set(c, 'failed', 'connection closed (server exited or dropped the connection)');
+        };
+        cl.onerror = (err) => log.debug({ err: errorText(err) }, 'MCP transport error');
         let transport;
         if (cfg.url !== undefined) {
           transport = new StreamableHTTPClientTransport(new URL(cfg.url), { requestInit: { headers: (cfg.headers ?? {}) as Record<string, string> } });
@@ -152,12 +164,12 @@ export class McpManager implements ToolSource {
           stdio.stderr?.on('data', (d: Buffer) => log.debug({ stderr: d.toString().slice(0, 2000) }, 'MCP server stderr'));
           transport = stdio;
         }
-        await client.connect(transport, { timeout });
+        await cl.connect(transport, { timeout });
         const tools: Tool[] = [];
         const names = new Map<string, string>();
         let cursor: string | undefined;
         do {
-          const page = await client.listTools(cursor ? { cursor } : {}, { timeout });
+          const page = await cl.listTools(cursor ? { cursor } : {}, { timeout });
           for (const t of page.tools) {
             const tool = toTool(c.name, t as Parameters<typeof toTool>[1]);
             if (names.has(tool.name)) continue;
@@ -167,10 +179,10 @@ export class McpManager implements ToolSource {
           cursor = page.nextCursor;
         } while (cursor);
         if (stale()) return;
-        client.setNotificationHandler(ToolListChangedNotificationSchema, () => void this.refreshTools(c, gen));
+        cl.setNotificationHandler(ToolListChangedNotificationSchema, () => void this.refreshTools(c, gen));
         c.tools = tools;
         c.names = names;
-        const info = client.getServerVersion();
+        const info = cl.getServerVersion();
         c.serverInfo = info ? { ...info } : undefined;
         this.set(c, 'connected');
         log.info({ tools: tools.length }, 'MCP server connected');
@@ -179,7 +191,7 @@ export class McpManager implements ToolSource {
         log.warn({ err: errorText(err) }, 'MCP connect failed');
         c.client = undefined;
         this.set(c, 'failed', `connect failed: ${errorText(err)}`);
-        void client.close().catch(() => {});
+        void client?.close().catch(() => {});
       }
     };
     c.connecting = run().finally(() => {
