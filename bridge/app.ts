@@ -4,6 +4,7 @@
  * installs it with setHttpHandler, so it shares the HTTP server and port of the WebSocket /rpc.
  */
 import express, { type Express, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import { httpRoutes, PROTOCOL_VERSION } from '../protocol/index.js';
 import openapi from '../protocol/generated/openapi.json' with { type: 'json' };
 import type { Core } from '../server/core.js';
@@ -48,10 +49,34 @@ function methodNotAllowed(allowed: string[]): RequestHandler {
     next(new HttpError(405, new RpcError(-32601, `Method ${req.method} is not allowed on ${req.path} (allowed: ${allow})`, { method: req.method, path: req.path, allow }), { Allow: allow }));
 }
 
+/**
+ * Requests per minute per API key (or per client IP without one): security.rateLimit.requestsPerMinute,
+ * default 600, read per request so config changes apply at once. Over it: 429 with Retry-After.
+ */
+function restRateLimit(core: Core): RequestHandler {
+  return rateLimit({
+    windowMs: 60_000,
+    limit: () => core.config.get().security?.rateLimit?.requestsPerMinute ?? 600,
+    standardHeaders: 'draft-7',
+    legacyHeaders: false,
+    keyGenerator: (req) => {
+      const principal = (req as Request & { principal?: string }).principal;
+      return principal?.startsWith('key:') ? principal : ipKeyGenerator(req.socket.remoteAddress ?? 'unknown');
+    },
+    handler: (req, res) => {
+      const reset = (req as Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
+      const retryAfter = Math.max(1, Math.ceil(((reset?.getTime() ?? Date.now() + 60_000) - Date.now()) / 1000));
+      res.setHeader('Retry-After', String(retryAfter));
+      sendError(res, RpcError.rateLimited(retryAfter));
+    },
+  });
+}
+
 export function createApp(core: Core, opts: BridgeOptions = {}): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  app.use(restRateLimit(core));
   app.use(jsonBody(core));
 
   const router = express.Router();

@@ -29,6 +29,8 @@ export const HTTP_STATUS: { [K in keyof typeof ErrorCodes]: number } = {
   ShuttingDown: 503,
   Timeout: 504,
   LimitExceeded: 429,
+  // Only ever in tool.failed events, never a response; mapped for completeness.
+  ToolFailed: 500,
 };
 
 const byCode = new Map<number, number>(Object.entries(HTTP_STATUS).map(([name, status]) => [ErrorCodes[name as keyof typeof ErrorCodes], status]));

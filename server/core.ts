@@ -9,7 +9,10 @@ import { ConfigService } from './config/service.js';
 import { resolveDataDir } from './config/paths.js';
 import { EventLog } from './events/log.js';
 import { handlers } from './handlers/index.js';
+import { AnthropicProvider } from './provider/anthropic.js';
+import { CredentialStore } from './provider/credentials.js';
 import { EchoProvider } from './provider/echo.js';
+import { OAuthService } from './provider/oauth.js';
 import { ProviderRegistry } from './provider/registry.js';
 import { Dispatcher } from './rpc/dispatcher.js';
 import type { Peer } from './rpc/peer.js';
@@ -21,6 +24,7 @@ import type { Store } from './store/store.js';
 import { ApprovalGate } from './approval/gate.js';
 import { ApprovalService } from './approval/service.js';
 import { McpManager } from './mcp/manager.js';
+import { BuiltinToolHost } from './tools/builtin.js';
 import { CompositeToolHost, type ToolHost } from './tools/host.js';
 import { ProcessRegistry } from './tools/processes.js';
 import { withTestTools } from './tools/testing.js';
@@ -44,7 +48,10 @@ export class Core {
   readonly events: EventLog;
   readonly config: ConfigService;
   readonly providers = new ProviderRegistry();
-  /** Where tools come from: add a ToolSource here (built-in tools first, then MCP servers). */
+  /** Provider credentials (`credentials.json`, mode 0600). */
+  readonly credentials: CredentialStore;
+  readonly oauth: OAuthService;
+  /** Where tools come from: the built-in tools first, then MCP servers (one source for all of them). */
   readonly toolSources: CompositeToolHost;
   /** The single entry point the agent loop (and tool/list) calls: the approval gate in front of toolSources. */
   tools: ToolHost;
@@ -69,10 +76,13 @@ export class Core {
     this.config = new ConfigService(this.dataDir, this.cwd);
     this.store = new SqliteStore(join(this.dataDir, 'agentd.db'));
     this.events = new EventLog(this.store, this.log, () => this.config.limits().eventRetention);
+    this.credentials = new CredentialStore(this.dataDir);
+    this.oauth = new OAuthService(this.config, this.credentials, this.log);
     this.providers.add(new EchoProvider());
+    this.providers.add(new AnthropicProvider({ config: this.config, credentials: this.credentials, oauth: this.oauth, log: this.log }));
     this.approvals = new ApprovalService(this);
     this.mcp = new McpManager(this);
-    this.toolSources = new CompositeToolHost([this.mcp]);
+    this.toolSources = new CompositeToolHost([new BuiltinToolHost(() => this.config.limits(), undefined, (child) => this.processes.register(child)), this.mcp]);
     this.tools = new ApprovalGate(this, this.toolSources);
     this.config.onChange(() => {
       this.events.append(null, 'config.updated', { config: this.config.public() });

@@ -522,5 +522,7 @@ export const ErrorCodes = {
   Timeout: -32020,
   /** A configured limit was reached (subscriptions per connection, concurrent turns). */
   LimitExceeded: -32021,
+  /** In `tool.failed` events only: the tool call failed (bad input, path outside the workspace, non-zero exit, ...); its error result went back to the model and the turn goes on. */
+  ToolFailed: -32030,
 } as const;
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

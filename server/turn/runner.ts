@@ -24,6 +24,33 @@ export interface ActiveTurn {
 
 type Content = SessionMessageParams['content'];
 
+/**
+ * How long a provider or tool may take to stop after its signal aborts before the turn stops
+ * waiting for it (so a turn always ends promptly on cancel, even with a tool that ignores it).
+ */
+const ABORT_GRACE_MS = 250;
+
+/** What the model is told about its situation. */
+function systemPrompt(session: SessionRecord): string {
+  return [
+    'You are agentd, a coding agent working in a local project.',
+    `The workspace root is ${session.workspaceRoot}; every tool path is relative to it and cannot leave it.`,
+    'Use the tools to inspect and change files and to run commands; prefer small, exact edits (edit_file) over rewriting files.',
+  ].join('\n');
+}
+
+/** `p`, unless `signal` aborts and `p` has not settled `graceMs` later: then RequestCancelled. */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal, graceMs = ABORT_GRACE_MS): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined;
+    const onAbort = () => { timer = setTimeout(() => reject(RpcError.cancelled()), graceMs); };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    const settle = () => { clearTimeout(timer); signal.removeEventListener('abort', onAbort); };
+    p.then((v) => { settle(); resolve(v); }, (e) => { settle(); reject(e); });
+  });
+}
+
 export class TurnRunner {
   private active = new Map<string, ActiveTurn>();
 
@@ -91,42 +118,58 @@ export class TurnRunner {
     const provider = core.providers.get(session.provider);
     const maxSteps = core.config.limits().maxSteps;
     const usage: Required<Pick<Usage, 'inputTokens' | 'outputTokens'>> = { inputTokens: 0, outputTokens: 0 };
+    /** The assistant message being streamed (undefined between model calls). */
     let assistant: Message | undefined;
+    /** The last assistant message of this turn, for the turn's end event. */
+    let lastId: string | null = null;
 
     try {
       for (let step = 1; ; step++) {
         assistant = { id: newId('msg'), sessionId: sid, turnId, role: 'assistant', content: [], status: 'streaming', createdAt: now() };
+        lastId = assistant.id;
         events.append(sid, 'message.created', { message: assistant });
-        const res = await provider.stream(
-          { model: session.model, messages: history, tools: core.tools.list(session), signal, maxTokens: core.providerMaxTokens(session.provider) },
-          this.collector(assistant, turnId),
-        );
+        const res = await untilAborted(provider.stream(
+          { model: session.model, system: systemPrompt(session), messages: history, tools: core.tools.list(session), signal, maxTokens: core.providerMaxTokens(session.provider) },
+          this.collector(assistant, turnId, signal),
+        ), signal);
         if (signal.aborted) throw RpcError.cancelled();
         usage.inputTokens += res.usage?.inputTokens ?? 0;
         usage.outputTokens += res.usage?.outputTokens ?? 0;
-        assistant.status = 'complete';
-        assistant.stopReason = res.stopReason;
-        if (res.usage) assistant.usage = res.usage;
-        store.putMessage(assistant);
-        events.append(sid, 'message.completed', { message: assistant });
-        history.push(assistant);
+        const done: Message = assistant;
+        assistant = undefined;
+        // A block the stream opened but never filled (an empty text block) is not kept.
+        done.content = done.content.filter((p) => p && (p.type !== 'text' || p.text !== ''));
+        done.status = 'complete';
+        done.stopReason = res.stopReason;
+        if (res.usage) done.usage = res.usage;
+        store.putMessage(done);
+        events.append(sid, 'message.completed', { message: done });
+        history.push(done);
 
-        const calls = assistant.content.filter((p): p is ToolUsePart => p.type === 'tool_use');
+        const calls = done.content.filter((p): p is ToolUsePart => p.type === 'tool_use');
         if (res.stopReason !== 'tool_use' || calls.length === 0) {
-          events.append(sid, 'turn.completed', { turnId, messageId: assistant.id, stopReason: res.stopReason, usage });
-          return assistant;
+          events.append(sid, 'turn.completed', { turnId, messageId: done.id, stopReason: res.stopReason, usage });
+          return done;
         }
         if (step >= maxSteps) {
-          events.append(sid, 'turn.completed', { turnId, messageId: assistant.id, stopReason: 'step_limit', usage });
-          return assistant;
+          events.append(sid, 'turn.completed', { turnId, messageId: done.id, stopReason: 'step_limit', usage });
+          return done;
         }
         const results: ToolResultPart[] = [];
-        for (const call of calls) results.push(await this.runTool(session, turnId, call, signal));
+        for (const call of calls) {
+          if (signal.aborted) break;
+          results.push(await this.runTool(session, turnId, call, signal, () => turn.reason ?? 'cancelled by client'));
+        }
+        // Every tool_use gets its tool_result, even when the turn was cancelled part-way, so
+        // the stored conversation stays valid for the next turn.
+        for (const call of calls.slice(results.length)) {
+          results.push({ type: 'tool_result', toolUseId: call.id, isError: true, content: [{ type: 'text', text: `Not run: the turn ended (${turn.reason ?? 'cancelled by client'})` }] });
+        }
         const toolMessage: Message = { id: newId('msg'), sessionId: sid, turnId, role: 'user', content: results, status: 'complete', createdAt: now() };
         store.putMessage(toolMessage);
         events.append(sid, 'message.created', { message: toolMessage });
         history.push(toolMessage);
-        assistant = undefined;
+        if (signal.aborted) throw RpcError.cancelled();
       }
     } catch (err) {
       const cancelled = signal.aborted;
@@ -139,8 +182,9 @@ export class TurnRunner {
         store.putMessage(assistant);
         events.append(sid, 'message.completed', { message: assistant });
       }
-      const messageId = assistant?.id ?? null;
-      // Tool calls left without results would make the history unusable for the next turn.
+      const messageId = assistant?.id ?? lastId;
+      // Tool calls left without results (the turn ended inside a tool) would make the history
+      // unusable for the next turn; those the loop already answered are skipped.
       closeOpenToolCalls(core, sid, turnId, cancelled ? turn.reason ?? 'cancelled by client' : 'turn failed', startSeq);
       if (cancelled) {
         const reason = turn.reason ?? 'cancelled by client';
@@ -155,10 +199,12 @@ export class TurnRunner {
   }
 
   /** Turns provider stream events into message content and `message.delta` events. */
-  private collector(msg: Message, turnId: string) {
+  private collector(msg: Message, turnId: string, signal: AbortSignal) {
     const json = new Map<number, string>();
     const { events } = this.core;
     return (e: StreamEvent) => {
+      // After a cancel nothing more is added: the turn may already have ended.
+      if (signal.aborted) return;
       switch (e.type) {
         case 'block_start':
           msg.content[e.index] = structuredClone(e.part);
@@ -191,25 +237,31 @@ export class TurnRunner {
     };
   }
 
-  private async runTool(session: SessionRecord, turnId: string, call: ToolUsePart, signal: AbortSignal): Promise<ToolResultPart> {
+  private async runTool(session: SessionRecord, turnId: string, call: ToolUsePart, signal: AbortSignal, reason: () => string): Promise<ToolResultPart> {
     const { events } = this.core;
     const base = { turnId, callId: call.id, tool: call.name };
     events.append(session.id, 'tool.started', { ...base, input: call.input });
     let result: ToolResultPart;
+    let done = false;
     try {
-      result = await this.core.tools.execute(
+      result = await untilAborted(this.core.tools.execute(
         { id: call.id, name: call.name, input: call.input },
-        { session, turnId, signal, output: (stream, text) => events.append(session.id, 'tool.output', { ...base, stream, text }) },
-      );
+        { session, turnId, signal, output: (stream, text) => { if (!signal.aborted || !done) events.append(session.id, 'tool.output', { ...base, stream, text }); } },
+      ), signal);
     } catch (err) {
-      if (signal.aborted) throw RpcError.cancelled();
-      result = { type: 'tool_result', toolUseId: call.id, isError: true, content: [{ type: 'text', text: `Tool failed: ${(err as Error)?.message ?? String(err)}` }] };
+      result = signal.aborted && err instanceof RpcError
+        ? { type: 'tool_result', toolUseId: call.id, isError: true, content: [{ type: 'text', text: 'Cancelled: the tool did not stop in time' }] }
+        : { type: 'tool_result', toolUseId: call.id, isError: true, content: [{ type: 'text', text: `Tool failed: ${(err as Error)?.message ?? String(err)}` }] };
     }
-    if (signal.aborted) throw RpcError.cancelled();
-    if (result.isError) {
+    done = true;
+    if (signal.aborted) {
+      // Cancelled while it ran: whatever it produced is kept, marked as an error that says why.
+      result = { ...result, isError: true, content: [...result.content, { type: 'text', text: `Tool interrupted: ${reason()}` }] };
+      events.append(session.id, 'tool.failed', { ...base, input: call.input, result, error: RpcError.cancelled().toJSON() });
+    } else if (result.isError) {
       const text = result.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
-      events.append(session.id, 'tool.failed', { ...base, result, error: { code: ErrorCodes.InternalError, message: text.slice(0, 500) || 'tool failed' } });
-    } else events.append(session.id, 'tool.completed', { ...base, result });
+      events.append(session.id, 'tool.failed', { ...base, input: call.input, result, error: { code: ErrorCodes.ToolFailed, message: text.slice(0, 500) || 'tool failed' } });
+    } else events.append(session.id, 'tool.completed', { ...base, input: call.input, result });
     return result;
   }
 }

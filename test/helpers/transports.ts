@@ -9,6 +9,8 @@ export interface Opened {
   /** Pid of the agentd server process. */
   pid: number;
   dataDir: string;
+  /** What the server wrote to stderr so far (its logs). */
+  stderr(): string;
   /** Another client to the same server (websocket) or a new server on the same data dir (stdio). */
   another(): Promise<RpcClient>;
   close(): Promise<void>;
@@ -22,6 +24,7 @@ export async function open(transport: RpcTransport, o: ServerOptions = {}): Prom
     return {
       pid: client.proc.pid!,
       client, dataDir,
+      stderr: () => client.stderr,
       another: async () => { const c = spawnStdio({ ...o, dataDir }); extra.push(c); return c; },
       close: async () => { for (const c of extra) await c.close(); await client.close(); },
     };
@@ -31,6 +34,7 @@ export async function open(transport: RpcTransport, o: ServerOptions = {}): Prom
   return {
     pid: server.proc.pid!,
     client, dataDir,
+    stderr: () => server.stderr(),
     another: async () => { const c = await WsClient.connect(server.wsUrl); extra.push(c); return c; },
     close: async () => { for (const c of extra) await c.close(); await client.close(); await server.stop(); },
   };

@@ -1,0 +1,73 @@
+/**
+ * The built-in workspace tools as one ToolSource: read_file, write_file, edit_file,
+ * list_files, grep, run_command. Inputs are validated against each tool's JSON Schema; any
+ * failure (bad input, path outside the workspace, missing file, non-zero exit) is an error
+ * result for the model, never a thrown protocol error.
+ */
+import { Ajv, type ValidateFunction } from 'ajv';
+import type { Limits, Tool, ToolResultPart } from '../../protocol/index.js';
+import type { SessionRecord } from '../store/store.js';
+import { runCommandTool } from './command.js';
+import { editFileTool, grepTool, listFilesTool, readFileTool, writeFileTool } from './files.js';
+import type { ChildProcess } from 'node:child_process';
+import { errorResult, type ToolCall, type ToolContext, type ToolSource } from './host.js';
+import { ToolError } from './workspace.js';
+
+export interface BuiltinContext {
+  /** The session's workspace root (a real path). */
+  root: string;
+  signal: AbortSignal;
+  output: ToolContext['output'];
+  limits: () => Required<Limits>;
+  /** Registers a spawned process group, so shutdown can kill it (core.processes). */
+  track?: (child: ChildProcess) => void;
+}
+
+export interface BuiltinTool {
+  name: string;
+  description: string;
+  inputSchema: Record<string, unknown>;
+  readOnly: boolean;
+  /** Returns the result text; throws ToolError for a failure the model should read. */
+  run(input: Record<string, unknown>, ctx: BuiltinContext): Promise<string>;
+}
+
+export const BUILTIN_TOOLS: BuiltinTool[] = [readFileTool, writeFileTool, editFileTool, listFilesTool, grepTool, runCommandTool];
+
+const ajv = new Ajv({ allErrors: false, strict: false });
+
+export class BuiltinToolHost implements ToolSource {
+  readonly id = 'builtin';
+  private tools = new Map<string, { tool: BuiltinTool; validate: ValidateFunction }>();
+
+  constructor(private limits: () => Required<Limits>, tools: BuiltinTool[] = BUILTIN_TOOLS, private track?: (child: ChildProcess) => void) {
+    for (const tool of tools) this.tools.set(tool.name, { tool, validate: ajv.compile(tool.inputSchema) });
+  }
+
+  has(name: string): boolean {
+    return this.tools.has(name);
+  }
+
+  list(_session?: SessionRecord): Tool[] {
+    return [...this.tools.values()].map(({ tool }) => ({
+      name: tool.name, description: tool.description, inputSchema: tool.inputSchema, source: { type: 'builtin' }, readOnly: tool.readOnly,
+    }));
+  }
+
+  async execute(call: ToolCall, ctx: ToolContext): Promise<ToolResultPart> {
+    const entry = this.tools.get(call.name);
+    if (!entry) return errorResult(call, `Unknown tool: ${call.name}`);
+    if (!entry.validate(call.input)) {
+      const e = entry.validate.errors?.[0];
+      return errorResult(call, `Invalid input for ${call.name}: ${e ? `${e.instancePath || '(input)'} ${e.message}` : 'does not match the schema'}`);
+    }
+    try {
+      const text = await entry.tool.run(call.input, { root: ctx.session.workspaceRoot, signal: ctx.signal, output: ctx.output, limits: this.limits, track: this.track });
+      return { type: 'tool_result', toolUseId: call.id, content: [{ type: 'text', text }] };
+    } catch (err) {
+      if (err instanceof ToolError) return errorResult(call, err.message);
+      const e = err as NodeJS.ErrnoException;
+      return errorResult(call, `${call.name} failed: ${e.code ?? ''}${e.code ? ' ' : ''}${e.message ?? String(err)}`);
+    }
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * run_command: a shell command in the workspace root, in its own process group, with a
+ * scrubbed environment (no provider keys or agentd secrets), a timeout (limits.commandTimeoutMs),
+ * an output cap, its output streamed as `tool.output` events, and the whole group killed on
+ * cancel or timeout.
+ */
+import { spawn } from 'node:child_process';
+import type { BuiltinTool } from './builtin.js';
+import { ToolError } from './workspace.js';
+
+/** Output kept for the result (and streamed), per call. */
+export const OUTPUT_CAP = 64 * 1024;
+
+/** Names of environment variables a command never sees. */
+const SECRET = /^(ANTHROPIC_|AGENTD_|OPENAI_|AWS_SECRET|GITHUB_TOKEN|NPM_TOKEN)|(_API_KEY|_TOKEN|_SECRET|_PASSWORD|_CREDENTIALS?)$/i;
+
+export function scrubbedEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && !SECRET.test(k)) out[k] = v;
+  return out;
+}
+
+const killGroup = (pid: number | undefined) => {
+  if (!pid) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch { /* already gone */ }
+};
+
+export const runCommandTool: BuiltinTool = {
+  name: 'run_command',
+  description: 'Run a shell command (sh -c) in the workspace root. Output (stdout and stderr) is streamed and capped; the command is killed on timeout or cancel. Non-zero exit is an error result.',
+  readOnly: false,
+  inputSchema: {
+    type: 'object', additionalProperties: false, required: ['command'],
+    properties: {
+      command: { type: 'string', minLength: 1, description: 'The shell command line.' },
+      timeout_ms: { type: 'integer', minimum: 1, description: 'Timeout in milliseconds; at most (and by default) the server limit `limits.commandTimeoutMs`.' },
+    },
+  },
+  run(input, { root, signal, output, limits, track }) {
+    const limit = limits().commandTimeoutMs;
+    const timeoutMs = Math.min((input.timeout_ms as number | undefined) ?? limit, limit);
+    return new Promise<string>((resolve, reject) => {
+      if (signal.aborted) return reject(new ToolError('cancelled'));
+      const child = spawn('/bin/sh', ['-c', input.command as string], {
+        cwd: root, env: scrubbedEnv(), detached: true, stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      track?.(child);
+      let kept = 0;
+      let dropped = 0;
+      let text = '';
+      let timedOut = false;
+      const onData = (stream: 'stdout' | 'stderr') => (d: Buffer) => {
+        const s = d.toString('utf8');
+        const room = OUTPUT_CAP - kept;
+        if (room <= 0) { dropped += s.length; return; }
+        const piece = s.length > room ? s.slice(0, room) : s;
+        dropped += s.length - piece.length;
+        kept += piece.length;
+        text += piece;
+        output(stream, piece);
+      };
+      child.stdout!.on('data', onData('stdout'));
+      child.stderr!.on('data', onData('stderr'));
+      const timer = setTimeout(() => { timedOut = true; killGroup(child.pid); }, timeoutMs);
+      const onAbort = () => killGroup(child.pid);
+      signal.addEventListener('abort', onAbort, { once: true });
+      const finish = () => { clearTimeout(timer); signal.removeEventListener('abort', onAbort); };
+      // The shell is done: whatever it left running in its group (holding our pipes) goes too.
+      child.on('exit', () => killGroup(child.pid));
+      child.on('error', (err) => { finish(); reject(new ToolError(`Cannot run command: ${err.message}`)); });
+      child.on('close', (code, sig) => {
+        finish();
+        const tail = dropped ? `\n[output truncated: ${dropped} more characters]` : '';
+        const body = text + tail;
+        if (signal.aborted) return reject(new ToolError(`Command cancelled\n${body}`));
+        if (timedOut) return reject(new ToolError(`Command timed out after ${timeoutMs} ms\n${body}`));
+        if (code !== 0) return reject(new ToolError(`Exit code ${code ?? sig}\n${body}`));
+        resolve(body || '(no output)');
+      });
+    });
+  },
+};

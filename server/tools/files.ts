@@ -1,0 +1,205 @@
+/**
+ * The built-in file tools: read_file, write_file, edit_file, list_files, grep. Every path goes
+ * through resolveInWorkspace; listings never follow symlinks out of the root.
+ */
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import picomatch from 'picomatch';
+import { glob } from 'tinyglobby';
+import type { BuiltinTool } from './builtin.js';
+import { display, resolveInWorkspace, ToolError } from './workspace.js';
+
+/** Largest file read_file / edit_file / grep will load. */
+const MAX_FILE_BYTES = 10 * 1024 * 1024;
+/** Largest text read_file returns (the rest is cut with a note). */
+const MAX_READ_CHARS = 256 * 1024;
+const MAX_LIST = 1000;
+const DEFAULT_GREP_MATCHES = 200;
+const MAX_GREP_MATCHES = 2000;
+const MAX_GREP_LINE = 500;
+/** Files grep looks at, at most, per call. */
+const MAX_GREP_FILES = 20_000;
+const IGNORE = ['**/node_modules/**', '**/.git/**'];
+
+async function loadText(root: string, path: string): Promise<{ file: string; text: string }> {
+  const file = resolveInWorkspace(root, path);
+  let size: number;
+  try {
+    const st = await stat(file);
+    if (st.isDirectory()) throw new ToolError(`${display(root, file)} is a directory`);
+    size = st.size;
+  } catch (err) {
+    if (err instanceof ToolError) throw err;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new ToolError(`File not found: ${path}`);
+    throw err;
+  }
+  if (size > MAX_FILE_BYTES) throw new ToolError(`${display(root, file)} is too large (${size} bytes, limit ${MAX_FILE_BYTES})`);
+  const buf = await readFile(file);
+  if (buf.includes(0)) throw new ToolError(`${display(root, file)} is a binary file`);
+  return { file, text: buf.toString('utf8') };
+}
+
+const count = (hay: string, needle: string) => {
+  let n = 0;
+  for (let i = hay.indexOf(needle); i !== -1; i = hay.indexOf(needle, i + needle.length)) n++;
+  return n;
+};
+
+export const readFileTool: BuiltinTool = {
+  name: 'read_file',
+  description: 'Read a text file in the workspace. Optional 1-based inclusive line range (start_line, end_line).',
+  readOnly: true,
+  inputSchema: {
+    type: 'object', additionalProperties: false, required: ['path'],
+    properties: {
+      path: { type: 'string', description: 'File path, relative to the workspace root.' },
+      start_line: { type: 'integer', minimum: 1, description: 'First line to return (1-based). Default 1.' },
+      end_line: { type: 'integer', minimum: 1, description: 'Last line to return (inclusive). Default: the last line.' },
+    },
+  },
+  async run(input, { root }) {
+    const { text } = await loadText(root, input.path as string);
+    const start = (input.start_line as number | undefined) ?? 1;
+    const end = input.end_line as number | undefined;
+    if (end !== undefined && end < start) throw new ToolError(`end_line (${end}) is before start_line (${start})`);
+    let out = text;
+    if (input.start_line !== undefined || end !== undefined) {
+      const lines = text.split('\n');
+      if (start > lines.length) throw new ToolError(`start_line ${start} is past the end of the file (${lines.length} lines)`);
+      out = lines.slice(start - 1, end ?? lines.length).join('\n');
+    }
+    if (out.length > MAX_READ_CHARS) out = `${out.slice(0, MAX_READ_CHARS)}\n[truncated: ${out.length - MAX_READ_CHARS} more characters; read a line range]`;
+    return out;
+  },
+};
+
+export const writeFileTool: BuiltinTool = {
+  name: 'write_file',
+  description: 'Create or overwrite a file in the workspace with the given content (parent directories are created).',
+  readOnly: false,
+  inputSchema: {
+    type: 'object', additionalProperties: false, required: ['path', 'content'],
+    properties: {
+      path: { type: 'string', description: 'File path, relative to the workspace root.' },
+      content: { type: 'string', description: 'The whole new content.' },
+    },
+  },
+  async run(input, { root }) {
+    const file = resolveInWorkspace(root, input.path as string);
+    const content = input.content as string;
+    await mkdir(dirname(file), { recursive: true });
+    // Checked again after creating directories: nothing may have swapped a symlink in meanwhile.
+    resolveInWorkspace(root, input.path as string);
+    await writeFile(file, content);
+    return `Wrote ${Buffer.byteLength(content)} bytes to ${display(root, file)}`;
+  },
+};
+
+export const editFileTool: BuiltinTool = {
+  name: 'edit_file',
+  description: 'Replace an exact string in a file. Fails if old_string occurs zero times, or more than once unless replace_all is true.',
+  readOnly: false,
+  inputSchema: {
+    type: 'object', additionalProperties: false, required: ['path', 'old_string', 'new_string'],
+    properties: {
+      path: { type: 'string', description: 'File path, relative to the workspace root.' },
+      old_string: { type: 'string', minLength: 1, description: 'The exact text to replace (whitespace included).' },
+      new_string: { type: 'string', description: 'The replacement.' },
+      replace_all: { type: 'boolean', description: 'Replace every occurrence. Default false.' },
+    },
+  },
+  async run(input, { root }) {
+    const { file, text } = await loadText(root, input.path as string);
+    const oldStr = input.old_string as string;
+    const newStr = input.new_string as string;
+    const n = count(text, oldStr);
+    const name = display(root, file);
+    if (n === 0) throw new ToolError(`old_string not found in ${name}; nothing changed`);
+    if (n > 1 && !input.replace_all) throw new ToolError(`old_string occurs ${n} times in ${name}; give more context to make it unique, or set replace_all; nothing changed`);
+    const next = input.replace_all ? text.split(oldStr).join(newStr) : text.replace(oldStr, () => newStr);
+    await writeFile(file, next);
+    return `Replaced ${n} occurrence${n === 1 ? '' : 's'} in ${name}`;
+  },
+};
+
+export const listFilesTool: BuiltinTool = {
+  name: 'list_files',
+  description: `List files in the workspace matching a glob (default **/*), sorted; node_modules and .git are skipped; at most ${MAX_LIST}.`,
+  readOnly: true,
+  inputSchema: {
+    type: 'object', additionalProperties: false,
+    properties: {
+      pattern: { type: 'string', description: 'Glob, e.g. `src/**/*.ts`. Default `**/*`.' },
+      path: { type: 'string', description: 'Directory to list from, relative to the workspace root. Default `.`.' },
+    },
+  },
+  async run(input, { root, signal }) {
+    const dir = resolveInWorkspace(root, (input.path as string | undefined) ?? '.');
+    const pattern = (input.pattern as string | undefined) ?? '**/*';
+    if (pattern.split('/').includes('..') || pattern.startsWith('/')) throw new ToolError('pattern must be relative and must not contain ..');
+    const files = await glob(pattern, { cwd: dir, onlyFiles: true, dot: true, ignore: IGNORE, followSymbolicLinks: false, expandDirectories: false, signal });
+    files.sort();
+    const shown = files.slice(0, MAX_LIST);
+    const more = files.length - shown.length;
+    if (!files.length) return 'No files match.';
+    return shown.join('\n') + (more > 0 ? `\n[${more} more not shown]` : '');
+  },
+};
+
+export const grepTool: BuiltinTool = {
+  name: 'grep',
+  description: `Search files in the workspace for a regular expression (JavaScript syntax). Prints path:line:text; output is bounded (max_results, default ${DEFAULT_GREP_MATCHES}).`,
+  readOnly: true,
+  inputSchema: {
+    type: 'object', additionalProperties: false, required: ['pattern'],
+    properties: {
+      pattern: { type: 'string', minLength: 1, description: 'Regular expression.' },
+      path: { type: 'string', description: 'File or directory to search, relative to the workspace root. Default `.`.' },
+      glob: { type: 'string', description: 'Only files matching this glob, e.g. `**/*.ts`.' },
+      ignore_case: { type: 'boolean', description: 'Case-insensitive. Default false.' },
+      max_results: { type: 'integer', minimum: 1, maximum: MAX_GREP_MATCHES, description: `Stop after this many matching lines. Default ${DEFAULT_GREP_MATCHES}.` },
+    },
+  },
+  async run(input, { root, signal }) {
+    let re: RegExp;
+    try {
+      re = new RegExp(input.pattern as string, input.ignore_case ? 'i' : '');
+    } catch (err) {
+      throw new ToolError(`Invalid regular expression: ${(err as Error).message}`);
+    }
+    const max = (input.max_results as number | undefined) ?? DEFAULT_GREP_MATCHES;
+    const target = resolveInWorkspace(root, (input.path as string | undefined) ?? '.');
+    const st = await stat(target).catch(() => undefined);
+    if (!st) throw new ToolError(`Not found: ${input.path as string}`);
+    let files: string[];
+    if (st.isDirectory()) {
+      files = (await glob('**/*', { cwd: target, onlyFiles: true, dot: true, ignore: IGNORE, followSymbolicLinks: false, absolute: true, expandDirectories: false, signal })).sort();
+      if (input.glob) {
+        const match = picomatch(input.glob as string, { dot: true });
+        files = files.filter((f) => match(display(root, f)) || match(display(target, f)));
+      }
+    } else files = [target];
+    const out: string[] = [];
+    let truncated = false;
+    const skipped = Math.max(0, files.length - MAX_GREP_FILES);
+    for (const f of files.slice(0, MAX_GREP_FILES)) {
+      if (signal.aborted) throw new ToolError('cancelled');
+      let text: string;
+      try {
+        text = (await loadText(root, display(root, f))).text;
+      } catch {
+        continue; // binary, too large, unreadable, or a symlink out of the root
+      }
+      const lines = text.split('\n');
+      for (let i = 0; i < lines.length; i++) {
+        if (!re.test(lines[i])) continue;
+        if (out.length >= max) { truncated = true; break; }
+        const line = lines[i].length > MAX_GREP_LINE ? `${lines[i].slice(0, MAX_GREP_LINE)}…` : lines[i];
+        out.push(`${display(root, f)}:${i + 1}:${line}`);
+      }
+      if (truncated) break;
+    }
+    const note = (truncated ? `\n[stopped after ${max} matches]` : '') + (skipped ? `\n[${skipped} files not searched; narrow path or glob]` : '');
+    return (out.length ? out.join('\n') : 'No matches.') + note;
+  },
+};

@@ -1,0 +1,164 @@
+/**
+ * A scripted local stand-in for the Anthropic Messages API (POST /v1/messages), speaking the
+ * real wire format: JSON errors with status and `retry-after`, and SSE streams
+ * (message_start, content_block_start / content_block_delta (text_delta, input_json_delta) /
+ * content_block_stop, message_delta with stop_reason and usage, message_stop, ping, error).
+ * Each test queues one reply per expected request; every request is recorded.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** One step of a streamed reply. */
+export type Step =
+  | { event: string; data: Json }
+  | { delay: number }
+  /** Destroy the socket here (connection lost mid-stream). */
+  | { drop: true }
+  /** Stop writing and keep the connection open until the client goes away. */
+  | { hang: true };
+
+export type Reply =
+  | { kind: 'stream'; steps: Step[] }
+  | { kind: 'error'; status: number; type: string; message?: string; headers?: Record<string, string> };
+
+export interface Recorded {
+  at: number;
+  headers: IncomingMessage['headers'];
+  body: Json;
+}
+
+/** The credential a request carried (`x-api-key`, or `Authorization: Bearer`, as the SDK version sends it). */
+export const credentialOf = (r: Recorded): string | undefined =>
+  (r.headers['x-api-key'] as string | undefined) ?? r.headers.authorization?.replace(/^Bearer /, '');
+
+let msgCounter = 0;
+
+const start = (usage = { input_tokens: 12, output_tokens: 1 }): Step => ({
+  event: 'message_start',
+  data: { type: 'message_start', message: { id: `msg_test_${++msgCounter}`, type: 'message', role: 'assistant', model: 'claude-test', content: [], stop_reason: null, stop_sequence: null, usage } },
+});
+const end = (stopReason: string, outputTokens: number): Step[] => [
+  { event: 'message_delta', data: { type: 'message_delta', delta: { stop_reason: stopReason, stop_sequence: null }, usage: { output_tokens: outputTokens } } },
+  { event: 'message_stop', data: { type: 'message_stop' } },
+];
+const textBlock = (index: number, chunks: string[], delay = 0): Step[] => [
+  { event: 'content_block_start', data: { type: 'content_block_start', index, content_block: { type: 'text', text: '' } } },
+  ...chunks.flatMap((text): Step[] => [...(delay ? [{ delay }] : []), { event: 'content_block_delta', data: { type: 'content_block_delta', index, delta: { type: 'text_delta', text } } }]),
+  { event: 'content_block_stop', data: { type: 'content_block_stop', index } },
+];
+
+/** Script builders. */
+export const reply = {
+  /** A streamed text reply, one delta per chunk, with a ping after message_start. */
+  text(chunks: string[], o: { delay?: number; stopReason?: string } = {}): Reply {
+    return { kind: 'stream', steps: [start(), { event: 'ping', data: { type: 'ping' } }, ...textBlock(0, chunks, o.delay), ...end(o.stopReason ?? 'end_turn', chunks.length)] };
+  },
+  /** Text (optional), then tool_use blocks whose input arrives as input_json_delta pieces. */
+  toolUse(calls: Array<{ id: string; name: string; input: Json }>, text?: string): Reply {
+    const steps: Step[] = [start()];
+    let index = 0;
+    if (text) steps.push(...textBlock(index++, [text]));
+    for (const c of calls) {
+      const json = JSON.stringify(c.input);
+      const half = Math.ceil(json.length / 2);
+      steps.push(
+        { event: 'content_block_start', data: { type: 'content_block_start', index, content_block: { type: 'tool_use', id: c.id, name: c.name, input: {} } } },
+        { event: 'content_block_delta', data: { type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: '' } } },
+        { event: 'content_block_delta', data: { type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: json.slice(0, half) } } },
+        { event: 'ping', data: { type: 'ping' } },
+        { event: 'content_block_delta', data: { type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: json.slice(half) } } },
+        { event: 'content_block_stop', data: { type: 'content_block_stop', index } },
+      );
+      index++;
+    }
+    steps.push(...end('tool_use', 30));
+    return { kind: 'stream', steps };
+  },
+  /** Some text deltas, then the connection is destroyed (no message_stop). */
+  dropAfter(chunks: string[]): Reply {
+    return { kind: 'stream', steps: [start(), ...textBlock(0, chunks).slice(0, -1), { delay: 20 }, { drop: true }] };
+  },
+  /** Some text deltas, then nothing more: the stream stays open until the client leaves. */
+  hangAfter(chunks: string[]): Reply {
+    return { kind: 'stream', steps: [start(), ...textBlock(0, chunks).slice(0, -1), { hang: true }] };
+  },
+  /** An `event: error` inside a 200 stream. */
+  streamError(type: string, message: string, chunks: string[] = []): Reply {
+    return { kind: 'stream', steps: [start(), ...(chunks.length ? textBlock(0, chunks).slice(0, -1) : []), { event: 'error', data: { type: 'error', error: { type, message } } }] };
+  },
+  /** An HTTP error with Anthropic's JSON error body. */
+  error(status: number, type: string, headers: Record<string, string> = {}, message = `${type} (scripted)`): Reply {
+    return { kind: 'error', status, type, message, headers };
+  },
+};
+
+export interface AnthropicServer {
+  url: string;
+  requests: Recorded[];
+  /** Queues replies, served in order; a request with nothing queued gets a 500 that says so. */
+  script(...replies: Reply[]): void;
+  /** Replies not yet served. */
+  pending(): number;
+  close(): Promise<void>;
+}
+
+export async function startAnthropicServer(): Promise<AnthropicServer> {
+  const queue: Reply[] = [];
+  const requests: Recorded[] = [];
+  const sockets = new Set<import('node:net').Socket>();
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    if (req.method !== 'POST' || !req.url?.startsWith('/v1/messages')) {
+      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ type: 'error', error: { type: 'not_found_error', message: `no route ${req.method} ${req.url}` } }));
+      return;
+    }
+    let body: Json;
+    try {
+      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    } catch {
+      body = null;
+    }
+    requests.push({ at: Date.now(), headers: req.headers, body });
+    const r = queue.shift();
+    if (!r) {
+      res.writeHead(500, { 'content-type': 'application/json', 'x-should-retry': 'false' }).end(JSON.stringify({ type: 'error', error: { type: 'api_error', message: 'test server: no reply scripted' } }));
+      return;
+    }
+    if (r.kind === 'error') {
+      res.writeHead(r.status, { 'content-type': 'application/json', 'request-id': `req_${requests.length}`, ...r.headers });
+      res.end(JSON.stringify({ type: 'error', error: { type: r.type, message: r.message } }));
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'request-id': `req_${requests.length}` });
+    res.flushHeaders();
+    for (const step of r.steps) {
+      if (res.destroyed) return;
+      if ('delay' in step) await new Promise((resolve) => setTimeout(resolve, step.delay));
+      else if ('drop' in step) { res.socket?.destroy(); return; }
+      else if ('hang' in step) return; // left open; closed by the client or close()
+      else res.write(`event: ${step.event}\ndata: ${JSON.stringify(step.data)}\n\n`);
+    }
+    res.end();
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch(() => res.destroy());
+  });
+  server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    script: (...replies) => { queue.push(...replies); },
+    pending: () => queue.length,
+    close: () => new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => resolve());
+    }),
+  };
+}
