@@ -21,6 +21,9 @@ import { SessionService } from './session/service.js';
 import { Shutdown } from './shutdown.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/store.js';
+import { ApprovalGate } from './approval/gate.js';
+import { ApprovalService } from './approval/service.js';
+import { McpManager } from './mcp/manager.js';
 import { BuiltinToolHost } from './tools/builtin.js';
 import { CompositeToolHost, type ToolHost } from './tools/host.js';
 import { ProcessRegistry } from './tools/processes.js';
@@ -48,13 +51,12 @@ export class Core {
   /** Provider credentials (`credentials.json`, mode 0600). */
   readonly credentials: CredentialStore;
   readonly oauth: OAuthService;
-  /** Where tools come from: the built-in tools first; MCP servers are added as further sources. */
+  /** Where tools come from: the built-in tools first, then MCP servers (one source for all of them). */
   readonly toolSources: CompositeToolHost;
-  /**
-   * The single entry point the agent loop (and tool/list) calls for tools. Initially
-   * `toolSources` itself; a feature that decides about calls (approvals) wraps it.
-   */
+  /** The single entry point the agent loop (and tool/list) calls: the approval gate in front of toolSources. */
   tools: ToolHost;
+  readonly approvals: ApprovalService;
+  readonly mcp: McpManager;
   readonly sessions: SessionService;
   readonly turns: TurnRunner;
   readonly dispatcher: Dispatcher;
@@ -71,27 +73,41 @@ export class Core {
     this.dataDir = resolveDataDir(opts.dataDir);
     this.cwd = opts.cwd ?? process.cwd();
     this.log = opts.log ?? createLogger();
-    this.config = new ConfigService(this.dataDir);
+    this.config = new ConfigService(this.dataDir, this.cwd);
     this.store = new SqliteStore(join(this.dataDir, 'agentd.db'));
     this.events = new EventLog(this.store, this.log, () => this.config.limits().eventRetention);
     this.credentials = new CredentialStore(this.dataDir);
     this.oauth = new OAuthService(this.config, this.credentials, this.log);
     this.providers.add(new EchoProvider());
     this.providers.add(new AnthropicProvider({ config: this.config, credentials: this.credentials, oauth: this.oauth, log: this.log }));
-    this.toolSources = new CompositeToolHost([new BuiltinToolHost(() => this.config.limits(), undefined, (child) => this.processes.register(child))]);
-    this.tools = this.toolSources;
+    this.approvals = new ApprovalService(this);
+    this.mcp = new McpManager(this);
+    this.toolSources = new CompositeToolHost([new BuiltinToolHost(() => this.config.limits(), undefined, (child) => this.processes.register(child)), this.mcp]);
+    this.tools = new ApprovalGate(this, this.toolSources);
+    this.config.onChange(() => {
+      this.events.append(null, 'config.updated', { config: this.config.public() });
+      this.mcp.reconcile(this.config.get().mcpServers);
+    });
     this.sessions = new SessionService(this);
     this.turns = new TurnRunner(this);
     this.dispatcher = new Dispatcher(this, handlers);
     this.recovery = new Recovery(this);
+    this.recovery.addStep('approvals', (turn) => this.approvals.recoverTurn(turn.sessionId, turn.turnId));
+    // Test tools (AGENTD_TEST_TOOLS=1 only) sit outside the approval gate.
     if (process.env.AGENTD_TEST_TOOLS === '1') this.tools = withTestTools(this.tools, this.processes);
+    this.shutdown.add('mcp', () => this.mcp.closeAll());
   }
 
-  /** Startup work once every component is registered: recover interrupted turns (now and in a periodic sweep), expire idempotency records. */
+  /**
+   * Startup work once every component is registered: recover interrupted turns (now and in a
+   * periodic sweep), expire idempotency records, connect the MCP servers marked autoConnect (in
+   * the background; a failure becomes a `failed` status).
+   */
   start(): this {
     this.recovery.recoverAll();
     this.recovery.sweep();
     this.dispatcher.idempotency.prune();
+    this.mcp.reconcile(this.config.get().mcpServers);
     return this;
   }
 
@@ -102,10 +118,13 @@ export class Core {
 
   trackPeer(peer: Peer) {
     this.peers.add(peer);
-    peer.onClose(() => this.peers.delete(peer));
+    peer.onClose(() => {
+      this.peers.delete(peer);
+      this.approvals.peerClosed(peer);
+    });
   }
 
-  /** Stops accepting work, ends running turns as interrupted, closes hooks and child processes, flushes and closes the store (server/shutdown.ts). */
+  /** Stops accepting work, ends running turns as interrupted, closes hooks (MCP servers) and child processes, flushes and closes the store (server/shutdown.ts). */
   close(timeoutMs?: number): Promise<void> {
     return this.shutdown.run(this, timeoutMs);
   }

@@ -367,10 +367,13 @@ export const schemaBundle = {
         },
         "mcpServers": {
           "type": "object",
+          "propertyNames": {
+            "pattern": "^[A-Za-z0-9_-]{1,40}$"
+          },
           "additionalProperties": {
             "$ref": "#/definitions/McpServerConfig"
           },
-          "description": "MCP servers by name."
+          "description": "MCP servers by name (letters, digits, `_`, `-`; at most 40). Their tools are named `mcp__<name>__<tool>`."
         },
         "limits": {
           "$ref": "#/definitions/Limits"
@@ -425,6 +428,10 @@ export const schemaBundle = {
               "type": "string",
               "description": "Client id."
             },
+            "clientSecret": {
+              "type": "string",
+              "description": "Client secret, for confidential clients (never returned by config/get)."
+            },
             "redirectUri": {
               "type": "string",
               "description": "Redirect URI."
@@ -463,7 +470,7 @@ export const schemaBundle = {
         },
         "match": {
           "type": "string",
-          "description": "Glob over the call's main argument (command for run_command, path for file tools)."
+          "description": "Glob over the call's main argument: its `command` (run_command; `*` matches anything, and an allow rule never matches a command with shell control operators), else its `path` (file tools; `*` stays within a directory, `**` crosses them), else its first string field. A rule with `match` never matches a call without such an argument."
         },
         "action": {
           "$ref": "#/definitions/ApprovalAction"
@@ -489,7 +496,7 @@ export const schemaBundle = {
         "timeoutMs": {
           "type": "integer",
           "minimum": 1,
-          "description": "Unanswered approvals are denied after this. Default 300000."
+          "description": "Unanswered approvals are denied after this many milliseconds. Default 300000."
         }
       }
     },
@@ -1215,12 +1222,17 @@ export const schemaBundle = {
         },
         "autoConnect": {
           "type": "boolean",
-          "description": "Connect at server start. Default false."
+          "description": "Connect at server start (and when config/update adds the server). Default false."
         },
         "timeoutMs": {
           "type": "integer",
           "minimum": 100,
-          "description": "Per-call timeout. Default 60000."
+          "description": "Timeout of each call, in milliseconds; when a call times out the server is pinged, and one that does not answer is marked failed. Default 60000."
+        },
+        "connectTimeoutMs": {
+          "type": "integer",
+          "minimum": 100,
+          "description": "Timeout of the connection handshake (initialize and tools/list), in milliseconds. Default 30000."
         }
       }
     },
@@ -1519,6 +1531,10 @@ export const schemaBundle = {
           "type": "string",
           "minLength": 1,
           "description": "Directory the session's tools are confined to. Default: the server's working directory. Must exist."
+        },
+        "policy": {
+          "$ref": "#/definitions/ApprovalPolicy",
+          "description": "Approval policy overrides for this session, layered over the config's policy (its rules are checked first; deny rules of either layer always win)."
         },
         "idempotencyKey": {
           "$ref": "#/definitions/IdempotencyKey"

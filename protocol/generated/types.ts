@@ -143,7 +143,7 @@ export interface ApprovalPolicy {
   rules?: ApprovalRule[];
   default?: ApprovalAction;
   /**
-   * Unanswered approvals are denied after this. Default 300000.
+   * Unanswered approvals are denied after this many milliseconds. Default 300000.
    */
   timeoutMs?: number;
 }
@@ -157,7 +157,7 @@ export interface ApprovalRule {
    */
   tool: string;
   /**
-   * Glob over the call's main argument (command for run_command, path for file tools).
+   * Glob over the call's main argument: its `command` (run_command; `*` matches anything, and an allow rule never matches a command with shell control operators), else its `path` (file tools; `*` stays within a directory, `**` crosses them), else its first string field. A rule with `match` never matches a call without such an argument.
    */
   match?: string;
   action: ApprovalAction;
@@ -344,7 +344,7 @@ export interface Config {
   };
   approvals?: ApprovalPolicy;
   /**
-   * MCP servers by name.
+   * MCP servers by name (letters, digits, `_`, `-`; at most 40). Their tools are named `mcp__<name>__<tool>`.
    */
   mcpServers?: {
     [k: string]: McpServerConfig | undefined;
@@ -389,6 +389,10 @@ export interface ProviderConfig {
      * Client id.
      */
     clientId: string;
+    /**
+     * Client secret, for confidential clients (never returned by config/get).
+     */
+    clientSecret?: string;
     /**
      * Redirect URI.
      */
@@ -435,13 +439,17 @@ export interface McpServerConfig {
     [k: string]: string | undefined;
   };
   /**
-   * Connect at server start. Default false.
+   * Connect at server start (and when config/update adds the server). Default false.
    */
   autoConnect?: boolean;
   /**
-   * Per-call timeout. Default 60000.
+   * Timeout of each call, in milliseconds; when a call times out the server is pinged, and one that does not answer is marked failed. Default 60000.
    */
   timeoutMs?: number;
+  /**
+   * Timeout of the connection handshake (initialize and tools/list), in milliseconds. Default 30000.
+   */
+  connectTimeoutMs?: number;
 }
 /**
  * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
@@ -1155,6 +1163,7 @@ export interface SessionCreateParams {
    * Directory the session's tools are confined to. Default: the server's working directory. Must exist.
    */
   workspaceRoot?: string;
+  policy?: ApprovalPolicy;
   idempotencyKey?: IdempotencyKey;
 }
 /**

@@ -1,6 +1,8 @@
 /** Every handler, by method name: the one table the dispatcher serves. */
 import type { HandlerTable } from '../rpc/dispatcher.js';
+import { configHandlers } from './config.js';
 import { lifecycleHandlers } from './lifecycle.js';
+import { mcpHandlers } from './mcp.js';
 import { providerHandlers } from './provider.js';
 import { sessionHandlers } from './session.js';
 import { toolHandlers } from './tool.js';
@@ -10,4 +12,6 @@ export const handlers: HandlerTable = {
   ...sessionHandlers,
   ...providerHandlers,
   ...toolHandlers,
+  ...mcpHandlers,
+  ...configHandlers,
 };

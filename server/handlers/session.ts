@@ -9,15 +9,18 @@ export const sessionHandlers: HandlerTable = {
   'session/get': (p, { core }) => core.sessions.get(p.sessionId),
   'session/delete': (p, { core }) => core.sessions.delete(p.sessionId),
 
-  'session/message': async (p, { core, signal, respondAsync }) => {
+  'session/message': async (p, { core, peer, signal, respondAsync }) => {
     const turn = core.turns.start(p.sessionId, p.content);
     if (p.async || respondAsync) return { sessionId: p.sessionId, turnId: turn.turnId, status: 'accepted' as const };
     // Cancelling the request ($/cancelRequest, or the client going away) cancels the turn.
     const onAbort = () => void core.turns.cancel(p.sessionId, 'request cancelled');
     signal.addEventListener('abort', onAbort, { once: true });
+    // The caller is interested in this turn's approvals while it waits.
+    const unwatch = core.approvals.watch(p.sessionId, peer);
     try {
       return await turn.done;
     } finally {
+      unwatch();
       signal.removeEventListener('abort', onAbort);
     }
   },

@@ -37,6 +37,7 @@ export class SessionService {
       activeTurnId: null,
       createdAt: t,
       updatedAt: t,
+      ...(p.policy ? { policy: p.policy } : {}),
     };
     this.core.store.insertSession(rec);
     const session = this.view(rec);

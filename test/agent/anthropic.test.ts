@@ -25,7 +25,7 @@ for (const transport of RPC_TRANSPORTS) {
     const api = await startAnthropicServer();
     t.teardown(() => api.close());
     const dataDir = tempDir();
-    writeFileSync(join(dataDir, 'config.json'), JSON.stringify({ providers: { anthropic: { maxRetries: 2, maxTokens: 1000 } } }));
+    writeFileSync(join(dataDir, 'config.json'), JSON.stringify({ providers: { anthropic: { maxRetries: 2, maxTokens: 1000 } }, approvals: { default: 'allow' } }));
     const { client, close } = await open(transport, { dataDir, env: { ANTHROPIC_BASE_URL: api.url, ANTHROPIC_API_KEY: ENV_KEY } });
     t.teardown(close);
     await client.initialize();
@@ -273,7 +273,7 @@ t.test('step limit and missing credential', async (t) => {
   const api = await startAnthropicServer();
   t.teardown(() => api.close());
   const dataDir = tempDir();
-  writeFileSync(join(dataDir, 'config.json'), JSON.stringify({ limits: { maxSteps: 2 } }));
+  writeFileSync(join(dataDir, 'config.json'), JSON.stringify({ limits: { maxSteps: 2 }, approvals: { default: 'allow' } }));
   const { client, close } = await open('stdio', { dataDir, env: { ANTHROPIC_BASE_URL: api.url, ANTHROPIC_API_KEY: '' } });
   t.teardown(close);
   await client.initialize();

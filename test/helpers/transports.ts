@@ -6,6 +6,8 @@ export type RpcTransport = (typeof RPC_TRANSPORTS)[number];
 
 export interface Opened {
   client: RpcClient;
+  /** Pid of the agentd server process. */
+  pid: number;
   dataDir: string;
   /** What the server wrote to stderr so far (its logs). */
   stderr(): string;
@@ -20,6 +22,7 @@ export async function open(transport: RpcTransport, o: ServerOptions = {}): Prom
   if (transport === 'stdio') {
     const client = spawnStdio({ ...o, dataDir });
     return {
+      pid: client.proc.pid!,
       client, dataDir,
       stderr: () => client.stderr,
       another: async () => { const c = spawnStdio({ ...o, dataDir }); extra.push(c); return c; },
@@ -29,6 +32,7 @@ export async function open(transport: RpcTransport, o: ServerOptions = {}): Prom
   const server = await spawnHttp({ ...o, dataDir });
   const client = await WsClient.connect(server.wsUrl);
   return {
+    pid: server.proc.pid!,
     client, dataDir,
     stderr: () => server.stderr(),
     another: async () => { const c = await WsClient.connect(server.wsUrl); extra.push(c); return c; },

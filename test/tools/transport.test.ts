@@ -23,7 +23,8 @@ for (const transport of RPC_TRANSPORTS) {
     t.equal(tools.find((x: Json) => x.name === 'read_file').readOnly, true);
     t.equal(tools.find((x: Json) => x.name === 'run_command').readOnly, false);
 
-    const s = await client.request('session/create', { workspaceRoot: ws });
+    // Approvals are tested in test/approval; here every call is allowed.
+    const s = await client.request('session/create', { workspaceRoot: ws, policy: { default: 'allow' } });
     const forSession = await client.request('tool/list', { sessionId: s.id });
     t.equal(forSession.tools.length, tools.length);
     await client.request('session/subscribe', { sessionId: s.id });

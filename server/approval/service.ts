@@ -1,0 +1,188 @@
+/**
+ * Pending approvals. An `ask` decision becomes a permission: a `permission.requested` event
+ * (every subscriber, REST included, sees it), a `permission/request` server-to-client request to
+ * each interested JSON-RPC client that declared `capabilities.permissionRequests`, and a wait
+ * for the first answer (that request's reply or `tool/approve`). The first answer wins and is
+ * announced as `permission.resolved`; later `tool/approve` calls get a Conflict, and the other
+ * clients' `permission/request` calls are cancelled ($/cancelRequest).
+ *
+ * Interested clients: peers subscribed to the session (or to all events) and peers waiting on a
+ * `session/message` of that session. No answer within the timeout denies (`timeout`); the last
+ * interested client disconnecting denies (`no client`); cancelling the turn denies (`cancelled`).
+ */
+import type { PermissionDecision, PermissionRequestParams, PermissionRequestResult } from '../../protocol/index.js';
+import type { Core } from '../core.js';
+import { RpcError } from '../rpc/errors.js';
+import type { Peer } from '../rpc/peer.js';
+import { matches } from '../rpc/validate.js';
+import { newId } from '../session/ids.js';
+
+export interface Answer {
+  decision: PermissionDecision;
+  reason?: string;
+  /** Set when the server decided (timeout, no client, cancelled) rather than a user. */
+  automatic?: boolean;
+}
+
+export interface PermissionAsk {
+  sessionId: string;
+  turnId: string;
+  callId: string;
+  tool: string;
+  input: Record<string, unknown>;
+  summary: string;
+  timeoutMs: number;
+  /** Aborted when the turn is cancelled. */
+  signal: AbortSignal;
+}
+
+interface Pending extends PermissionAsk {
+  id: string;
+  settle(answer: Answer): void;
+  /** Cancels the permission/request calls still out. */
+  requests: AbortController;
+  interested: Set<Peer>;
+}
+
+const KEEP_RESOLVED = 10_000;
+
+export class ApprovalService {
+  private pending = new Map<string, Pending>();
+  private resolved = new Map<string, Answer & { tool: string }>();
+  private watchers = new Map<string, Set<Peer>>();
+
+  constructor(private core: Core) {}
+
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  /** Marks a peer as interested in a session's approvals while it waits on a turn. */
+  watch(sessionId: string, peer: Peer): () => void {
+    let set = this.watchers.get(sessionId);
+    if (!set) this.watchers.set(sessionId, (set = new Set()));
+    set.add(peer);
+    // A one-request peer (REST) is not tracked by the core: learn of its end here.
+    if (!this.core.peers.has(peer)) peer.onClose(() => this.peerClosed(peer));
+    return () => {
+      set.delete(peer);
+      if (set.size === 0 && this.watchers.get(sessionId) === set) this.watchers.delete(sessionId);
+    };
+  }
+
+  private interestedPeers(sessionId: string): Peer[] {
+    const out = new Set([...this.core.peers].filter((p) => p.state === 'initialized' && (p.subscriptions.has(sessionId) || p.subscriptions.has('*'))));
+    for (const p of this.watchers.get(sessionId) ?? []) out.add(p);
+    return [...out].filter((p) => !p.closed);
+  }
+
+  /** Called by the core whenever a peer goes away. */
+  peerClosed(peer: Peer): void {
+    for (const [sessionId, set] of this.watchers) {
+      set.delete(peer);
+      if (set.size === 0) this.watchers.delete(sessionId);
+    }
+    for (const p of [...this.pending.values()]) {
+      const wasInterested = p.interested.delete(peer);
+      for (const other of this.interestedPeers(p.sessionId)) p.interested.add(other);
+      if (wasInterested && p.interested.size === 0) p.settle({ decision: 'deny', reason: 'no client', automatic: true });
+    }
+  }
+
+  /** Waits for an answer; always resolves (timeouts, disconnects and cancels are denials). */
+  ask(a: PermissionAsk): Promise<Answer> {
+    const id = newId('perm');
+    const { events, log } = this.core;
+    return new Promise<Answer>((resolve) => {
+      const timer = setTimeout(() => pending.settle({ decision: 'deny', reason: 'timeout', automatic: true }), a.timeoutMs);
+      const onAbort = () => pending.settle({ decision: 'deny', reason: 'cancelled', automatic: true });
+      const pending: Pending = {
+        ...a, id, requests: new AbortController(), interested: new Set(this.interestedPeers(a.sessionId)),
+        settle: (answer) => {
+          if (!this.pending.has(id)) return;
+          this.pending.delete(id);
+          clearTimeout(timer);
+          a.signal.removeEventListener('abort', onAbort);
+          pending.requests.abort();
+          this.remember(id, { ...answer, tool: a.tool });
+          events.append(a.sessionId, 'permission.resolved', {
+            permissionId: id, callId: a.callId, tool: a.tool, decision: answer.decision, ...(answer.reason ? { reason: answer.reason } : {}),
+          });
+          resolve(answer);
+        },
+      };
+      this.pending.set(id, pending);
+      events.append(a.sessionId, 'permission.requested', {
+        permissionId: id, turnId: a.turnId, callId: a.callId, tool: a.tool, input: a.input, summary: a.summary,
+      });
+      if (a.signal.aborted) return onAbort();
+      a.signal.addEventListener('abort', onAbort, { once: true });
+      const params: PermissionRequestParams = {
+        sessionId: a.sessionId, permissionId: id, turnId: a.turnId, callId: a.callId, tool: a.tool, input: a.input, summary: a.summary,
+      };
+      for (const peer of pending.interested) {
+        if (!peer.capabilities.permissionRequests || !peer.request) continue;
+        peer.request('permission/request', params, pending.requests.signal).then((result) => {
+          const check = matches('PermissionRequestResult', result);
+          if (!check.ok) {
+            log.warn({ peer: peer.id, errors: check.errors }, 'invalid permission/request reply ignored');
+            return;
+          }
+          const r = result as PermissionRequestResult;
+          pending.settle({ decision: r.decision, ...(r.reason ? { reason: r.reason } : {}) });
+        }, (err: unknown) => {
+          if (!pending.requests.signal.aborted) log.debug({ peer: peer.id, err: String(err) }, 'permission/request failed');
+        });
+      }
+    });
+  }
+
+  private remember(id: string, answer: Answer & { tool: string }) {
+    this.resolved.set(id, answer);
+    if (this.resolved.size > KEEP_RESOLVED) this.resolved.delete(this.resolved.keys().next().value as string);
+  }
+
+  /**
+   * Recovery step (server/session/recovery.ts): a turn whose process died may have left
+   * approvals pending; each is denied with reason `server restart` (a `permission.resolved`
+   * event), and a later `tool/approve` of it is a Conflict.
+   */
+  recoverTurn(sessionId: string, turnId: string): void {
+    const open = new Map<string, { callId: string; tool: string }>();
+    for (let since = 0; ;) {
+      const page = this.core.store.eventsSince(sessionId, since, 1000);
+      for (const e of page) {
+        if (e.type !== 'permission.requested' && e.type !== 'permission.resolved') continue;
+        const data = (JSON.parse(e.json) as { data: { permissionId: string; turnId?: string; callId: string; tool: string } }).data;
+        if (e.type === 'permission.requested' && data.turnId === turnId) open.set(data.permissionId, { callId: data.callId, tool: data.tool });
+        else open.delete(data.permissionId);
+      }
+      if (page.length < 1000) break;
+      since = page[page.length - 1].seq;
+    }
+    for (const [permissionId, p] of open) {
+      if (this.pending.has(permissionId)) continue;
+      this.remember(permissionId, { decision: 'deny', reason: 'server restart', automatic: true, tool: p.tool });
+      this.core.events.append(sessionId, 'permission.resolved', { permissionId, callId: p.callId, tool: p.tool, decision: 'deny', reason: 'server restart' });
+    }
+  }
+
+  /** `tool/approve`: answers a pending permission; Conflict when it was already answered. */
+  answer(permissionId: string, answer: Answer, toolName?: string): { permissionId: string; decision: PermissionDecision } {
+    const p = this.pending.get(permissionId);
+    if (!p) {
+      const done = this.resolved.get(permissionId);
+      if (done) {
+        throw RpcError.conflict(`permission ${permissionId} was already resolved (${done.decision})`, {
+          permissionId, decision: done.decision, ...(done.reason ? { reason: done.reason } : {}),
+        });
+      }
+      throw RpcError.notFound('permission', permissionId);
+    }
+    if (toolName !== undefined && toolName !== p.tool) {
+      throw RpcError.invalidParams('toolName', `does not match the pending call's tool (${p.tool})`);
+    }
+    p.settle(answer);
+    return { permissionId, decision: answer.decision };
+  }
+}
