@@ -75,7 +75,8 @@ export async function runChat(flags: ChatFlags, io: ChatIo = { input: process.st
   client.onPermissionRequest((req: PermissionRequestParams, signal: AbortSignal) => askApproval(req, signal));
 
   async function askApproval(req: PermissionRequestParams, signal: AbortSignal): Promise<PermissionRequestResult> {
-    line(`${bold('?')} allow ${req.tool}: ${req.summary}`);
+    // The summary usually names the tool already (`write_file: x.txt`).
+    line(`${bold('?')} allow ${req.summary.startsWith(`${req.tool}`) ? req.summary : `${req.tool}: ${req.summary}`}`);
     line(dim(`  input ${oneLine(json(req.input), 400)}`));
     for (;;) {
       const answer = await new Promise<string | undefined>((resolve) => {

@@ -4,7 +4,6 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { startStandin } from '../helpers/approval-standin.js';
 import { AGENTD, spawnHttp, tempDir } from '../helpers/rpc-client.js';
 import { hasTmux, Tmux } from '../helpers/tmux.js';
 
@@ -138,36 +137,30 @@ if (!hasTmux()) {
     tm.type('hello over websocket');
     await tm.waitFor('Echo: hello over websocket');
 
-    // Approvals at the prompt, when this build has write_file (the approvals work); else the stand-in test below.
+    // The real server asks before write_file (default policy); the chat asks at the prompt.
     let mark = tm.screen().length;
     tm.type('/tool write_file {"path":"x.txt","content":"hi"}');
-    const s = await tm.waitFor(/allow write_file|Unknown tool: write_file|Tool result: /, 15_000, mark);
-    if (/Unknown tool/.test(s.slice(mark))) {
-      t.comment('this build has no write_file tool yet: approvals are tested against the stand-in gate');
-    } else if (!/allow write_file/.test(s.slice(mark))) {
-      t.comment('this build writes without asking (no approval gate yet): approvals are tested against the stand-in gate');
-      t.equal(readFileSync(join(workspace, 'x.txt'), 'utf8'), 'hi', 'write_file wrote the file');
-    } else {
-      await tm.waitFor('[o]nce / [a]lways / [d]eny?', 10_000, mark);
-      tm.type('o');
-      await tm.waitFor(/Tool result: /, 15_000, mark);
-      t.equal(readFileSync(join(workspace, 'x.txt'), 'utf8'), 'hi', 'allowed once: the file was written');
-    }
+    await tm.waitFor('[o]nce / [a]lways / [d]eny?', 15_000, mark);
+    tm.type('o');
+    await tm.waitFor(/Tool result: /, 15_000, mark);
+    t.equal(readFileSync(join(workspace, 'x.txt'), 'utf8'), 'hi', 'allowed once: the file was written');
     mark = tm.screen().length;
     tm.type('/quit');
     t.equal(await tm.waitForExit(), 0, '/quit exits 0');
   });
 
-  t.test('approvals at the prompt (stand-in gate over a real WebSocket): once, deny, Ctrl-C', async (t) => {
-    const server = await startStandin();
-    t.teardown(() => server.close());
+  t.test('approvals at the prompt against the real server over WebSocket: once, deny, Ctrl-C', async (t) => {
+    const workspace = tempDir('agentd-chat-approval-');
+    const http = await spawnHttp({ dataDir: tempDir(), cwd: workspace });
+    t.teardown(() => http.stop());
+    const server = { wsUrl: http.wsUrl, workspace };
     const tm = Tmux.start([process.execPath, AGENTD, 'chat', '--url', server.wsUrl], { env });
     t.teardown(() => tm.kill());
     await tm.waitFor(/session ses_\w+[\s\S]*>$/);
 
     let mark = tm.screen().length;
     tm.type('/tool write_file {"path":"x.txt","content":"hi"}');
-    await tm.waitFor(/\? allow write_file: write x\.txt\n {2}input \{"path":"x\.txt","content":"hi"\}\n {2}\[o\]nce \/ \[a\]lways \/ \[d\]eny\?$/, 15_000, mark);
+    await tm.waitFor(/\? allow write_file: x\.txt\n {2}input \{"path":"x\.txt","content":"hi"\}\n {2}\[o\]nce \/ \[a\]lways \/ \[d\]eny\?$/, 15_000, mark);
     tm.type('maybe');
     await tm.waitFor('answer o (allow once), a (allow always) or d (deny)', 10_000, mark);
     tm.type('o');
@@ -178,7 +171,7 @@ if (!hasTmux()) {
     tm.type('/tool write_file {"path":"y.txt","content":"no"}');
     await tm.waitFor('[o]nce / [a]lways / [d]eny?', 15_000, mark);
     tm.type('d');
-    await tm.waitFor(/Tool error: Denied: denied at the terminal\n>$/, 15_000, mark);
+    await tm.waitFor(/Tool error: Permission denied: the user denied write_file: denied at the terminal\n>$/, 15_000, mark);
     t.notOk(existsSync(join(server.workspace, 'y.txt')), 'deny: not written');
 
     mark = tm.screen().length;

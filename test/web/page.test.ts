@@ -6,7 +6,6 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { startStandin } from '../helpers/approval-standin.js';
 import { AGENTD, ROOT, spawnHttp, tempDir } from '../helpers/rpc-client.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -101,15 +100,10 @@ if (!existsSync(CHROMIUM)) {
     await page.waitForFunction(() => [...document.querySelectorAll('.msg.assistant .text')].pop()?.textContent === 'Echo: over rest');
     t.pass('sessions dialog switches sessions');
 
-    // write_file on the real server: answered in the page when this build asks (the approvals work), else written at once.
+    // write_file on the real server asks for approval (default policy); the page answers it.
     await page.fill('#input', '/tool write_file {"path":"x.txt","content":"hi"}');
     await page.press('#input', 'Enter');
-    const asked = await Promise.race([
-      page.waitForSelector('.approval:not(.answered) button[data-decision="allow_once"]', { timeout: 20_000 }).then(() => true),
-      page.waitForFunction(() => /^Tool (result|error):/.test([...document.querySelectorAll('.msg.assistant .text')].pop()?.textContent ?? ''), undefined, { timeout: 20_000 }).then(() => false),
-    ]);
-    if (asked) await page.click('.approval:not(.answered) button[data-decision="allow_once"]');
-    else t.comment('this build writes without asking (no approval gate yet): approvals are tested against the stand-in gate below');
+    await page.click('.approval:not(.answered) button[data-decision="allow_once"]', { timeout: 20_000 });
     await page.waitForFunction(() => /^Tool result:/.test([...document.querySelectorAll('.msg.assistant .text')].pop()?.textContent ?? ''));
     t.equal(readFileSync(join(workspace, 'x.txt'), 'utf8'), 'hi', 'write_file wrote the file');
 
@@ -133,9 +127,11 @@ if (!existsSync(CHROMIUM)) {
     t.same(pageErrors.get(page), [], 'no errors in the page');
   });
 
-  t.test('approvals in the page (stand-in gate: real core, WebSocket and bridge)', async (t) => {
-    const server = await startStandin();
-    t.teardown(() => server.close());
+  t.test('approvals in the page against the real server: allow once, deny', async (t) => {
+    const workspace = tempDir('agentd-web-approval-');
+    const http = await spawnHttp({ dataDir: tempDir(), cwd: workspace });
+    t.teardown(() => http.stop());
+    const server = { url: http.url, workspace };
     const page = await newPage(t);
     await page.goto(`${server.url}/`);
     await connected(page);
@@ -143,7 +139,7 @@ if (!existsSync(CHROMIUM)) {
     await page.press('#input', 'Enter');
     await page.waitForSelector('.approval .buttons button[data-decision="allow_once"]');
     t.match(await page.textContent('.approval .title'), 'Allow write_file?');
-    t.match(await page.textContent('.approval .summary'), 'write x.txt');
+    t.match(await page.textContent('.approval .summary'), /x\.txt/);
     await page.click('.approval button[data-decision="allow_once"]');
     await page.waitForSelector('.approval .decision');
     t.match(await page.textContent('.approval .decision'), 'allow once');
@@ -156,7 +152,7 @@ if (!existsSync(CHROMIUM)) {
     await page.fill('#input', '/tool write_file {"path":"y.txt","content":"no"}');
     await page.press('#input', 'Enter');
     await page.click('.approval:not(.answered) button[data-decision="deny"]');
-    await page.waitForFunction(() => /Tool error: Denied/.test([...document.querySelectorAll('.msg.assistant .text')].pop()?.textContent ?? ''));
+    await page.waitForFunction(() => /Tool error: Permission denied/.test([...document.querySelectorAll('.msg.assistant .text')].pop()?.textContent ?? ''));
     t.notOk(existsSync(join(server.workspace, 'y.txt')), 'denied: not written');
     t.same(pageErrors.get(page), [], 'no errors in the page');
   });
