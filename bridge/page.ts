@@ -1,5 +1,5 @@
 /**
- * The chat page at `/`: static files built by web/build.mjs into dist/web (the page's own
+ * The chat page at `/`: static files built by bridge/web/build.mjs into dist/web (the page's own
  * index.html, page.css and app.js, plus the chat UI shared with the VS Code extension's webview,
  * extension/media/chat.js and chat.css). Only the files in PAGE_FILES are served.
  */

@@ -1,6 +1,6 @@
 /**
  * Where validate.ts gets its compiled validators: here, ajv compiles them at run time from the
- * protocol's schema bundle. The esbuild bundle (scripts/bundle.mjs) replaces this module with
+ * protocol's schema bundle. The esbuild bundle (server/bundle.mjs) replaces this module with
  * validators precompiled at build time (ajv standalone code), so `agentd` neither loads ajv's
  * compiler nor compiles at start (cold start and idle memory, bench/).
  */

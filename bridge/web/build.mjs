@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, '..');
+const root = join(here, '..', '..');
 const out = join(root, 'dist', 'web');
 mkdirSync(out, { recursive: true });
 

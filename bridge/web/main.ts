@@ -4,13 +4,13 @@
  * the user does (FromView) through `acquireVsCodeApi()`. In VS Code the extension answers those
  * messages (extension/src/controller.ts); here this file does, with the typed client library
  * talking to the server that served the page (WebSocket /rpc or REST + SSE /v1, with an optional
- * API key). Bundled for the browser by web/build.mjs (esbuild, IIFE) into dist/web/app.js.
+ * API key). Bundled for the browser by bridge/web/build.mjs (esbuild, IIFE) into dist/web/app.js.
  */
 import {
   AgentClient, restConnector, RpcResponseError, websocketConnector,
   type PermissionRequestParams, type PermissionRequestResult, type TypedEvent,
-} from '../protocol/client/index.js';
-import type { FromView, ToView } from '../extension/src/chatView.js';
+} from '../../protocol/client/index.js';
+import type { FromView, ToView } from '../../extension/src/chatView.js';
 
 type Transport = 'websocket' | 'rest';
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
