@@ -72,7 +72,8 @@ export class EventLog {
 
   /** The newest seq of a session (or id, for null), including events not yet flushed. */
   lastSeq(sessionId: string | null): number {
-    if (sessionId === null) return this.nextId > 0 ? this.nextId - 1 : this.store.reserveEventIds(0) - 1;
+    // Before this process appended anything, read the newest id (a read: no id block is reserved).
+    if (sessionId === null) return this.nextId > 0 ? this.nextId - 1 : this.store.maxEventId();
     return this.seqs.get(sessionId) ?? (this.flush(), this.store.maxSeq(sessionId));
   }
 

@@ -159,6 +159,7 @@ export class SqliteStore implements Store {
     return (sessionId === null ? this.stmts.oldestAll.get()?.v : this.stmts.oldestSession.get(sessionId)?.v) ?? 0;
   }
   maxSeq(sessionId: string) { return this.stmts.maxSeq.get(sessionId)?.v ?? 0; }
+  maxEventId() { return this.stmts.maxId.get()?.v ?? 0; }
   reserveEventIds(count: number) { return this.reserveTx(count); }
   pruneEvents(sessionId: string, keep: number) {
     const max = this.maxSeq(sessionId);

@@ -44,6 +44,8 @@ export interface Store {
   /** Oldest retained seq (or id) of a stream; 0 when empty. */
   oldestRetained(sessionId: string | null): number;
   maxSeq(sessionId: string): number;
+  /** The newest stored global event id; 0 when there is none. */
+  maxEventId(): number;
   /** Reserves `count` global event ids for this process; returns the first. */
   reserveEventIds(count: number): number;
   /** Drop a session's events beyond the newest `keep`. */
