@@ -5,6 +5,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { join } from 'node:path';
 import type { SessionFlags } from './chat/sessions.js';
 import type { ChatFlags } from './chat/terminal.js';
+import type { TrustFlags } from './config/trust-command.js';
 import { resolveDataDir } from './config/paths.js';
 import { ApiKeys } from './security/keys.js';
 import { serve, setHttpHandler } from './serve.js';
@@ -20,6 +21,8 @@ const port = (v: string) => {
 interface ServeFlags {
   stdio?: boolean; host: string; port: number; dataDir?: string;
   tlsCert?: string; tlsKey?: string; tlsCa?: string; requireClientCert?: boolean;
+  /** false with --no-project-config. */
+  projectConfig?: boolean;
 }
 
 const usage = (message: string) => new CommanderError(2, 'agentd.usage', `error: ${message}`);
@@ -51,13 +54,31 @@ export function buildCli(): Command {
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
     .option('--tls-ca <file>', 'PEM CA bundle that client certificates must chain to')
     .option('--require-client-cert', 'refuse clients without a valid certificate from --tls-ca (mTLS)')
+    .option('--no-project-config', 'do not read the workspace\'s agentd.json at all (also AGENTD_NO_PROJECT_CONFIG=1)')
     .action(async (o: ServeFlags) => {
       if (!!o.tlsCert !== !!o.tlsKey) throw usage('--tls-cert and --tls-key go together');
       if (o.requireClientCert && !o.tlsCa) throw usage('--require-client-cert needs --tls-ca');
       if ((o.tlsCa || o.requireClientCert) && !o.tlsCert) throw usage('--tls-ca and --require-client-cert need --tls-cert and --tls-key');
       if (o.stdio && o.tlsCert) throw usage('--stdio does not use TLS');
       const tls = o.tlsCert && o.tlsKey ? { cert: o.tlsCert, key: o.tlsKey, ca: o.tlsCa, requireClientCert: o.requireClientCert } : undefined;
-      await serve({ stdio: o.stdio, host: o.host, port: o.port, dataDir: o.dataDir, tls });
+      await serve({ stdio: o.stdio, host: o.host, port: o.port, dataDir: o.dataDir, tls, ...(o.projectConfig === false ? { projectConfig: false } : {}) });
+    });
+
+  program
+    .command('trust')
+    .description('trust a workspace\'s agentd.json (untrusted, only its harmless keys apply), list or revoke trust')
+    .argument('[dir]', 'the workspace (default: the current directory)')
+    .option('--list', 'list trusted workspaces (state: trusted, changed, missing)')
+    .option('--revoke <dir>', 'forget the trust of a workspace')
+    .option('--yes', 'trust without asking (needed when stdin is not a terminal)')
+    .option('--json', 'print JSON (with --list)')
+    .option('--data-dir <dir>', 'data directory')
+    .action(async (dir: string | undefined, o: TrustFlags) => {
+      if ((o.list ? 1 : 0) + (o.revoke !== undefined ? 1 : 0) + (dir !== undefined ? 1 : 0) > 1) throw usage('give one of DIR, --list or --revoke DIR');
+      if (o.json && !o.list) throw usage('--json goes with --list');
+      const { runTrust } = await import('./config/trust-command.js');
+      const code = await runTrust(dir, o);
+      if (code) process.exit(code);
     });
 
   const key = program.command('key').description('manage API keys for HTTP and WebSocket clients');

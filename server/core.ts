@@ -36,6 +36,8 @@ export interface CoreOptions {
   dataDir?: string;
   /** Base for relative workspace roots; default process.cwd(). */
   cwd?: string;
+  /** Read the workspace's agentd.json (default true; `serve --no-project-config` or AGENTD_NO_PROJECT_CONFIG=1: false). */
+  projectConfig?: boolean;
   log?: Logger;
 }
 
@@ -73,7 +75,10 @@ export class Core {
     this.dataDir = resolveDataDir(opts.dataDir);
     this.cwd = opts.cwd ?? process.cwd();
     this.log = opts.log ?? createLogger();
-    this.config = new ConfigService(this.dataDir, this.cwd);
+    this.config = new ConfigService(this.dataDir, this.cwd, {
+      projectConfig: opts.projectConfig ?? process.env.AGENTD_NO_PROJECT_CONFIG !== '1',
+    });
+    this.warnUntrusted();
     this.store = new SqliteStore(join(this.dataDir, 'agentd.db'));
     this.events = new EventLog(this.store, this.log, () => this.config.limits().eventRetention);
     this.credentials = new CredentialStore(this.dataDir);
@@ -85,7 +90,7 @@ export class Core {
     this.toolSources = new CompositeToolHost([new BuiltinToolHost(() => this.config.limits(), undefined, (child) => this.processes.register(child)), this.mcp]);
     this.tools = new ApprovalGate(this, this.toolSources);
     this.config.onChange(() => {
-      this.events.append(null, 'config.updated', { config: this.config.public() });
+      this.events.append(null, 'config.updated', { config: this.config.public(), projectConfig: this.config.projectState() });
       this.mcp.reconcile(this.config.get().mcpServers);
     });
     this.sessions = new SessionService(this);
@@ -109,6 +114,14 @@ export class Core {
     this.dispatcher.idempotency.prune();
     this.mcp.reconcile(this.config.get().mcpServers);
     return this;
+  }
+
+  /** One warning (stderr) naming every key of an untrusted agentd.json that does not apply. */
+  private warnUntrusted() {
+    const p = this.config.projectState();
+    if (!p.ignoredKeys.length) return;
+    this.log.warn({ file: p.path, ignoredKeys: p.ignoredKeys },
+      `${p.path} is not trusted; ignored: ${p.ignoredKeys.join(', ')} (review it, then run \`agentd trust\` in that directory to apply it)`);
   }
 
   /** max_tokens for a provider's requests. */

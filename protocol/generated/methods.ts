@@ -57,6 +57,8 @@ export const Methods = {
   ConfigGet: 'config/get',
   /** Replace the user config; validated, applied without restart. */
   ConfigUpdate: 'config/update',
+  /** Trust the workspace's agentd.json (as the client showed it: `hash` must match) and apply it at once. */
+  ConfigTrust: 'config/trust',
 } as const;
 export type MethodName = (typeof Methods)[keyof typeof Methods];
 
@@ -83,6 +85,7 @@ export interface ClientRequests {
   'mcp/disconnect': { params: T.McpNameParams; result: T.McpServerResult };
   'config/get': { params: T.Empty; result: T.ConfigGetResult };
   'config/update': { params: T.ConfigUpdateParams; result: T.ConfigGetResult };
+  'config/trust': { params: T.ConfigTrustParams; result: T.ConfigGetResult };
 }
 
 /** Notifications a client sends. */
@@ -368,6 +371,18 @@ export const methodTable = {
     "rest": {
       "method": "PUT",
       "path": "/v1/config"
+    }
+  },
+  "config/trust": {
+    "kind": "request",
+    "direction": "clientToServer",
+    "group": "config",
+    "params": "ConfigTrustParams",
+    "result": "ConfigGetResult",
+    "summary": "Trust the workspace's agentd.json (as the client showed it: `hash` must match) and apply it at once.",
+    "rest": {
+      "method": "POST",
+      "path": "/v1/config/trust"
     }
   }
 } as const;

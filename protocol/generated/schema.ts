@@ -545,11 +545,15 @@ export const schemaBundle = {
       "type": "object",
       "additionalProperties": false,
       "required": [
-        "config"
+        "config",
+        "projectConfig"
       ],
       "properties": {
         "config": {
           "$ref": "#/definitions/Config"
+        },
+        "projectConfig": {
+          "$ref": "#/definitions/ProjectConfigState"
         }
       }
     },
@@ -613,6 +617,63 @@ export const schemaBundle = {
               "description": "WebSocket messages allowed in a burst. Default 200."
             }
           }
+        }
+      }
+    },
+    "ProjectConfigState": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "path",
+        "present",
+        "enabled",
+        "trusted",
+        "ignoredKeys"
+      ],
+      "description": "The workspace's project config (`agentd.json` in the server's working directory) and whether it is trusted. Untrusted, only harmless keys apply (see the README's Workspace trust section); `ignoredKeys` names the others.",
+      "properties": {
+        "path": {
+          "type": "string",
+          "description": "Absolute path of the project config file (whether or not it exists)."
+        },
+        "present": {
+          "type": "boolean",
+          "description": "The file exists and was read."
+        },
+        "enabled": {
+          "type": "boolean",
+          "description": "False when the server was started with `--no-project-config` (or `AGENTD_NO_PROJECT_CONFIG=1`): the file is not read at all."
+        },
+        "trusted": {
+          "type": "boolean",
+          "description": "The user trusted this workspace with exactly this file content (`agentd trust`, or `config/trust`): every key applies."
+        },
+        "hash": {
+          "type": "string",
+          "pattern": "^[0-9a-f]{64}$",
+          "description": "SHA-256 (hex) of the file's bytes as read; pass it to `config/trust`."
+        },
+        "ignoredKeys": {
+          "type": "array",
+          "items": {
+            "type": "string"
+          },
+          "description": "Keys of the file that do not apply because it is untrusted, as dotted paths (`mcpServers.helper`, `approvals.default`, `security.allowedOrigins`, `providers.anthropic.baseUrl`, `approvals.rules[0]`, ...). Empty when trusted."
+        }
+      }
+    },
+    "ConfigTrustParams": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "hash"
+      ],
+      "description": "Trust the workspace's agentd.json as the client showed it to the user.",
+      "properties": {
+        "hash": {
+          "type": "string",
+          "pattern": "^[0-9a-f]{64}$",
+          "description": "`projectConfig.hash` as the client read it (initialize or config/get): the file must still have this content, else -32012 Conflict and nothing is recorded."
         }
       }
     },
@@ -993,6 +1054,9 @@ export const schemaBundle = {
       "properties": {
         "config": {
           "$ref": "#/definitions/Config"
+        },
+        "projectConfig": {
+          "$ref": "#/definitions/ProjectConfigState"
         }
       }
     },
@@ -1122,7 +1186,8 @@ export const schemaBundle = {
       "required": [
         "protocolVersion",
         "serverInfo",
-        "capabilities"
+        "capabilities",
+        "projectConfig"
       ],
       "properties": {
         "protocolVersion": {
@@ -1150,6 +1215,9 @@ export const schemaBundle = {
         },
         "capabilities": {
           "$ref": "#/definitions/ServerCapabilities"
+        },
+        "projectConfig": {
+          "$ref": "#/definitions/ProjectConfigState"
         }
       }
     },

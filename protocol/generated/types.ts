@@ -528,6 +528,39 @@ export interface SecurityConfig {
  */
 export interface ConfigGetResult {
   config: Config;
+  projectConfig: ProjectConfigState;
+}
+/**
+ * The workspace's project config (`agentd.json` in the server's working directory) and whether it is trusted. Untrusted, only harmless keys apply (see the README's Workspace trust section); `ignoredKeys` names the others.
+ *
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "ProjectConfigState".
+ */
+export interface ProjectConfigState {
+  /**
+   * Absolute path of the project config file (whether or not it exists).
+   */
+  path: string;
+  /**
+   * The file exists and was read.
+   */
+  present: boolean;
+  /**
+   * False when the server was started with `--no-project-config` (or `AGENTD_NO_PROJECT_CONFIG=1`): the file is not read at all.
+   */
+  enabled: boolean;
+  /**
+   * The user trusted this workspace with exactly this file content (`agentd trust`, or `config/trust`): every key applies.
+   */
+  trusted: boolean;
+  /**
+   * SHA-256 (hex) of the file's bytes as read; pass it to `config/trust`.
+   */
+  hash?: string;
+  /**
+   * Keys of the file that do not apply because it is untrusted, as dotted paths (`mcpServers.helper`, `approvals.default`, `security.allowedOrigins`, `providers.anthropic.baseUrl`, `approvals.rules[0]`, ...). Empty when trusted.
+   */
+  ignoredKeys: string[];
 }
 /**
  * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
@@ -536,6 +569,18 @@ export interface ConfigGetResult {
 export interface ConfigUpdateParams {
   config: Config;
   idempotencyKey?: IdempotencyKey;
+}
+/**
+ * Trust the workspace's agentd.json as the client showed it to the user.
+ *
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "ConfigTrustParams".
+ */
+export interface ConfigTrustParams {
+  /**
+   * `projectConfig.hash` as the client read it (initialize or config/get): the file must still have this content, else -32012 Conflict and nothing is recorded.
+   */
+  hash: string;
 }
 /**
  * One event. `session/event` notifications carry it as params; SSE carries it as `data:` with `event:` = type and `id:` = seq (per-session stream) or id (all-events stream).
@@ -791,6 +836,7 @@ export interface PermissionResolvedData {
  */
 export interface ConfigUpdatedData {
   config: Config;
+  projectConfig?: ProjectConfigState;
 }
 /**
  * mcp.updated: an MCP server's status changed.
@@ -976,6 +1022,7 @@ export interface InitializeResult {
     version: string;
   };
   capabilities: ServerCapabilities;
+  projectConfig: ProjectConfigState;
 }
 /**
  * What the server offers.

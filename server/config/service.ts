@@ -3,7 +3,9 @@
  * data directory (config/update replaces it whole), and the project config, `agentd.json` in
  * the server's working directory (the workspace), merged over it: objects merge key by key,
  * arrays and scalars replace, and an MCP server defined in the project replaces the user's
- * server of the same name whole. Both are validated on load (start-up fails on a bad file, naming
+ * server of the same name whole. The project layer applies whole only once the user trusted
+ * that workspace and file content (server/config/trust.ts); until then only its harmless keys do.
+ * Both are validated on load (start-up fails on a bad file, naming
  * the field) and every update is validated before anything changes. Every default lives here,
  * next to the code that applies it.
  *
@@ -12,10 +14,11 @@
  * stored value.
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { Config, Limits } from '../../protocol/index.js';
+import { dirname, join } from 'node:path';
+import type { Config, Limits, ProjectConfigState } from '../../protocol/index.js';
 import { RpcError } from '../rpc/errors.js';
 import { validateParams } from '../rpc/validate.js';
+import { type Ignored, type ProjectFile, readProjectFile, TrustStore, untrustedView, workspaceKey } from './trust.js';
 
 export const DEFAULT_LIMITS: Required<Limits> = {
   maxSteps: 25,
@@ -64,7 +67,7 @@ export function checkConfig(c: Config, prefix = 'config'): void {
 
 /** Validates a whole config document (schema, then the extra checks). */
 function validate(doc: unknown, prefix: string): Config {
-  validateParams('ConfigGetResult', { config: doc });
+  validateParams('ConfigUpdateParams', { config: doc });
   checkConfig(doc as Config, prefix);
   return doc as Config;
 }
@@ -89,20 +92,47 @@ export function redact(c: Config): Config {
   return copy;
 }
 
+export interface ConfigOptions {
+  /** Read the workspace's agentd.json at all (`serve --no-project-config`: false). Default true. */
+  projectConfig?: boolean;
+}
+
 export class ConfigService {
   private user: Config = {};
+  /** The project file as read (validated), whether or not it applies. */
   private project: Config = {};
+  private projectHash: string | undefined;
+  private trusted = false;
+  private ignored: Ignored[] = [];
   private effective: Config = {};
   private listeners: Array<(c: Config) => void> = [];
   readonly file: string;
   readonly projectFile: string;
+  readonly projectEnabled: boolean;
+  readonly trust: TrustStore;
 
-  constructor(readonly dataDir: string, cwd = process.cwd()) {
+  constructor(readonly dataDir: string, cwd = process.cwd(), opts: ConfigOptions = {}) {
     this.file = join(dataDir, 'config.json');
-    this.projectFile = join(cwd, PROJECT_FILE);
+    this.projectFile = join(workspaceKey(cwd), PROJECT_FILE);
+    this.projectEnabled = opts.projectConfig !== false;
+    this.trust = new TrustStore(dataDir);
     this.user = this.load(this.file);
-    this.project = this.load(this.projectFile);
-    this.effective = this.merged(this.user, `config file ${this.file} merged with ${this.projectFile}`);
+    if (this.projectEnabled) {
+      const f = readProjectFile(this.projectFile);
+      if (f) {
+        this.project = this.check(f.json, this.projectFile);
+        this.projectHash = f.hash;
+        this.trusted = this.trust.isTrusted(dirname(this.projectFile), f.hash);
+      }
+    }
+    const m = this.merged(this.user);
+    try {
+      validate(m.effective, '(merged)');
+    } catch (err) {
+      throw new Error(`config file ${this.file} merged with ${this.projectFile} is invalid: ${err instanceof RpcError ? err.message : String(err)}`);
+    }
+    this.effective = m.effective;
+    this.ignored = m.ignored;
   }
 
   private load(file: string): Config {
@@ -113,6 +143,10 @@ export class ConfigService {
     } catch (err) {
       throw new Error(`config file ${file} is not valid JSON: ${(err as Error).message}`);
     }
+    return this.check(doc, file);
+  }
+
+  private check(doc: unknown, file: string): Config {
     try {
       return validate(doc, '(file)');
     } catch (err) {
@@ -120,13 +154,64 @@ export class ConfigService {
     }
   }
 
-  private merged(user: Config, what: string): Config {
-    const eff = mergeConfig(user, this.project);
+  /** The user config with the project layer over it: all of it when trusted, its harmless part otherwise (server/config/trust.ts). */
+  private merged(user: Config): { effective: Config; ignored: Ignored[] } {
+    if (this.trusted) return { effective: mergeConfig(user, this.project), ignored: [] };
+    const view = untrustedView(this.project, user, DEFAULT_LIMITS);
+    return { effective: mergeConfig(user, view.applied), ignored: view.ignored };
+  }
+
+  /** Whether the workspace's agentd.json is there, trusted, and what of it does not apply. */
+  projectState(): ProjectConfigState {
+    return {
+      path: this.projectFile,
+      present: this.projectHash !== undefined,
+      enabled: this.projectEnabled,
+      trusted: this.trusted,
+      ...(this.projectHash ? { hash: this.projectHash } : {}),
+      ignoredKeys: this.ignored.map((i) => i.key),
+    };
+  }
+
+  /** The keys of an untrusted agentd.json that do not apply, with their values (for `agentd trust`; may hold secrets). */
+  ignoredEntries(): Ignored[] {
+    return this.ignored;
+  }
+
+  /**
+   * config/trust: trusts the workspace's agentd.json if its bytes still hash to `hash` (what the
+   * client showed the user), records it in trust.json and applies it at once (listeners run).
+   */
+  trustProject(hash: string): ProjectConfigState {
+    if (!this.projectEnabled) throw RpcError.forbidden(`this server does not read ${PROJECT_FILE} (started with --no-project-config)`);
+    let f: ProjectFile | undefined;
     try {
-      return validate(eff, '(merged)');
+      f = readProjectFile(this.projectFile);
     } catch (err) {
-      throw new Error(`${what} is invalid: ${err instanceof RpcError ? err.message : String(err)}`);
+      throw RpcError.conflict(`${this.projectFile} cannot be trusted: ${(err as Error).message}`);
     }
+    if (!f) throw RpcError.notFound('project config', this.projectFile);
+    if (f.hash !== hash) throw RpcError.conflict(`${this.projectFile} changed since it was read (its hash is now ${f.hash})`, { hash: f.hash });
+    let doc: Config;
+    try {
+      doc = this.check(f.json, this.projectFile);
+    } catch (err) {
+      throw RpcError.conflict((err as Error).message);
+    }
+    const eff = mergeConfig(this.user, doc);
+    try {
+      validate(eff, 'config');
+    } catch (err) {
+      throw RpcError.conflict(`${this.projectFile} merged with the user config is invalid: ${(err as Error).message}`);
+    }
+    this.trust.trust(dirname(this.projectFile), f.hash);
+    this.project = doc;
+    this.projectHash = f.hash;
+    this.trusted = true;
+    this.ignored = [];
+    this.effective = eff;
+    for (const fn of this.listeners) fn(eff);
+    return this.projectState();
   }
 
   /** The user layer alone (config.json). */
@@ -164,7 +249,7 @@ export class ConfigService {
       set(kept);
     });
     validate(doc, 'config');
-    const eff = mergeConfig(doc, this.project);
+    const { effective: eff, ignored } = this.merged(doc);
     try {
       validate(eff, 'config');
     } catch (err) {
@@ -176,6 +261,7 @@ export class ConfigService {
     renameSync(tmp, this.file);
     this.user = doc;
     this.effective = eff;
+    this.ignored = ignored;
     for (const fn of this.listeners) fn(eff);
     return eff;
   }

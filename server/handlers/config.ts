@@ -1,10 +1,19 @@
 /** config/*: the config document (server/config/service.ts); secrets never come back. */
 import type { HandlerTable } from '../rpc/dispatcher.js';
+import type { Core } from '../core.js';
+
+const result = (core: Core) => ({ config: core.config.public(), projectConfig: core.config.projectState() });
 
 export const configHandlers: HandlerTable = {
-  'config/get': (_p, { core }) => ({ config: core.config.public() }),
+  'config/get': (_p, { core }) => result(core),
   'config/update': (p, { core }) => {
     core.config.update(p.config);
-    return { config: core.config.public() };
+    return result(core);
+  },
+  // Trusting grants no more than config/update already does (a client could write the same keys
+  // into the user config); the hash makes sure what applies is what the client showed its user.
+  'config/trust': (p, { core }) => {
+    core.config.trustProject(p.hash);
+    return result(core);
   },
 };

@@ -22,6 +22,7 @@ export const lifecycleHandlers: HandlerTable = {
         events: Object.keys(eventTable),
         permissionRequests: peer.transport !== 'rest',
       },
+      projectConfig: core.config.projectState(),
     };
   },
   shutdown: async (_p, { core, peer }) => {
