@@ -17,7 +17,7 @@ for (const transport of RPC_TRANSPORTS) {
     const { client, dataDir } = o;
     await client.initialize();
     await client.request('session/subscribe', {});
-    t.same(await client.request('config/get', {}), { config: {} }, 'empty by default');
+    t.same((await client.request('config/get', {})).config, {}, 'empty by default');
 
     const config: Json = {
       defaultModel: 'echo-slow',
@@ -101,11 +101,15 @@ for (const transport of RPC_TRANSPORTS) {
     t.teardown(o.close);
     await o.client.initialize();
     const { config } = await o.client.request('config/get', {});
-    t.same(config, { defaultModel: 'echo-slow', limits: { maxSteps: 2, maxSubscriptions: 50 }, approvals: { rules: [{ tool: 'b', action: 'deny' }] } },
-      'objects merge key by key, arrays and scalars are replaced');
+    // Untrusted (test/config/trust.test.ts has the rest): these keys only tighten, so they apply,
+    // and the project's deny rule goes before the user's rules instead of replacing them.
+    const rules = [{ tool: 'b', action: 'deny' }, { tool: 'a', action: 'allow' }];
+    t.same(config, { defaultModel: 'echo-slow', limits: { maxSteps: 2, maxSubscriptions: 50 }, approvals: { rules } },
+      'objects merge key by key, scalars are replaced');
     t.equal((await o.client.request('session/create', {})).model, 'echo-slow');
     const after = await o.client.request('config/update', { config: { limits: { maxSubscriptions: 10 } } });
-    t.same(after.config, { defaultModel: 'echo-slow', limits: { maxSteps: 2, maxSubscriptions: 10 }, approvals: { rules: [{ tool: 'b', action: 'deny' }] } });
+    t.same(after.config, { defaultModel: 'echo-slow', limits: { maxSteps: 2, maxSubscriptions: 10 }, approvals: { rules: [{ tool: 'b', action: 'deny' }] } },
+      'the user config no longer has rules: only the project\'s remain');
     t.same(stored(dataDir), { limits: { maxSubscriptions: 10 } }, 'only the user layer is written');
   });
 }
@@ -119,7 +123,7 @@ t.test('the config survives a restart; a bad config file stops start-up with the
   const b = spawnStdio({ dataDir });
   t.teardown(() => b.close());
   await b.initialize();
-  t.same(await b.request('config/get', {}), { config: { defaultModel: 'echo-slow' } });
+  t.same((await b.request('config/get', {})).config, { defaultModel: 'echo-slow' });
   await b.close();
 
   writeConfig(dataDir, { limits: { maxSteps: 'many' } });
