@@ -66,6 +66,12 @@ export class SsePeer extends RestPeer {
     this.onClose(() => this.writer.end());
   }
 
+  /** A revoked key ends the stream at once. */
+  protected closeRevoked() {
+    super.closeRevoked();
+    this.res.end();
+  }
+
   /** Sends the status and headers once (before the first event or comment). */
   open() {
     if (this.res.headersSent) return;

@@ -99,6 +99,8 @@ function handle(core: Core, route: RestRoute): RequestHandler {
     idempotencyHeader(req, route.params, params);
     const respondAsync = route.asyncStatus !== undefined && (prefersAsync(req) || params.async === true);
     const peer = new RestPeer(req, res);
+    // Tracked while it runs, so revoking its key fails it at once (server/security/keys.ts).
+    core.trackPeer(peer);
     const result = await core.dispatcher.request(route.rpcMethod, params, { core, peer, signal: peer.lifetime.signal, respondAsync });
     if (res.destroyed) return;
     if (respondAsync) res.set('Preference-Applied', 'respond-async');

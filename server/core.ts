@@ -18,6 +18,7 @@ import { Dispatcher } from './rpc/dispatcher.js';
 import type { Peer } from './rpc/peer.js';
 import { Recovery } from './session/recovery.js';
 import { SessionService } from './session/service.js';
+import { ApiKeys } from './security/keys.js';
 import { Shutdown } from './shutdown.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/store.js';
@@ -47,6 +48,8 @@ export class Core {
   readonly cwd: string;
   readonly log: Logger;
   readonly store: Store;
+  /** API keys of HTTP and WebSocket clients (checked by the access guard and on every keyed request). */
+  readonly keys: ApiKeys;
   readonly events: EventLog;
   readonly config: ConfigService;
   readonly providers = new ProviderRegistry();
@@ -80,6 +83,7 @@ export class Core {
     });
     this.warnUntrusted();
     this.store = new SqliteStore(join(this.dataDir, 'agentd.db'));
+    this.keys = new ApiKeys(this.store);
     this.events = new EventLog(this.store, this.log, () => this.config.limits().eventRetention);
     this.credentials = new CredentialStore(this.dataDir);
     this.oauth = new OAuthService(this.config, this.credentials, this.log);

@@ -10,6 +10,7 @@ import { Core, type CoreOptions } from './core.js';
 import { shutdownTimeout } from './shutdown.js';
 import { watchParent } from './transport/liveness.js';
 import { AccessGuard, isLoopback } from './security/guard.js';
+import { watchRevocations } from './security/keys.js';
 import { RateLimiter } from './security/rate.js';
 import { serveStdio } from './transport/stdio.js';
 
@@ -95,7 +96,8 @@ export async function startHttp(core: Core, opts: HttpOptions = {}): Promise<Htt
   const limiter = new RateLimiter(rate.messagesPerSecond ?? 100, rate.burst ?? 200);
   // Loaded here, not at the top: `serve --stdio` never needs ws (cold start, see bench/).
   const { attachWebSocket, closeWebSockets } = await import('./transport/websocket.js');
-  const wss = attachWebSocket(core, server, { guard: (req) => guard.check(req), limit: (principal) => limiter.take(principal) });
+  const wss = attachWebSocket(core, server, { guard: (req) => guard.check(req, { websocket: true }), limit: (principal) => limiter.take(principal) });
+  const stopWatch = watchRevocations(core.keys, () => core.peers);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());
@@ -106,6 +108,7 @@ export async function startHttp(core: Core, opts: HttpOptions = {}): Promise<Htt
     server,
     url,
     close: () => new Promise<void>((resolve) => {
+      stopWatch();
       server.close(() => resolve());
       server.closeAllConnections();
       // Upgraded sockets are not HTTP connections any more: close them too (1001 going away).

@@ -8,6 +8,7 @@ import type { Core } from '../core.js';
 import { RpcError } from './errors.js';
 import { IdempotencyCache } from './idempotency.js';
 import type { Peer } from './peer.js';
+import { keyIdOf } from '../security/keys.js';
 import { matches, validateParams } from './validate.js';
 
 export interface RequestContext {
@@ -25,6 +26,15 @@ export type Handler<M extends keyof ClientRequests> = (
 ) => Promise<ClientRequests[M]['result']> | ClientRequests[M]['result'];
 
 export type HandlerTable = { [M in keyof ClientRequests]?: Handler<M> };
+
+/** `work`, or its revocation's reason (Unauthorized) as soon as the peer's key is revoked. */
+function untilRevoked<T>(work: Promise<T>, revoked: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onRevoke = () => reject(revoked.reason);
+    revoked.addEventListener('abort', onRevoke, { once: true });
+    work.then(resolve, reject).finally(() => revoked.removeEventListener('abort', onRevoke));
+  });
+}
 
 type Entry = { kind: string; direction: string; params: string; result?: string };
 const table = methodTable as unknown as Record<string, Entry>;
@@ -54,6 +64,12 @@ export class Dispatcher {
     } else if (peer.state === 'new') throw RpcError.notInitialized();
     else if (peer.state === 'shutdown') throw RpcError.shuttingDown();
     if (this.core.shuttingDown && method !== 'shutdown') throw RpcError.shuttingDown();
+    // Keys are checked on every request, not only when the connection was admitted.
+    const keyId = keyIdOf(peer.principal);
+    if (keyId !== undefined && (peer.revoked || !this.core.keys.has(keyId))) {
+      peer.revoke();
+      throw RpcError.unauthorized('the API key was revoked');
+    }
 
     const params = rawParams === undefined || rawParams === null ? {} : rawParams;
     if (Array.isArray(params)) throw RpcError.invalidParams('(params)', 'must be an object (by-name params)');
@@ -72,7 +88,8 @@ export class Dispatcher {
     };
     // Keys are scoped per API key, so one client can never see another's outcome.
     const key = IdempotencyCache.keyOf(params, peer.principal);
-    const result = key === undefined ? await invoke() : await this.idempotency.run(method, key, params, invoke);
+    const run = key === undefined ? invoke() : this.idempotency.run(method, key, params, invoke);
+    const result = keyId === undefined ? await run : await untilRevoked(run, peer.revocation.signal);
     if (this.checkResults && entry.result) {
       const check = matches(entry.result, result);
       if (!check.ok) {

@@ -16,6 +16,8 @@ import { Peer, type TransportKind } from './peer.js';
 export interface PeerHooks {
   /** `exit` notification: 0 after shutdown, 1 without (LSP). */
   exit(code: number): void;
+  /** The peer's API key was revoked: close the connection (WebSocket: 4001). Default: close(). */
+  revoked?(): void;
 }
 
 export class JsonRpcPeer extends Peer {
@@ -71,6 +73,11 @@ export class JsonRpcPeer extends Peer {
     } finally {
       source.dispose();
     }
+  }
+
+  /** After the Unauthorized answers to requests in flight went out (they flush on the next turns). */
+  protected closeRevoked() {
+    setImmediate(() => setImmediate(() => (this.hooks.revoked ? this.hooks.revoked() : this.close())));
   }
 
   close() {

@@ -5,6 +5,7 @@
 import type { ClientCapabilities } from '../../protocol/index.js';
 import type { EventSink } from '../events/follow.js';
 import type { PublishedEvent } from '../events/log.js';
+import { RpcError } from './errors.js';
 
 export type TransportKind = 'stdio' | 'websocket' | 'rest';
 let counter = 0;
@@ -24,11 +25,32 @@ export abstract class Peer implements EventSink {
   /** Aborted when the peer goes away: requests and turns waiting on it stop. */
   readonly lifetime = new AbortController();
   private closeHandlers: Array<() => void> = [];
+  /** Aborted (reason: Unauthorized) when the API key this peer was admitted with is revoked. */
+  readonly revocation = new AbortController();
 
   abstract deliver(e: PublishedEvent): void;
   abstract writable(): Promise<void>;
   /** A server-to-client request; absent when the transport cannot carry one (REST). */
   request?(method: string, params: unknown, signal?: AbortSignal): Promise<unknown>;
+
+  get revoked(): boolean {
+    return this.revocation.signal.aborted;
+  }
+
+  /**
+   * The peer's API key was revoked: requests in flight fail with Unauthorized (the dispatcher
+   * races them against `revocation`), then the transport ends the connection (closeRevoked).
+   */
+  revoke() {
+    if (this.revoked || this.closed) return;
+    this.revocation.abort(RpcError.unauthorized('the API key was revoked'));
+    this.closeRevoked();
+  }
+
+  /** How the transport ends a revoked connection; by default, as if the client had gone. */
+  protected closeRevoked() {
+    this.markClosed();
+  }
 
   onClose(fn: () => void) {
     if (this.closed) fn();

@@ -7,7 +7,7 @@
 import type { IncomingMessage } from 'node:http';
 import { ErrorCodes } from '../../protocol/index.js';
 import type { Core } from '../core.js';
-import { ApiKeys } from './keys.js';
+import type { ApiKeys } from './keys.js';
 
 export type Verdict =
   | { ok: true; principal: string; keyId?: string }
@@ -44,14 +44,18 @@ export function hostOf(header: string): string {
   return h.split(':')[0];
 }
 
-/** The API key a request presents: `Authorization: Bearer <key>`, or for browsers' WebSockets a subprotocol `agentd.bearer.<key>`. */
-export function presentedKey(req: IncomingMessage): string | undefined {
+/**
+ * The API key a request presents: `Authorization: Bearer <key>`, or, on a WebSocket upgrade only
+ * (browsers cannot set headers there), a subprotocol `agentd.bearer.<key>`. REST never takes the
+ * subprotocol form.
+ */
+export function presentedKey(req: IncomingMessage, websocket = false): string | undefined {
   const auth = req.headers.authorization;
   if (auth) {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
     return m ? m[1] : '';
   }
-  const protocols = req.headers['sec-websocket-protocol'];
+  const protocols = websocket ? req.headers['sec-websocket-protocol'] : undefined;
   if (protocols) {
     const token = protocols.split(',').map((p) => p.trim()).find((p) => p.startsWith(WS_TOKEN_PREFIX));
     if (token) return token.slice(WS_TOKEN_PREFIX.length);
@@ -63,7 +67,7 @@ export class AccessGuard {
   readonly keys: ApiKeys;
 
   constructor(private core: Core, private bindHost: string) {
-    this.keys = new ApiKeys(core.store);
+    this.keys = core.keys;
   }
 
   private security() {
@@ -100,7 +104,8 @@ export class AccessGuard {
     };
   }
 
-  check(req: IncomingMessage): Verdict {
+  /** `websocket`: the request is a WebSocket upgrade (the subprotocol may carry the key). */
+  check(req: IncomingMessage, { websocket = false } = {}): Verdict {
     const host = req.headers.host;
     const allowedHosts = new Set([...LOOPBACK_HOSTS, ...(this.security().allowedHosts ?? []).map((h) => h.toLowerCase())]);
     if (!host || !allowedHosts.has(hostOf(host))) {
@@ -112,7 +117,7 @@ export class AccessGuard {
     }
     const ip = req.socket.remoteAddress ?? 'unknown';
     if (!this.keyRequired() || isPageRequest(req)) return { ok: true, principal: `ip:${ip}` };
-    const key = presentedKey(req);
+    const key = presentedKey(req, websocket);
     if (!key) return { ok: false, status: 401, code: ErrorCodes.Unauthorized, message: 'Unauthorized: an API key is required (Authorization: Bearer <key>)' };
     const rec = this.keys.verify(key);
     if (!rec) return { ok: false, status: 401, code: ErrorCodes.Unauthorized, message: 'Unauthorized: invalid API key' };

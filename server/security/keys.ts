@@ -42,6 +42,11 @@ export class ApiKeys {
     return gone.length;
   }
 
+  /** Whether the key with this id still exists (one lookup; checked on every request of a keyed connection). */
+  has(id: string): boolean {
+    return this.store.kvGet(NS, id) !== undefined;
+  }
+
   /** The key's record when `presented` is a valid key. Every stored digest is compared, in constant time. */
   verify(presented: string): Omit<KeyRecord, 'hash'> | undefined {
     const d = digest(presented);
@@ -54,7 +59,37 @@ export class ApiKeys {
     return rest;
   }
 
+  ids(): string[] {
+    return this.store.kvList(NS).map((r) => r.key);
+  }
+
   private records(): KeyRecord[] {
     return this.store.kvList(NS).map((r) => JSON.parse(r.value) as KeyRecord);
   }
+}
+
+/** What the revocation watch needs of a connection. */
+export interface KeyedPeer { principal?: string; closed: boolean; revoke(): void }
+
+export const keyIdOf = (principal: string | undefined) => (principal?.startsWith('key:') ? principal.slice(4) : undefined);
+
+/**
+ * Ends connections whose key was revoked, also by another process on the same data dir
+ * (`agentd key revoke` deletes the row; nothing tells this process). While any open connection
+ * was admitted with a key, the stored key ids are read every `intervalMs` (one small query) and
+ * each connection whose key is gone is revoked: its WebSocket closes with 4001, its SSE stream
+ * ends, its requests in flight fail with Unauthorized. Returns the stop function.
+ */
+export function watchRevocations(keys: ApiKeys, peers: () => Iterable<KeyedPeer>, intervalMs = 250): () => void {
+  const timer = setInterval(() => {
+    let live: Set<string> | undefined;
+    for (const p of peers()) {
+      const id = keyIdOf(p.principal);
+      if (!id || p.closed) continue;
+      live ??= new Set(keys.ids());
+      if (!live.has(id)) p.revoke();
+    }
+  }, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }

@@ -136,7 +136,13 @@ function onConnection(core: Core, ws: WebSocket, limits: { sendBufferBytes: numb
     },
   );
   const reader = new WsReader(ws, (id, error) => writer.writeFrame(errorFrame(id, error)), admit);
-  const peer = new JsonRpcPeer(core, 'websocket', reader, writer, { exit: () => ws.close(1000, 'exit') }).start();
+  const peer = new JsonRpcPeer(core, 'websocket', reader, writer, {
+    exit: () => ws.close(1000, 'exit'),
+    revoked: () => {
+      ws.close(4001, 'API key revoked');
+      setTimeout(() => ws.terminate(), 1000).unref();
+    },
+  }).start();
   ws.on('close', () => peer.close());
   heartbeat(ws, wsPingInterval(), () => core.log.warn({ peer: peer.id }, 'websocket peer did not answer a ping; dropped'));
   core.trackPeer(peer);
