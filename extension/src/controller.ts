@@ -47,6 +47,7 @@ export class AgentdController implements vscode.Disposable {
       'agentd.pickModel': () => this.pickModel(),
       'agentd.setApiKey': () => this.setApiKey(),
       'agentd.restartServer': () => this.restart(),
+      'agentd.trustProjectConfig': () => this.trustProjectConfig(),
     };
     for (const [id, fn] of Object.entries(commands)) {
       this.disposables.push(vscode.commands.registerCommand(id, async (...args: unknown[]) => {
@@ -59,6 +60,10 @@ export class AgentdController implements vscode.Disposable {
         }
       }));
     }
+    // A window VS Code trusts now may read agentd.json: restart the server without --no-project-config.
+    this.disposables.push(vscode.workspace.onDidGrantWorkspaceTrust(() => {
+      if (this.client) void this.restart();
+    }));
   }
 
   private settings() {
@@ -86,7 +91,7 @@ export class AgentdController implements vscode.Disposable {
 
   private async doStart() {
     const s = this.settings();
-    const cmd = serverCommand(s, this.context.extensionUri.fsPath);
+    const cmd = serverCommand({ ...s, projectConfig: vscode.workspace.isTrusted }, this.context.extensionUri.fsPath);
     this.output.appendLine(`starting ${cmd.command} ${cmd.args.join(' ')}`);
     const client = new AgentClient(stdioConnector({
       command: cmd.command, args: cmd.args, env: cmd.env, cwd: this.workspaceRoot(),
@@ -100,6 +105,7 @@ export class AgentdController implements vscode.Disposable {
     this.stopping = false;
     await client.connect();
     await this.pushStoredKeys();
+    this.offerTrust(client);
     if (this.sessionId) {
       try {
         await this.openSession(this.sessionId);
@@ -125,6 +131,45 @@ export class AgentdController implements vscode.Disposable {
     const label: Record<string, string> = { idle: 'not started', connecting: 'starting', connected: 'ready', reconnecting: 'reconnecting', closed: 'stopped' };
     this.status.text = `$(hubot) agentd: ${label[state] ?? state}`;
     this.status.tooltip = `agentd server: ${label[state] ?? state}. Click to show sessions.`;
+  }
+
+  /** An untrusted agentd.json in a trusted window: say what is ignored and offer to trust it. */
+  private offerTrust(client: AgentClient) {
+    const p = client.serverInfo?.projectConfig;
+    if (!vscode.workspace.isTrusted || !p?.present || p.trusted || !p.ignoredKeys.length) return;
+    this.output.appendLine(`${p.path} is not trusted; ignored: ${p.ignoredKeys.join(', ')}`);
+    void vscode.window.showWarningMessage(`agentd: this workspace's agentd.json is not trusted; ignored: ${p.ignoredKeys.join(', ')}`, 'Review and trust…')
+      .then((choice) => { if (choice) void vscode.commands.executeCommand('agentd.trustProjectConfig'); });
+  }
+
+  /**
+   * "Trust this workspace's agentd.json": shows what trusting would apply, asks, and calls
+   * config/trust with the hash of the content shown (the server refuses if it changed since).
+   * Only in a window VS Code trusts.
+   */
+  async trustProjectConfig() {
+    if (!vscode.workspace.isTrusted) {
+      void vscode.window.showWarningMessage('agentd: trust this workspace in VS Code first (Manage Workspace Trust)');
+      return undefined;
+    }
+    const client = await this.ready();
+    const { projectConfig: p } = await client.request('config/get', {});
+    if (!p.present || !p.hash) {
+      void vscode.window.showInformationMessage(`agentd: there is no ${p.path}`);
+      return p;
+    }
+    if (p.trusted) {
+      void vscode.window.showInformationMessage('agentd: this workspace\'s agentd.json is already trusted');
+      return p;
+    }
+    const choice = await vscode.window.showWarningMessage(
+      `Trust ${p.path}? It can start MCP servers (run commands), loosen approvals, open the server to other origins and send your API key elsewhere.`,
+      { modal: true, detail: `Ignored until trusted: ${p.ignoredKeys.join(', ') || '(nothing)'}\nsha256 ${p.hash}` },
+      'Trust');
+    if (choice !== 'Trust') return undefined;
+    const r = await client.request('config/trust', { hash: p.hash });
+    void vscode.window.showInformationMessage('agentd: agentd.json is trusted and applied');
+    return r.projectConfig;
   }
 
   /** Restarts the server; the current session is reopened (sessions live in the data dir). */

@@ -15,6 +15,8 @@ export interface ServerSettings {
   serverPath: string;
   nodePath: string;
   dataDir: string;
+  /** False in a window VS Code does not trust: the server must not read the workspace's agentd.json. */
+  projectConfig?: boolean;
 }
 
 /** `node` on PATH, if any. */
@@ -33,7 +35,7 @@ export function findOnPath(name: string, path = process.env.PATH ?? ''): string 
  * runtime (as Node, via ELECTRON_RUN_AS_NODE).
  */
 export function serverCommand(s: ServerSettings, extensionPath: string, env: NodeJS.ProcessEnv = process.env): ServerCommand {
-  const dataArgs = s.dataDir ? ['--data-dir', s.dataDir] : [];
+  const dataArgs = [...(s.dataDir ? ['--data-dir', s.dataDir] : []), ...(s.projectConfig === false ? ['--no-project-config'] : [])];
   if (s.serverPath) return { command: s.serverPath, args: ['serve', '--stdio', ...dataArgs], env };
   const bundled = join(extensionPath, 'dist', 'server', 'agentd.cjs');
   const node = s.nodePath || findOnPath('node', env.PATH) || process.execPath;

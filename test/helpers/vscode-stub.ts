@@ -61,7 +61,8 @@ export class FakeWebviewView {
 
 export interface Shown { kind: string; message: string; items: string[]; options?: unknown }
 
-export function createVscodeStub(opts: { workspace: string; extensionPath: string; settings?: Record<string, unknown> }) {
+export function createVscodeStub(opts: { workspace: string; extensionPath: string; settings?: Record<string, unknown>; trusted?: boolean }) {
+  const trustGranted = new Emitter<void>();
   const settings: Record<string, unknown> = { ...(opts.settings ?? {}) };
   const commands = new Map<string, Fn>();
   const providers = new Map<string, { resolveWebviewView: Fn }>();
@@ -112,6 +113,9 @@ export function createVscodeStub(opts: { workspace: string; extensionPath: strin
       },
     },
     workspace: {
+      /** VS Code's workspace trust (default trusted); `grantTrust()` trusts it as the user would. */
+      isTrusted: opts.trusted ?? true,
+      onDidGrantWorkspaceTrust: trustGranted.event,
       workspaceFolders: [{ uri: Uri.file(opts.workspace), name: 'ws', index: 0 }],
       getConfiguration: (section: string) => ({
         get: (key: string, d?: unknown) => (`${section}.${key}` in settings ? settings[`${section}.${key}`] : d),
@@ -128,7 +132,8 @@ export function createVscodeStub(opts: { workspace: string; extensionPath: strin
     secrets: new SecretStore(),
     extension: { packageJSON: { version: '0.1.0' } },
   };
-  return { vscode, context, settings, commands, providers, outputs, shown, statusItems, answer };
+  const grantTrust = () => { vscode.workspace.isTrusted = true; trustGranted.fire(); };
+  return { vscode, context, settings, commands, providers, outputs, shown, statusItems, answer, grantTrust };
 }
 
 /** Loads the built extension with `vscode` resolved to the stub. */
