@@ -153,7 +153,7 @@ export class AgentdController implements vscode.Disposable {
       return undefined;
     }
     const client = await this.ready();
-    const { projectConfig: p } = await client.request('config/get', {});
+    const { projectConfig: p } = await client.getConfig();
     if (!p.present || !p.hash) {
       void vscode.window.showInformationMessage(`agentd: there is no ${p.path}`);
       return p;
@@ -167,7 +167,7 @@ export class AgentdController implements vscode.Disposable {
       { modal: true, detail: `Ignored until trusted: ${p.ignoredKeys.join(', ') || '(nothing)'}\nsha256 ${p.hash}` },
       'Trust');
     if (choice !== 'Trust') return undefined;
-    const r = await client.request('config/trust', { hash: p.hash });
+    const r = await client.trustProjectConfig({ hash: p.hash });
     void vscode.window.showInformationMessage('agentd: agentd.json is trusted and applied');
     return r.projectConfig;
   }

@@ -57,6 +57,7 @@ export const requestWrappers = {
   disconnectMcp: Methods.McpDisconnect,
   getConfig: Methods.ConfigGet,
   updateConfig: Methods.ConfigUpdate,
+  trustProjectConfig: Methods.ConfigTrust,
 } as const satisfies Record<string, keyof ClientRequests>;
 
 export class AgentClient {
@@ -323,4 +324,6 @@ export class AgentClient {
   disconnectMcp(name: string) { return this.request(Methods.McpDisconnect, { name }); }
   getConfig() { return this.request(Methods.ConfigGet, {}); }
   updateConfig(params: T.ConfigUpdateParams) { return this.request(Methods.ConfigUpdate, params); }
+  /** Trust the workspace's agentd.json whose `projectConfig.hash` the user was shown. */
+  trustProjectConfig(params: T.ConfigTrustParams) { return this.request(Methods.ConfigTrust, params); }
 }
