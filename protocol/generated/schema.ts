@@ -538,6 +538,11 @@ export const schemaBundle = {
           "type": "integer",
           "minimum": 100,
           "description": "run_command timeout. Default 120000."
+        },
+        "searchTimeoutMs": {
+          "type": "integer",
+          "minimum": 100,
+          "description": "Time limit of one list_files or grep call (they run off the event loop, in a worker thread, which is ended at the limit with a tool error). Default 10000."
         }
       }
     },

@@ -484,6 +484,10 @@ export interface Limits {
    * run_command timeout. Default 120000.
    */
   commandTimeoutMs?: number;
+  /**
+   * Time limit of one list_files or grep call (they run off the event loop, in a worker thread, which is ended at the limit with a tool error). Default 10000.
+   */
+  searchTimeoutMs?: number;
 }
 /**
  * Who may connect over HTTP and WebSocket. stdio needs none of this: its peer is the process that spawned it.
