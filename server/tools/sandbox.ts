@@ -170,8 +170,12 @@ export class CommandSandbox {
         'Install bubblewrap, or set tools.runCommand.sandbox to "off" in the config to run commands unsandboxed (they then see everything the server\'s user can).';
     }
     const hidden = [this.real(this.deps.dataDir), this.real(homedir())].filter((p): p is string => !!p && statSync(p, { throwIfNoEntry: false })?.isDirectory() === true);
-    const args = [...bwrapArgs({ root, network: s.network !== false, readOnly: s.readOnlyPaths ?? [], hidden }), '--', '/bin/sh', '-c', command];
-    // bwrap passes its own environment on (its init, pid 1 inside, has it too): the allowlist only.
-    return { file: 'bwrap', args, env: commandEnv(process.env, passEnv, SANDBOX_HOME, '/tmp'), cleanup: () => {} };
+    const env = commandEnv(process.env, passEnv, SANDBOX_HOME, '/tmp');
+    // The command's environment is set by bwrap itself (--clearenv, --setenv), whatever bwrap's
+    // own environment holds; bwrap is started with the same allowlist, since its init (pid 1 in
+    // the sandbox, whose /proc/1/environ the command can read) keeps bwrap's.
+    const setenv = Object.entries(env).flatMap(([k, v]) => ['--setenv', k, v as string]);
+    const args = [...bwrapArgs({ root, network: s.network !== false, readOnly: s.readOnlyPaths ?? [], hidden }), '--clearenv', ...setenv, '--', '/bin/sh', '-c', command];
+    return { file: 'bwrap', args, env, cleanup: () => {} };
   }
 }
