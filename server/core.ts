@@ -28,6 +28,7 @@ import { McpManager } from './mcp/manager.js';
 import { BuiltinToolHost } from './tools/builtin.js';
 import { CompositeToolHost, type ToolHost } from './tools/host.js';
 import { ProcessRegistry } from './tools/processes.js';
+import { CommandSandbox } from './tools/sandbox.js';
 import { withTestTools } from './tools/testing.js';
 import { TurnRunner } from './turn/runner.js';
 import { VERSION } from './version.js';
@@ -68,6 +69,8 @@ export class Core {
   readonly peers = new Set<Peer>();
   /** Tool subprocess groups: killed on shutdown (tools spawn through it or register their children). */
   readonly processes = new ProcessRegistry();
+  /** Where run_command's commands run (bubblewrap, or off by config); tool/list and initialize report it. */
+  readonly sandbox: CommandSandbox;
   /** Crash recovery of turns a dead process left running; `recovery.addStep` to extend it. */
   readonly recovery: Recovery;
   /** Graceful shutdown; `shutdown.add(name, hook)` to close something (MCP servers) on the way out. */
@@ -91,7 +94,8 @@ export class Core {
     this.providers.add(new AnthropicProvider({ config: this.config, credentials: this.credentials, oauth: this.oauth, log: this.log }));
     this.approvals = new ApprovalService(this);
     this.mcp = new McpManager(this);
-    this.toolSources = new CompositeToolHost([new BuiltinToolHost(() => this.config.limits(), undefined, (child) => this.processes.register(child)), this.mcp]);
+    this.sandbox = new CommandSandbox({ settings: () => this.config.get().tools?.runCommand, dataDir: this.dataDir });
+    this.toolSources = new CompositeToolHost([new BuiltinToolHost(() => this.config.limits(), undefined, (child) => this.processes.register(child), this.sandbox), this.mcp]);
     this.tools = new ApprovalGate(this, this.toolSources);
     this.config.onChange(() => {
       this.events.append(null, 'config.updated', { config: this.config.public(), projectConfig: this.config.projectState() });
@@ -113,6 +117,7 @@ export class Core {
    * the background; a failure becomes a `failed` status).
    */
   start(): this {
+    void this.sandbox.probe(); // once, in the background: initialize and tool/list report the result
     this.recovery.recoverAll();
     this.recovery.sweep();
     this.dispatcher.idempotency.prune();

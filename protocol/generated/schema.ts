@@ -380,6 +380,56 @@ export const schemaBundle = {
         },
         "security": {
           "$ref": "#/definitions/SecurityConfig"
+        },
+        "tools": {
+          "$ref": "#/definitions/ToolsConfig"
+        }
+      }
+    },
+    "ToolsConfig": {
+      "type": "object",
+      "additionalProperties": false,
+      "description": "Settings of the built-in tools.",
+      "properties": {
+        "runCommand": {
+          "$ref": "#/definitions/RunCommandConfig"
+        }
+      }
+    },
+    "RunCommandConfig": {
+      "type": "object",
+      "additionalProperties": false,
+      "description": "How run_command runs a command. Changes apply to the next command.",
+      "properties": {
+        "sandbox": {
+          "type": "string",
+          "enum": [
+            "bwrap",
+            "off"
+          ],
+          "description": "`bwrap` (default): every command runs in a bubblewrap sandbox (Linux): the workspace read-write, the system read-only, no home directory, no data directory, no other process visible; where bwrap is missing or cannot create namespaces run_command fails with a tool error. `off`: commands run unsandboxed, as the server's user, seeing everything that user can (the environment is still built from the allowlist)."
+        },
+        "network": {
+          "type": "boolean",
+          "description": "Whether sandboxed commands have the network (package installs need it). Default true; false gives them a network namespace of their own, with only an unconnected loopback. Needs `sandbox: \"bwrap\"`."
+        },
+        "passEnv": {
+          "type": "array",
+          "maxItems": 200,
+          "items": {
+            "type": "string",
+            "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"
+          },
+          "description": "Names of further environment variables passed from the server's environment to commands. Commands otherwise see only PATH, HOME (a private, empty home directory), TMPDIR, LANG, LANGUAGE, LC_*, TERM, COLORTERM and TZ."
+        },
+        "readOnlyPaths": {
+          "type": "array",
+          "maxItems": 100,
+          "items": {
+            "type": "string",
+            "pattern": "^/"
+          },
+          "description": "Further absolute host paths mounted read-only in the sandbox (e.g. a toolchain under the home directory). The data directory stays hidden even below one of them."
         }
       }
     },
@@ -538,6 +588,11 @@ export const schemaBundle = {
           "type": "integer",
           "minimum": 100,
           "description": "run_command timeout. Default 120000."
+        },
+        "searchTimeoutMs": {
+          "type": "integer",
+          "minimum": 100,
+          "description": "Time limit of one list_files or grep call (they run off the event loop, in a worker thread, which is ended at the limit with a tool error). Default 10000."
         }
       }
     },
@@ -1247,6 +1302,10 @@ export const schemaBundle = {
         "permissionRequests": {
           "type": "boolean",
           "description": "The server sends `permission/request` to clients that declared they handle it."
+        },
+        "sandbox": {
+          "$ref": "#/definitions/CommandSandbox",
+          "description": "Where run_command's commands run (also in the `tool/list` result)."
         }
       }
     },
@@ -1910,7 +1969,8 @@ export const schemaBundle = {
       "type": "object",
       "additionalProperties": false,
       "required": [
-        "tools"
+        "tools",
+        "sandbox"
       ],
       "properties": {
         "tools": {
@@ -1919,6 +1979,37 @@ export const schemaBundle = {
             "$ref": "#/definitions/Tool"
           },
           "description": "Every tool."
+        },
+        "sandbox": {
+          "$ref": "#/definitions/CommandSandbox"
+        }
+      }
+    },
+    "CommandSandbox": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "mode",
+        "network"
+      ],
+      "description": "Where run_command's commands run, as configured now (`tools.runCommand`).",
+      "properties": {
+        "mode": {
+          "type": "string",
+          "enum": [
+            "bwrap",
+            "off",
+            "unavailable"
+          ],
+          "description": "`bwrap`: in the bubblewrap sandbox. `off`: unsandboxed, as the server's user (config `sandbox: \"off\"`). `unavailable`: the sandbox is required but cannot run here, so run_command fails (see `reason`)."
+        },
+        "network": {
+          "type": "boolean",
+          "description": "Whether commands have the network (always true when `mode` is `off`)."
+        },
+        "reason": {
+          "type": "string",
+          "description": "For `unavailable`: why the sandbox cannot run."
         }
       }
     },

@@ -351,6 +351,7 @@ export interface Config {
   };
   limits?: Limits;
   security?: SecurityConfig;
+  tools?: ToolsConfig;
 }
 /**
  * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
@@ -484,6 +485,10 @@ export interface Limits {
    * run_command timeout. Default 120000.
    */
   commandTimeoutMs?: number;
+  /**
+   * Time limit of one list_files or grep call (they run off the event loop, in a worker thread, which is ended at the limit with a tool error). Default 10000.
+   */
+  searchTimeoutMs?: number;
 }
 /**
  * Who may connect over HTTP and WebSocket. stdio needs none of this: its peer is the process that spawned it.
@@ -521,6 +526,43 @@ export interface SecurityConfig {
      */
     burst?: number;
   };
+}
+/**
+ * Settings of the built-in tools.
+ *
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "ToolsConfig".
+ */
+export interface ToolsConfig {
+  runCommand?: RunCommandConfig;
+}
+/**
+ * How run_command runs a command. Changes apply to the next command.
+ *
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "RunCommandConfig".
+ */
+export interface RunCommandConfig {
+  /**
+   * `bwrap` (default): every command runs in a bubblewrap sandbox (Linux): the workspace read-write, the system read-only, no home directory, no data directory, no other process visible; where bwrap is missing or cannot create namespaces run_command fails with a tool error. `off`: commands run unsandboxed, as the server's user, seeing everything that user can (the environment is still built from the allowlist).
+   */
+  sandbox?: 'bwrap' | 'off';
+  /**
+   * Whether sandboxed commands have the network (package installs need it). Default true; false gives them a network namespace of their own, with only an unconnected loopback. Needs `sandbox: "bwrap"`.
+   */
+  network?: boolean;
+  /**
+   * Names of further environment variables passed from the server's environment to commands. Commands otherwise see only PATH, HOME (a private, empty home directory), TMPDIR, LANG, LANGUAGE, LC_*, TERM, COLORTERM and TZ.
+   *
+   * @maxItems 200
+   */
+  passEnv?: string[];
+  /**
+   * Further absolute host paths mounted read-only in the sandbox (e.g. a toolchain under the home directory). The data directory stays hidden even below one of them.
+   *
+   * @maxItems 100
+   */
+  readOnlyPaths?: string[];
 }
 /**
  * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
@@ -1043,6 +1085,27 @@ export interface ServerCapabilities {
    * The server sends `permission/request` to clients that declared they handle it.
    */
   permissionRequests?: boolean;
+  sandbox?: CommandSandbox;
+}
+/**
+ * Where run_command's commands run, as configured now (`tools.runCommand`).
+ *
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "CommandSandbox".
+ */
+export interface CommandSandbox {
+  /**
+   * `bwrap`: in the bubblewrap sandbox. `off`: unsandboxed, as the server's user (config `sandbox: "off"`). `unavailable`: the sandbox is required but cannot run here, so run_command fails (see `reason`).
+   */
+  mode: 'bwrap' | 'off' | 'unavailable';
+  /**
+   * Whether commands have the network (always true when `mode` is `off`).
+   */
+  network: boolean;
+  /**
+   * For `unavailable`: why the sandbox cannot run.
+   */
+  reason?: string;
 }
 /**
  * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
@@ -1386,6 +1449,7 @@ export interface ToolListResult {
    * Every tool.
    */
   tools: Tool[];
+  sandbox: CommandSandbox;
 }
 /**
  * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema

@@ -28,6 +28,7 @@ export const DEFAULT_LIMITS: Required<Limits> = {
   sendBufferBytes: 16 * 1024 * 1024,
   eventRetention: 100_000,
   commandTimeoutMs: 120_000,
+  searchTimeoutMs: 10_000,
 };
 
 export const REDACTED = '[redacted]';

@@ -6,7 +6,7 @@ import type { HandlerTable } from '../rpc/dispatcher.js';
 const major = (v: string) => v.split('.')[0];
 
 export const lifecycleHandlers: HandlerTable = {
-  initialize: (p, { core, peer }) => {
+  initialize: async (p, { core, peer }) => {
     if (major(p.protocolVersion) !== major(PROTOCOL_VERSION)) {
       throw RpcError.invalidParams('protocolVersion', `must be ${PROTOCOL_VERSION} (major version ${major(PROTOCOL_VERSION)})`);
     }
@@ -14,6 +14,7 @@ export const lifecycleHandlers: HandlerTable = {
     peer.capabilities = p.capabilities ?? {};
     peer.clientInfo = p.clientInfo;
     core.log.info({ peer: peer.id, transport: peer.transport, client: p.clientInfo?.name }, 'client initialized');
+    const sandbox = await core.sandbox.status();
     return {
       protocolVersion: PROTOCOL_VERSION,
       serverInfo: { name: 'agentd', version: core.version },
@@ -21,6 +22,7 @@ export const lifecycleHandlers: HandlerTable = {
         methods: core.dispatcher.methods,
         events: Object.keys(eventTable),
         permissionRequests: peer.transport !== 'rest',
+        sandbox,
       },
       projectConfig: core.config.projectState(),
     };

@@ -2,7 +2,10 @@
 import type { HandlerTable } from '../rpc/dispatcher.js';
 
 export const toolHandlers: HandlerTable = {
-  'tool/list': (p, { core }) => ({ tools: core.tools.list(p.sessionId ? core.sessions.record(p.sessionId) : undefined) }),
+  'tool/list': async (p, { core }) => {
+    const tools = core.tools.list(p.sessionId ? core.sessions.record(p.sessionId) : undefined);
+    return { tools, sandbox: await core.sandbox.status() };
+  },
   'tool/approve': (p, { core }) =>
     core.approvals.answer(p.permissionId, { decision: p.decision, ...(p.reason ? { reason: p.reason } : {}) }, p.toolName),
 };

@@ -11,6 +11,7 @@ import { runCommandTool } from './command.js';
 import { editFileTool, grepTool, listFilesTool, readFileTool, writeFileTool } from './files.js';
 import type { ChildProcess } from 'node:child_process';
 import { errorResult, type ToolCall, type ToolContext, type ToolSource } from './host.js';
+import { CommandSandbox } from './sandbox.js';
 import { ToolError } from './workspace.js';
 
 export interface BuiltinContext {
@@ -21,6 +22,8 @@ export interface BuiltinContext {
   limits: () => Required<Limits>;
   /** Registers a spawned process group, so shutdown can kill it (core.processes). */
   track?: (child: ChildProcess) => void;
+  /** Where run_command's commands run. */
+  sandbox: CommandSandbox;
 }
 
 export interface BuiltinTool {
@@ -50,7 +53,13 @@ export class BuiltinToolHost implements ToolSource {
   readonly id = 'builtin';
   private tools = new Map<string, { tool: BuiltinTool; validate?: ValidateFunction }>();
 
-  constructor(private limits: () => Required<Limits>, tools: BuiltinTool[] = BUILTIN_TOOLS, private track?: (child: ChildProcess) => void) {
+  /** `sandbox` defaults to the bwrap sandbox with default settings. */
+  constructor(
+    private limits: () => Required<Limits>,
+    tools: BuiltinTool[] = BUILTIN_TOOLS,
+    private track?: (child: ChildProcess) => void,
+    readonly sandbox: CommandSandbox = new CommandSandbox({ settings: () => undefined }),
+  ) {
     for (const tool of tools) this.tools.set(tool.name, { tool });
   }
 
@@ -73,7 +82,7 @@ export class BuiltinToolHost implements ToolSource {
       return errorResult(call, `Invalid input for ${call.name}: ${e ? `${e.instancePath || '(input)'} ${e.message}` : 'does not match the schema'}`);
     }
     try {
-      const text = await entry.tool.run(call.input, { root: ctx.session.workspaceRoot, signal: ctx.signal, output: ctx.output, limits: this.limits, track: this.track });
+      const text = await entry.tool.run(call.input, { root: ctx.session.workspaceRoot, signal: ctx.signal, output: ctx.output, limits: this.limits, track: this.track, sandbox: this.sandbox });
       return { type: 'tool_result', toolUseId: call.id, content: [{ type: 'text', text }] };
     } catch (err) {
       if (err instanceof ToolError) return errorResult(call, err.message);

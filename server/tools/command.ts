@@ -1,8 +1,9 @@
 /**
- * run_command: a shell command in the workspace root, in its own process group, with a
- * scrubbed environment (no provider keys or agentd secrets), a timeout (limits.commandTimeoutMs),
- * an output cap, its output streamed as `tool.output` events, and the whole group killed on
- * cancel or timeout.
+ * run_command: a shell command in the workspace root, in the sandbox (server/tools/sandbox.ts)
+ * unless the config turns it off, in its own process group, with an environment built from an
+ * allowlist, a timeout (limits.commandTimeoutMs), an output cap, its output streamed as
+ * `tool.output` events, and the whole group killed on cancel or timeout (bwrap is the group
+ * leader; --die-with-parent and the PID namespace take everything inside down with it).
  */
 import { spawn } from 'node:child_process';
 import type { BuiltinTool } from './builtin.js';
@@ -10,15 +11,6 @@ import { ToolError } from './workspace.js';
 
 /** Output kept for the result (and streamed), per call. */
 export const OUTPUT_CAP = 64 * 1024;
-
-/** Names of environment variables a command never sees. */
-const SECRET = /^(ANTHROPIC_|AGENTD_|OPENAI_|AWS_SECRET|GITHUB_TOKEN|NPM_TOKEN)|(_API_KEY|_TOKEN|_SECRET|_PASSWORD|_CREDENTIALS?)$/i;
-
-export function scrubbedEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  const out: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(env)) if (v !== undefined && !SECRET.test(k)) out[k] = v;
-  return out;
-}
 
 const killGroup = (pid: number | undefined) => {
   if (!pid) return;
@@ -38,13 +30,15 @@ export const runCommandTool: BuiltinTool = {
       timeout_ms: { type: 'integer', minimum: 1, description: 'Timeout in milliseconds; at most (and by default) the server limit `limits.commandTimeoutMs`.' },
     },
   },
-  run(input, { root, signal, output, limits, track }) {
+  async run(input, { root, signal, output, limits, track, sandbox }) {
     const limit = limits().commandTimeoutMs;
     const timeoutMs = Math.min((input.timeout_ms as number | undefined) ?? limit, limit);
+    const prepared = await sandbox.prepare(input.command as string, root);
+    if (typeof prepared === 'string') throw new ToolError(prepared);
     return new Promise<string>((resolve, reject) => {
-      if (signal.aborted) return reject(new ToolError('cancelled'));
-      const child = spawn('/bin/sh', ['-c', input.command as string], {
-        cwd: root, env: scrubbedEnv(), detached: true, stdio: ['ignore', 'pipe', 'pipe'],
+      if (signal.aborted) { prepared.cleanup(); return reject(new ToolError('cancelled')); }
+      const child = spawn(prepared.file, prepared.args, {
+        cwd: root, env: prepared.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
       });
       track?.(child);
       let kept = 0;
@@ -66,7 +60,7 @@ export const runCommandTool: BuiltinTool = {
       const timer = setTimeout(() => { timedOut = true; killGroup(child.pid); }, timeoutMs);
       const onAbort = () => killGroup(child.pid);
       signal.addEventListener('abort', onAbort, { once: true });
-      const finish = () => { clearTimeout(timer); signal.removeEventListener('abort', onAbort); };
+      const finish = () => { clearTimeout(timer); signal.removeEventListener('abort', onAbort); prepared.cleanup(); };
       // The shell is done: whatever it left running in its group (holding our pipes) goes too.
       child.on('exit', () => killGroup(child.pid));
       child.on('error', (err) => { finish(); reject(new ToolError(`Cannot run command: ${err.message}`)); });

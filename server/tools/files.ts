@@ -1,42 +1,27 @@
 /**
  * The built-in file tools: read_file, write_file, edit_file, list_files, grep. Every path goes
- * through resolveInWorkspace; listings never follow symlinks out of the root.
+ * through resolveInWorkspace and every file is opened without following a symlink from a
+ * directory pinned on the way down from the root (workspace.ts); writes go through a temp file
+ * and a rename. list_files and grep run in a worker thread with a time limit (search.ts), and
+ * their results are checked against the root there.
  */
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import picomatch from 'picomatch';
-import { glob } from 'tinyglobby';
+import { stat } from 'node:fs/promises';
 import type { BuiltinTool } from './builtin.js';
-import { display, resolveInWorkspace, ToolError } from './workspace.js';
+import { runSearch } from './search.js';
+import { checkPattern, display, readInWorkspace, resolveInWorkspace, ToolError, writeInWorkspace } from './workspace.js';
 
-/** Largest file read_file / edit_file / grep will load. */
+/** Largest file read_file / edit_file will load. */
 const MAX_FILE_BYTES = 10 * 1024 * 1024;
 /** Largest text read_file returns (the rest is cut with a note). */
 const MAX_READ_CHARS = 256 * 1024;
 const MAX_LIST = 1000;
 const DEFAULT_GREP_MATCHES = 200;
 const MAX_GREP_MATCHES = 2000;
-const MAX_GREP_LINE = 500;
-/** Files grep looks at, at most, per call. */
-const MAX_GREP_FILES = 20_000;
-const IGNORE = ['**/node_modules/**', '**/.git/**'];
 
 async function loadText(root: string, path: string): Promise<{ file: string; text: string }> {
-  const file = resolveInWorkspace(root, path);
-  let size: number;
-  try {
-    const st = await stat(file);
-    if (st.isDirectory()) throw new ToolError(`${display(root, file)} is a directory`);
-    size = st.size;
-  } catch (err) {
-    if (err instanceof ToolError) throw err;
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new ToolError(`File not found: ${path}`);
-    throw err;
-  }
-  if (size > MAX_FILE_BYTES) throw new ToolError(`${display(root, file)} is too large (${size} bytes, limit ${MAX_FILE_BYTES})`);
-  const buf = await readFile(file);
-  if (buf.includes(0)) throw new ToolError(`${display(root, file)} is a binary file`);
-  return { file, text: buf.toString('utf8') };
+  const { file, data } = await readInWorkspace(root, path, MAX_FILE_BYTES);
+  if (data.includes(0)) throw new ToolError(`${display(root, file)} is a binary file`);
+  return { file, text: data.toString('utf8') };
 }
 
 const count = (hay: string, needle: string) => {
@@ -85,12 +70,8 @@ export const writeFileTool: BuiltinTool = {
     },
   },
   async run(input, { root }) {
-    const file = resolveInWorkspace(root, input.path as string);
     const content = input.content as string;
-    await mkdir(dirname(file), { recursive: true });
-    // Checked again after creating directories: nothing may have swapped a symlink in meanwhile.
-    resolveInWorkspace(root, input.path as string);
-    await writeFile(file, content);
+    const file = await writeInWorkspace(root, input.path as string, content);
     return `Wrote ${Buffer.byteLength(content)} bytes to ${display(root, file)}`;
   },
 };
@@ -117,7 +98,7 @@ export const editFileTool: BuiltinTool = {
     if (n === 0) throw new ToolError(`old_string not found in ${name}; nothing changed`);
     if (n > 1 && !input.replace_all) throw new ToolError(`old_string occurs ${n} times in ${name}; give more context to make it unique, or set replace_all; nothing changed`);
     const next = input.replace_all ? text.split(oldStr).join(newStr) : text.replace(oldStr, () => newStr);
-    await writeFile(file, next);
+    await writeInWorkspace(root, display(root, file), next);
     return `Replaced ${n} occurrence${n === 1 ? '' : 's'} in ${name}`;
   },
 };
@@ -133,16 +114,11 @@ export const listFilesTool: BuiltinTool = {
       path: { type: 'string', description: 'Directory to list from, relative to the workspace root. Default `.`.' },
     },
   },
-  async run(input, { root, signal }) {
+  async run(input, { root, signal, limits }) {
     const dir = resolveInWorkspace(root, (input.path as string | undefined) ?? '.');
     const pattern = (input.pattern as string | undefined) ?? '**/*';
-    if (pattern.split('/').includes('..') || pattern.startsWith('/')) throw new ToolError('pattern must be relative and must not contain ..');
-    const files = await glob(pattern, { cwd: dir, onlyFiles: true, dot: true, ignore: IGNORE, followSymbolicLinks: false, expandDirectories: false, signal });
-    files.sort();
-    const shown = files.slice(0, MAX_LIST);
-    const more = files.length - shown.length;
-    if (!files.length) return 'No files match.';
-    return shown.join('\n') + (more > 0 ? `\n[${more} more not shown]` : '');
+    checkPattern(pattern, 'pattern');
+    return runSearch({ kind: 'list', root, dir, pattern, max: MAX_LIST }, limits().searchTimeoutMs, signal);
   },
 };
 
@@ -160,46 +136,19 @@ export const grepTool: BuiltinTool = {
       max_results: { type: 'integer', minimum: 1, maximum: MAX_GREP_MATCHES, description: `Stop after this many matching lines. Default ${DEFAULT_GREP_MATCHES}.` },
     },
   },
-  async run(input, { root, signal }) {
-    let re: RegExp;
+  async run(input, { root, signal, limits }) {
+    const pattern = input.pattern as string;
+    const flags = input.ignore_case ? 'i' : '';
     try {
-      re = new RegExp(input.pattern as string, input.ignore_case ? 'i' : '');
+      new RegExp(pattern, flags); // compiling is cheap; matching is what runs in the worker
     } catch (err) {
       throw new ToolError(`Invalid regular expression: ${(err as Error).message}`);
     }
+    if (input.glob !== undefined) checkPattern(input.glob as string, 'glob');
     const max = (input.max_results as number | undefined) ?? DEFAULT_GREP_MATCHES;
     const target = resolveInWorkspace(root, (input.path as string | undefined) ?? '.');
     const st = await stat(target).catch(() => undefined);
     if (!st) throw new ToolError(`Not found: ${input.path as string}`);
-    let files: string[];
-    if (st.isDirectory()) {
-      files = (await glob('**/*', { cwd: target, onlyFiles: true, dot: true, ignore: IGNORE, followSymbolicLinks: false, absolute: true, expandDirectories: false, signal })).sort();
-      if (input.glob) {
-        const match = picomatch(input.glob as string, { dot: true });
-        files = files.filter((f) => match(display(root, f)) || match(display(target, f)));
-      }
-    } else files = [target];
-    const out: string[] = [];
-    let truncated = false;
-    const skipped = Math.max(0, files.length - MAX_GREP_FILES);
-    for (const f of files.slice(0, MAX_GREP_FILES)) {
-      if (signal.aborted) throw new ToolError('cancelled');
-      let text: string;
-      try {
-        text = (await loadText(root, display(root, f))).text;
-      } catch {
-        continue; // binary, too large, unreadable, or a symlink out of the root
-      }
-      const lines = text.split('\n');
-      for (let i = 0; i < lines.length; i++) {
-        if (!re.test(lines[i])) continue;
-        if (out.length >= max) { truncated = true; break; }
-        const line = lines[i].length > MAX_GREP_LINE ? `${lines[i].slice(0, MAX_GREP_LINE)}…` : lines[i];
-        out.push(`${display(root, f)}:${i + 1}:${line}`);
-      }
-      if (truncated) break;
-    }
-    const note = (truncated ? `\n[stopped after ${max} matches]` : '') + (skipped ? `\n[${skipped} files not searched; narrow path or glob]` : '');
-    return (out.length ? out.join('\n') : 'No matches.') + note;
+    return runSearch({ kind: 'grep', root, target, isDir: st.isDirectory(), pattern, flags, glob: input.glob as string | undefined, max }, limits().searchTimeoutMs, signal);
   },
 };

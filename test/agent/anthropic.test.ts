@@ -1,7 +1,7 @@
 // The agent loop through the Anthropic provider (the real SDK) against a scripted local
 // Messages API server, over each JSON-RPC transport: streaming, tool use with effects on disk,
 // retries, failures, dropped connections, cancel (stream and command), busy sessions.
-import { mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { credentialOf, reply, startAnthropicServer } from '../helpers/anthropic-server.js';
@@ -11,14 +11,14 @@ import { open, RPC_TRANSPORTS } from '../helpers/transports.js';
 const ENV_KEY = 'sk-ant-test-env-0123456789';
 const BUILTINS = ['edit_file', 'grep', 'list_files', 'read_file', 'run_command', 'write_file'];
 
-const alive = (pid: number) => {
+/** Host pids whose command line is exactly `cmd` (a command's own `$!` is a pid in the sandbox's PID namespace). */
+const pidsRunning = (cmd: string) => readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {
   try {
-    process.kill(pid, 0);
-    return true;
+    return readFileSync(`/proc/${d}/cmdline`, 'utf8').replace(/\0/g, ' ').trim() === cmd;
   } catch {
     return false;
   }
-};
+});
 
 for (const transport of RPC_TRANSPORTS) {
   t.test(`anthropic provider over ${transport}`, async (t) => {
@@ -200,11 +200,11 @@ for (const transport of RPC_TRANSPORTS) {
 
     t.test('cancel during a long run_command kills the process group', async (t) => {
       const s = await newSession();
-      api.script(reply.toolUse([{ id: 'toolu_sleep', name: 'run_command', input: { command: 'sleep 30 & echo $! > sleep.pid; echo started; wait' } }]));
+      const sleep = `sleep 30.${process.pid}${Date.now() % 1000}`;
+      api.script(reply.toolUse([{ id: 'toolu_sleep', name: 'run_command', input: { command: `${sleep} & echo started; wait` } }]));
       const accepted = await client.request('session/message', { sessionId: s.id, content: 'run it', async: true });
       await client.waitForEvent('tool.output', (e) => e.sessionId === s.id && /started/.test(e.data.text));
-      const pid = Number(readFileSync(join(s.ws, 'sleep.pid'), 'utf8'));
-      t.ok(alive(pid), 'the command is running');
+      t.ok(pidsRunning(sleep).length === 1, 'the command is running');
       const t0 = Date.now();
       await client.request('session/cancel', { sessionId: s.id });
       const ev = await client.waitForEvent('turn.cancelled', (e) => e.sessionId === s.id, 5000);
@@ -213,8 +213,8 @@ for (const transport of RPC_TRANSPORTS) {
       const failed = await client.waitForEvent('tool.failed', (e) => e.sessionId === s.id);
       t.equal(failed.data.callId, 'toolu_sleep');
       t.equal(failed.data.error.code, -32800);
-      await client.waitFor(() => !alive(pid), 5000, 'the background sleep to be killed');
-      t.notOk(alive(pid), 'the whole process group was killed');
+      await client.waitFor(() => pidsRunning(sleep).length === 0, 5000, 'the background sleep to be killed');
+      t.same(pidsRunning(sleep), [], 'the whole process group was killed');
       // The history stays valid: the tool_use is answered by a (cancelled) tool_result.
       api.script(reply.text(['ok']));
       await client.request('session/message', { sessionId: s.id, content: 'next' });

@@ -17,7 +17,7 @@ t.test('secrets stay secret on every output channel', async (t) => {
   const secrets = [ENV_KEY, STORED_KEY, BAD_KEY, API_KEY];
   t.match(API_KEY, /^agentd_/);
 
-  const server = await spawnHttp({ dataDir, env: { ANTHROPIC_API_KEY: ENV_KEY, AGENTD_LOG_LEVEL: 'debug', MY_SERVICE_TOKEN: ENV_KEY } });
+  const server = await spawnHttp({ dataDir, env: { ANTHROPIC_API_KEY: ENV_KEY, AGENTD_LOG_LEVEL: 'debug', MY_SERVICE_TOKEN: ENV_KEY, SECRET_KEY: ENV_KEY, PGPASSWORD: ENV_KEY, DATABASE_URL: `postgres://u:${ENV_KEY}@h/db`, MYSQL_PWD: ENV_KEY } });
   const auth = { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' };
   const seen: string[] = [];
   const rest = async (method: string, path: string, body?: unknown) => {
@@ -40,7 +40,7 @@ t.test('secrets stay secret on every output channel', async (t) => {
   t.ok(providers.json.providers.find((p: { id: string }) => p.id === 'anthropic').authenticated);
   await rest('GET', '/v1/config');
   const s = await rest('POST', '/v1/session', { name: 'env' });
-  const reply = await rest('POST', `/v1/session/${s.json.id}/message`, { content: '/tool run_command {"command":"env; echo done"}' });
+  const reply = await rest('POST', `/v1/session/${s.json.id}/message`, { content: `/tool run_command ${JSON.stringify({ command: `env; cat /proc/$PPID/environ; cat ${join(dataDir, 'credentials.json')}; echo done` })}` });
   t.equal(reply.status, 200);
   const got = await rest('GET', `/v1/session/${s.json.id}`);
   const toolText = JSON.stringify(got.json.messages);

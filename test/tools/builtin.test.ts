@@ -6,7 +6,8 @@ import t from 'tap';
 import { DEFAULT_LIMITS } from '../../server/config/service.js';
 import type { SessionRecord } from '../../server/store/store.js';
 import { BuiltinToolHost } from '../../server/tools/builtin.js';
-import { OUTPUT_CAP, scrubbedEnv } from '../../server/tools/command.js';
+import { OUTPUT_CAP } from '../../server/tools/command.js';
+import { commandEnv } from '../../server/tools/sandbox.js';
 import { CompositeToolHost } from '../../server/tools/host.js';
 import { tempDir } from '../helpers/rpc-client.js';
 
@@ -159,8 +160,8 @@ t.test('run_command', async (t) => {
   t.equal(cancelled.isError, true);
   t.match(cancelled.text, /Command cancelled\ngo/);
 
-  const env = scrubbedEnv({ PATH: '/bin', ANTHROPIC_API_KEY: 'k', ANTHROPIC_BASE_URL: 'u', AGENTD_API_KEY: 'a', MY_TOKEN: 't', HOME: '/h' });
-  t.same(env, { PATH: '/bin', HOME: '/h' });
+  const env = commandEnv({ PATH: '/bin', ANTHROPIC_API_KEY: 'k', SECRET_KEY: 's', PGPASSWORD: 'p', DATABASE_URL: 'd', MYSQL_PWD: 'm', LANG: 'C.UTF-8', LC_ALL: 'C', HOME: '/h', KEEP_ME: 'x' }, ['KEEP_ME'], '/private-home');
+  t.same(env, { PATH: '/bin', LANG: 'C.UTF-8', LC_ALL: 'C', HOME: '/private-home', KEEP_ME: 'x' }, 'only allowlisted names (and passEnv), HOME replaced');
   const unknown = await host.execute({ id: 'x', name: 'nope', input: {} }, { session, turnId: 't', signal: new AbortController().signal, output: () => {} });
   t.match(unknown, { isError: true, content: [{ text: 'Unknown tool: nope' }] });
 });
