@@ -5,6 +5,16 @@
  */
 import fc from 'fast-check';
 import { methodTable } from '../../protocol/index.js';
+import type { RpcClient } from './rpc-client.js';
+
+/** A full turn on the echo provider, with its events: proof that a server survived an attack class. */
+export async function fullTurn(c: RpcClient, tag = 'alive'): Promise<void> {
+  const s = await c.request('session/create', { name: tag });
+  await c.request('session/subscribe', { sessionId: s.id });
+  const reply = await c.request('session/message', { sessionId: s.id, content: tag });
+  if (reply.content?.[0]?.text !== `Echo: ${tag}`) throw new Error(`unexpected reply ${JSON.stringify(reply)}`);
+  await c.waitForEvent('turn.completed', (e) => e.sessionId === s.id, 5000);
+}
 
 export interface FuzzCase {
   kind: string;

@@ -1,0 +1,140 @@
+// Protocol-level abuse over stdio and WebSocket (issue 12): messages vscode-jsonrpc acts on itself,
+// responses to requests never sent, nesting amplification, queue floods and resubscribes during
+// a replay. After each, the same server process still serves a full turn.
+import t from 'tap';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { open, RPC_TRANSPORTS, type Opened } from '../helpers/transports.js';
+import { StdioClient, tempDir, WsClient } from '../helpers/rpc-client.js';
+import { fullTurn } from '../helpers/fuzz-inputs.js';
+
+const noRateLimit = (extra: object = {}) => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ security: { rateLimit: { messagesPerSecond: 100_000, burst: 100_000 } }, ...extra }));
+  return dir;
+};
+
+const rssOf = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
+
+function alive(t: Tap.Test, o: Opened) {
+  const c = o.client;
+  if (c instanceof StdioClient) t.equal(c.proc.exitCode, null, 'server process still running');
+  if (c instanceof WsClient) t.equal(c.ws.readyState, 1, 'socket still open');
+}
+
+const CANCELS = [
+  '{"jsonrpc":"2.0","method":"$/cancelRequest"}',
+  '{"jsonrpc":"2.0","method":"$/cancelRequest","params":{}}',
+  '{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":null}}',
+  '{"jsonrpc":"2.0","method":"$/cancelRequest","params":[]}',
+  '{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":{"toString":1}}}',
+  '{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":12345}}',
+  '{"jsonrpc":"2.0","method":"$/progress"}',
+  '{"jsonrpc":"2.0","method":"$/progress","params":[1]}',
+  '{"jsonrpc":"2.0","method":"$/setTrace"}',
+  '{"jsonrpc":"2.0","method":"$/setTrace","params":{"value":{}}}',
+  '{"jsonrpc":"2.0","method":"$/logTrace","params":{}}',
+  '{"jsonrpc":"2.0","method":"initialized","params":[1,2]}',
+  '{"jsonrpc":"2.0","method":"exit","params":[1]}',
+  '{"jsonrpc":"2.0","id":777,"result":{}}',
+  '{"jsonrpc":"2.0","id":{"toString":1},"result":1}',
+  '{"jsonrpc":"2.0","id":[],"error":{"code":1,"message":"x"}}',
+  '{"jsonrpc":"2.0","id":null,"error":{"code":"x"}}',
+  '{"jsonrpc":"2.0","id":5,"error":null}',
+];
+
+for (const transport of RPC_TRANSPORTS) {
+  t.test(`${transport}: $/cancelRequest and other protocol-level messages with odd params, before and after initialize`, async (t) => {
+    const o = await open(transport, { dataDir: noRateLimit() });
+    t.teardown(o.close);
+    const c = o.client;
+    for (const text of CANCELS) c.raw(text);
+    // Requests still get answered in order after all of them (the process did not die).
+    const before = await c.call('session/list', {});
+    t.equal(before.error?.code, -32002, 'not initialized yet, still alive');
+    await c.initialize();
+    for (const text of CANCELS) c.raw(text);
+    t.same(await c.request('session/list', {}), { sessions: [] });
+    const refused = c.orphans.filter((m) => m.id === null && m.error);
+    t.ok(refused.length >= 2 * 12, `bad protocol notifications are refused with typed errors (${refused.length})`);
+    t.ok(refused.every((m) => [-32600, -32602].includes(m.error!.code)), 'as -32600 / -32602');
+    await fullTurn(c);
+    alive(t, o);
+  });
+
+  t.test(`${transport}: deep nesting and container floods are refused before parsing, under the request id`, async (t) => {
+    const o = await open(transport, { dataDir: noRateLimit() });
+    t.teardown(o.close);
+    const c = o.client;
+    await c.initialize();
+    const rss0 = rssOf(o.pid);
+    // 3 MB of [[[[...]]]] (main built ~90 MB of arrays from each) and of [[],[],...].
+    const n = 1_500_000;
+    const deep = `{"jsonrpc":"2.0","id":"deep","method":"session/create","params":{"name":${'['.repeat(n)}${']'.repeat(n)}}}`;
+    const wide = `{"jsonrpc":"2.0","id":"wide","method":"session/create","params":{"name":[${'[],'.repeat(n / 2)}[]]}}`;
+    for (let i = 0; i < 3; i++) { c.raw(deep); c.raw(wide); }
+    await c.waitFor(() => c.orphans.filter((m) => m.id === 'deep' || m.id === 'wide').length === 6, 20_000, 'six refusals');
+    for (const m of c.orphans) {
+      t.equal(m.error?.code, -32600);
+      t.ok(typeof m.error?.data?.limit === 'number', 'names the limit');
+    }
+    const grown = rssOf(o.pid) - rss0;
+    t.ok(grown < 80 * 1024 * 1024, `RSS grew ${Math.round(grown / 1048576)} MB`);
+    // Nesting within the limit still works.
+    const ok = await c.call('session/create', { name: 'fine', policy: { rules: [] } });
+    t.equal(ok.result?.name, 'fine');
+    await fullTurn(c);
+    alive(t, o);
+  });
+
+  t.test(`${transport}: a flood of requests in one write is bounded before dispatch; every one is answered`, async (t) => {
+    const o = await open(transport, { dataDir: noRateLimit() });
+    t.teardown(o.close);
+    const c = o.client;
+    await c.initialize();
+    const N = 3000;
+    const replies = Array.from({ length: N }, (_, i) => c.call('session/list', {}, `flood-${i}`));
+    const all = await Promise.all(replies);
+    const limited = all.filter((r) => r.error?.code === -32021);
+    t.ok(all.every((r) => r.result || r.error?.code === -32021), 'a result or LimitExceeded for each');
+    t.ok(limited.length > 0, `${limited.length} of ${N} refused with -32021`);
+    // A request reusing the id of one still open is refused, not silently merged with it.
+    const slow = await c.request('session/create', { name: 'slow', model: 'echo-slow' });
+    const first = c.call('session/message', { sessionId: slow.id, content: 'one two three' }, 'dup');
+    c.raw(JSON.stringify({ jsonrpc: '2.0', id: 'dup', method: 'session/list', params: {} }));
+    t.ok((await first).result?.content, 'the first one is answered');
+    await c.waitFor(() => c.orphans.find((m) => m.id === 'dup'), 5000, 'the duplicate refused');
+    t.equal(c.orphans.find((m) => m.id === 'dup')!.error?.code, -32600);
+    await fullTurn(c);
+    alive(t, o);
+  });
+
+  t.test(`${transport}: a second session/subscribe during a replay waiting for drain replaces the first`, async (t) => {
+    const o = await open(transport, { dataDir: noRateLimit({ limits: { sendBufferBytes: 4 * 1024 * 1024 } }) });
+    t.teardown(o.close);
+    const c = o.client;
+    await c.initialize();
+    const s = await c.request('session/create', { name: 'replay', model: 'echo-bench' });
+    // 2,000 deltas of 1,000 characters: a replay page (1,000 events) is over the 1 MiB the
+    // replay waits to drain to, so the first subscription is parked in writable().
+    await c.request('session/message', { sessionId: s.id, content: '2000 1000' });
+    const a = c.call('session/subscribe', { sessionId: s.id, since: 0 }, 'sub-a');
+    const b = c.call('session/subscribe', { sessionId: s.id }, 'sub-b');
+    t.ok((await a).result?.subscribed);
+    const lastSeq: number = (await b).result?.lastSeq;
+    t.ok(lastSeq >= 2000);
+    await c.request('session/message', { sessionId: s.id, content: '3 10' });
+    await c.waitFor(() => c.events(s.id).find((e) => e.type === 'turn.completed' && e.seq > lastSeq), 10_000, 'live turn.completed');
+    const live = () => c.events(s.id).filter((e) => e.seq > lastSeq).map((e) => e.seq);
+    // Both listeners deliver in the same event-loop turn, so a duplicate would be here already.
+    const seqs = live();
+    t.same(seqs, [...new Set(seqs)], 'each live event once');
+    t.same((await c.request('session/unsubscribe', { sessionId: s.id })).unsubscribed, true);
+    const count = live().length;
+    await c.request('session/message', { sessionId: s.id, content: '3 10' });
+    // Events of a turn go out before the reply to its session/message.
+    t.equal(live().length, count, 'nothing after unsubscribe');
+    await fullTurn(c);
+    alive(t, o);
+  });
+}
