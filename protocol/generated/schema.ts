@@ -1072,11 +1072,11 @@ export const schemaBundle = {
     },
     "InitializeParams": {
       "type": "object",
-      "additionalProperties": false,
+      "additionalProperties": true,
       "required": [
         "protocolVersion"
       ],
-      "description": "First request of every connection. Any other request before it fails with -32002.",
+      "description": "First request of every connection. Any other request before it fails with -32002. Lenient like LSP, MCP and ACP: fields the server does not know (`processId`, `rootUri`, ...) are ignored here, in `clientInfo` and in `capabilities`.",
       "properties": {
         "protocolVersion": {
           "type": "string",
@@ -1084,11 +1084,11 @@ export const schemaBundle = {
         },
         "clientInfo": {
           "type": "object",
-          "additionalProperties": false,
+          "additionalProperties": true,
           "required": [
             "name"
           ],
-          "description": "Who the client is, for logs.",
+          "description": "Who the client is, for logs. Other fields are ignored.",
           "properties": {
             "name": {
               "type": "string",
@@ -1107,8 +1107,8 @@ export const schemaBundle = {
     },
     "ClientCapabilities": {
       "type": "object",
-      "additionalProperties": false,
-      "description": "What the client can do.",
+      "additionalProperties": true,
+      "description": "What the client can do. Capabilities the server does not know (`experimental`, LSP's or MCP's own) are ignored.",
       "properties": {
         "permissionRequests": {
           "type": "boolean",
@@ -1955,10 +1955,11 @@ export const schemaBundle = {
     },
     "PermissionRequestResult": {
       "type": "object",
-      "additionalProperties": false,
+      "additionalProperties": true,
       "required": [
         "decision"
       ],
+      "description": "The client's reply. Fields the server does not know are ignored; a reply without a known `decision` denies the call (reason: invalid reply).",
       "properties": {
         "decision": {
           "$ref": "#/definitions/PermissionDecision"

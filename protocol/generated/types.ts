@@ -916,7 +916,7 @@ export interface ErrorBody {
   error: ErrorObject;
 }
 /**
- * First request of every connection. Any other request before it fails with -32002.
+ * First request of every connection. Any other request before it fails with -32002. Lenient like LSP, MCP and ACP: fields the server does not know (`processId`, `rootUri`, ...) are ignored here, in `clientInfo` and in `capabilities`.
  *
  * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
  * via the `definition` "InitializeParams".
@@ -927,7 +927,7 @@ export interface InitializeParams {
    */
   protocolVersion: string;
   /**
-   * Who the client is, for logs.
+   * Who the client is, for logs. Other fields are ignored.
    */
   clientInfo?: {
     /**
@@ -938,11 +938,13 @@ export interface InitializeParams {
      * Client version.
      */
     version?: string;
+    [k: string]: unknown | undefined;
   };
   capabilities?: ClientCapabilities;
+  [k: string]: unknown | undefined;
 }
 /**
- * What the client can do.
+ * What the client can do. Capabilities the server does not know (`experimental`, LSP's or MCP's own) are ignored.
  *
  * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
  * via the `definition` "ClientCapabilities".
@@ -952,6 +954,7 @@ export interface ClientCapabilities {
    * The client answers `permission/request` server-to-client requests. Default false: approvals then wait for `tool/approve`.
    */
   permissionRequests?: boolean;
+  [k: string]: unknown | undefined;
 }
 /**
  * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
@@ -1408,6 +1411,8 @@ export interface PermissionRequestParams {
   summary: string;
 }
 /**
+ * The client's reply. Fields the server does not know are ignored; a reply without a known `decision` denies the call (reason: invalid reply).
+ *
  * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
  * via the `definition` "PermissionRequestResult".
  */
@@ -1417,4 +1422,5 @@ export interface PermissionRequestResult {
    * Why (on deny, passed to the model).
    */
   reason?: string;
+  [k: string]: unknown | undefined;
 }
