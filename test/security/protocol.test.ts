@@ -5,7 +5,7 @@ import t from 'tap';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, RPC_TRANSPORTS, type Opened } from '../helpers/transports.js';
-import { StdioClient, tempDir, WsClient } from '../helpers/rpc-client.js';
+import { ROOT, StdioClient, tempDir, WsClient } from '../helpers/rpc-client.js';
 import { fullTurn } from '../helpers/fuzz-inputs.js';
 
 const noRateLimit = (extra: object = {}) => {
@@ -136,5 +136,56 @@ for (const transport of RPC_TRANSPORTS) {
     t.equal(live().length, count, 'nothing after unsubscribe');
     await fullTurn(c);
     alive(t, o);
+  });
+}
+
+t.test('README: every stdio frame example has a Content-Length that matches its body', async (t) => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const frames = [...readme.matchAll(/Content-Length: (\d+)\\r\\n\\r\\n(\{.*\})\s*$/gm)];
+  t.ok(frames.length >= 1, `${frames.length} examples`);
+  for (const [, n, body] of frames) t.equal(Buffer.byteLength(body), Number(n), body.slice(0, 60));
+});
+
+t.test('websocket and stdio: initialize is lenient, other params stay strict; config/update names an unknown defaultProvider', async (t) => {
+  for (const transport of RPC_TRANSPORTS) {
+    const o = await open(transport);
+    t.teardown(o.close);
+    const c = o.client;
+    const r = await c.call('initialize', {
+      protocolVersion: '1.0', processId: 1234, rootUri: 'file:///tmp', trace: 'off', workspaceFolders: null,
+      clientInfo: { name: 'lsp-client', version: '1', extra: true },
+      capabilities: { permissionRequests: true, experimental: { x: 1 }, textDocument: { synchronization: {} } },
+    });
+    t.equal(r.result?.protocolVersion, '1.0', `${transport}: LSP-style initialize accepted`);
+    c.notify('initialized', { extra: 1 });
+    const strict = await c.call('session/list', { bogus: 1 });
+    t.equal(strict.error?.data?.field, 'bogus', 'ordinary params stay strict');
+    const bad = await c.call('config/update', { config: { defaultProvider: 'nope' } });
+    t.equal(bad.error?.code, -32602);
+    t.equal(bad.error?.data?.field, 'config.defaultProvider');
+    t.equal((await c.request('session/create', { name: 'still' })).provider, 'echo', 'sessions still create');
+    await fullTurn(c);
+  }
+});
+
+for (const transport of RPC_TRANSPORTS) {
+  t.test(`${transport}: a permission/request reply that cannot be understood denies at once; extra fields count`, async (t) => {
+    const o = await open(transport);
+    t.teardown(o.close);
+    const c = o.client;
+    await c.initialize({ permissionRequests: true });
+    const replies: unknown[] = [{ decision: 'maybe' }, 'yes', { decision: 'deny', reason: 'not today', uiHint: 'red' }];
+    c.onServerRequest = () => replies.shift();
+    const s = await c.request('session/create', { name: 'perm', workspaceRoot: tempDir() });
+    await c.request('session/subscribe', { sessionId: s.id });
+    const started = Date.now();
+    for (const expected of [/invalid reply from the client/, /invalid reply from the client/, /not today/]) {
+      const r = await c.request('session/message', { sessionId: s.id, content: '/tool write_file {"path":"a.txt","content":"x"}' });
+      t.match(r.content[0].text, expected, 'the model sees the reason');
+      const resolved = c.events(s.id).filter((e) => e.type === 'permission.resolved').at(-1);
+      t.match(resolved.data, { decision: 'deny', reason: expected }, 'permission.resolved carries it');
+    }
+    t.ok(Date.now() - started < 10_000, 'no wait for the approval timeout');
+    await fullTurn(c);
   });
 }
