@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { open, RPC_TRANSPORTS, type Opened } from '../helpers/transports.js';
 import { ROOT, StdioClient, tempDir, WsClient } from '../helpers/rpc-client.js';
 import { fullTurn } from '../helpers/fuzz-inputs.js';
+import { reply, startAnthropicServer } from '../helpers/anthropic-server.js';
 
 const noRateLimit = (extra: object = {}) => {
   const dir = tempDir();
@@ -189,3 +190,19 @@ for (const transport of RPC_TRANSPORTS) {
     await fullTurn(c);
   });
 }
+
+t.test('stdio: the Anthropic SDK\'s deprecation warning goes through the logger (JSON on stderr)', async (t) => {
+  const api = await startAnthropicServer();
+  t.teardown(() => api.close());
+  const o = await open('stdio', { env: { ANTHROPIC_BASE_URL: api.url, ANTHROPIC_API_KEY: 'sk-ant-test-0123456789', AGENTD_LOG_LEVEL: 'warn' } });
+  t.teardown(o.close);
+  const c = o.client;
+  await c.initialize();
+  api.script(reply.text(['hi']));
+  const s = await c.request('session/create', { provider: 'anthropic', model: 'claude-sonnet-4-5' });
+  const r = await c.request('session/message', { sessionId: s.id, content: 'hello' });
+  t.equal(r.content[0].text, 'hi');
+  const lines = o.stderr().split('\n').filter(Boolean);
+  t.same(lines.filter((l) => { try { JSON.parse(l); return false; } catch { return true; } }), [], 'every stderr line is a log record');
+  t.ok(lines.some((l) => /deprecated/.test(JSON.parse(l).msg ?? '')), 'the warning is a log record');
+});
