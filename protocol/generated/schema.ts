@@ -1185,8 +1185,17 @@ export const schemaBundle = {
     "McpServerConfig": {
       "type": "object",
       "additionalProperties": false,
-      "description": "One MCP server: stdio (`command`) or Streamable HTTP (`url`).",
+      "description": "One MCP server: stdio (`command`) or Streamable HTTP (`url`), or the legacy HTTP+SSE transport (`url` with `type` `sse`). The shape of Claude Code's `.mcp.json` and VS Code's `mcp.json` entries.",
       "properties": {
+        "type": {
+          "type": "string",
+          "enum": [
+            "stdio",
+            "http",
+            "sse"
+          ],
+          "description": "Transport, optional: `stdio` needs `command`, `http` (Streamable HTTP) and `sse` (the older HTTP+SSE transport, for servers that only speak it) need `url`. Default: `stdio` with `command`, `http` with `url`."
+        },
         "command": {
           "type": "string",
           "description": "stdio: executable to spawn."
@@ -1218,7 +1227,7 @@ export const schemaBundle = {
           "additionalProperties": {
             "type": "string"
           },
-          "description": "Streamable HTTP: extra request headers (secret values are never returned)."
+          "description": "HTTP (Streamable or SSE): extra request headers (secret values are never returned)."
         },
         "autoConnect": {
           "type": "boolean",
@@ -1254,7 +1263,8 @@ export const schemaBundle = {
           "type": "string",
           "enum": [
             "stdio",
-            "http"
+            "http",
+            "sse"
           ],
           "description": "How agentd reaches it."
         },

@@ -404,12 +404,16 @@ export interface ProviderConfig {
   };
 }
 /**
- * One MCP server: stdio (`command`) or Streamable HTTP (`url`).
+ * One MCP server: stdio (`command`) or Streamable HTTP (`url`), or the legacy HTTP+SSE transport (`url` with `type` `sse`). The shape of Claude Code's `.mcp.json` and VS Code's `mcp.json` entries.
  *
  * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
  * via the `definition` "McpServerConfig".
  */
 export interface McpServerConfig {
+  /**
+   * Transport, optional: `stdio` needs `command`, `http` (Streamable HTTP) and `sse` (the older HTTP+SSE transport, for servers that only speak it) need `url`. Default: `stdio` with `command`, `http` with `url`.
+   */
+  type?: 'stdio' | 'http' | 'sse';
   /**
    * stdio: executable to spawn.
    */
@@ -433,7 +437,7 @@ export interface McpServerConfig {
    */
   url?: string;
   /**
-   * Streamable HTTP: extra request headers (secret values are never returned).
+   * HTTP (Streamable or SSE): extra request headers (secret values are never returned).
    */
   headers?: {
     [k: string]: string | undefined;
@@ -813,7 +817,7 @@ export interface McpServer {
   /**
    * How agentd reaches it.
    */
-  transport: 'stdio' | 'http';
+  transport: 'stdio' | 'http' | 'sse';
   /**
    * Connection status.
    */
