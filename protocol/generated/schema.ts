@@ -1191,11 +1191,11 @@ export const schemaBundle = {
     },
     "InitializeParams": {
       "type": "object",
-      "additionalProperties": false,
+      "additionalProperties": true,
       "required": [
         "protocolVersion"
       ],
-      "description": "First request of every connection. Any other request before it fails with -32002.",
+      "description": "First request of every connection. Any other request before it fails with -32002. Lenient like LSP, MCP and ACP: fields the server does not know (`processId`, `rootUri`, ...) are ignored here, in `clientInfo` and in `capabilities`.",
       "properties": {
         "protocolVersion": {
           "type": "string",
@@ -1203,11 +1203,11 @@ export const schemaBundle = {
         },
         "clientInfo": {
           "type": "object",
-          "additionalProperties": false,
+          "additionalProperties": true,
           "required": [
             "name"
           ],
-          "description": "Who the client is, for logs.",
+          "description": "Who the client is, for logs. Other fields are ignored.",
           "properties": {
             "name": {
               "type": "string",
@@ -1226,8 +1226,8 @@ export const schemaBundle = {
     },
     "ClientCapabilities": {
       "type": "object",
-      "additionalProperties": false,
-      "description": "What the client can do.",
+      "additionalProperties": true,
+      "description": "What the client can do. Capabilities the server does not know (`experimental`, LSP's or MCP's own) are ignored.",
       "properties": {
         "permissionRequests": {
           "type": "boolean",
@@ -1312,8 +1312,17 @@ export const schemaBundle = {
     "McpServerConfig": {
       "type": "object",
       "additionalProperties": false,
-      "description": "One MCP server: stdio (`command`) or Streamable HTTP (`url`).",
+      "description": "One MCP server: stdio (`command`) or Streamable HTTP (`url`), or the legacy HTTP+SSE transport (`url` with `type` `sse`). The shape of Claude Code's `.mcp.json` and VS Code's `mcp.json` entries.",
       "properties": {
+        "type": {
+          "type": "string",
+          "enum": [
+            "stdio",
+            "http",
+            "sse"
+          ],
+          "description": "Transport, optional: `stdio` needs `command`, `http` (Streamable HTTP) and `sse` (the older HTTP+SSE transport, for servers that only speak it) need `url`. Default: `stdio` with `command`, `http` with `url`."
+        },
         "command": {
           "type": "string",
           "description": "stdio: executable to spawn."
@@ -1345,7 +1354,7 @@ export const schemaBundle = {
           "additionalProperties": {
             "type": "string"
           },
-          "description": "Streamable HTTP: extra request headers (secret values are never returned)."
+          "description": "HTTP (Streamable or SSE): extra request headers (secret values are never returned)."
         },
         "autoConnect": {
           "type": "boolean",
@@ -1381,7 +1390,8 @@ export const schemaBundle = {
           "type": "string",
           "enum": [
             "stdio",
-            "http"
+            "http",
+            "sse"
           ],
           "description": "How agentd reaches it."
         },
@@ -2114,10 +2124,11 @@ export const schemaBundle = {
     },
     "PermissionRequestResult": {
       "type": "object",
-      "additionalProperties": false,
+      "additionalProperties": true,
       "required": [
         "decision"
       ],
+      "description": "The client's reply. Fields the server does not know are ignored; a reply without a known `decision` denies the call (reason: invalid reply).",
       "properties": {
         "decision": {
           "$ref": "#/definitions/PermissionDecision"

@@ -405,12 +405,16 @@ export interface ProviderConfig {
   };
 }
 /**
- * One MCP server: stdio (`command`) or Streamable HTTP (`url`).
+ * One MCP server: stdio (`command`) or Streamable HTTP (`url`), or the legacy HTTP+SSE transport (`url` with `type` `sse`). The shape of Claude Code's `.mcp.json` and VS Code's `mcp.json` entries.
  *
  * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
  * via the `definition` "McpServerConfig".
  */
 export interface McpServerConfig {
+  /**
+   * Transport, optional: `stdio` needs `command`, `http` (Streamable HTTP) and `sse` (the older HTTP+SSE transport, for servers that only speak it) need `url`. Default: `stdio` with `command`, `http` with `url`.
+   */
+  type?: 'stdio' | 'http' | 'sse';
   /**
    * stdio: executable to spawn.
    */
@@ -434,7 +438,7 @@ export interface McpServerConfig {
    */
   url?: string;
   /**
-   * Streamable HTTP: extra request headers (secret values are never returned).
+   * HTTP (Streamable or SSE): extra request headers (secret values are never returned).
    */
   headers?: {
     [k: string]: string | undefined;
@@ -901,7 +905,7 @@ export interface McpServer {
   /**
    * How agentd reaches it.
    */
-  transport: 'stdio' | 'http';
+  transport: 'stdio' | 'http' | 'sse';
   /**
    * Connection status.
    */
@@ -1004,7 +1008,7 @@ export interface ErrorBody {
   error: ErrorObject;
 }
 /**
- * First request of every connection. Any other request before it fails with -32002.
+ * First request of every connection. Any other request before it fails with -32002. Lenient like LSP, MCP and ACP: fields the server does not know (`processId`, `rootUri`, ...) are ignored here, in `clientInfo` and in `capabilities`.
  *
  * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
  * via the `definition` "InitializeParams".
@@ -1015,7 +1019,7 @@ export interface InitializeParams {
    */
   protocolVersion: string;
   /**
-   * Who the client is, for logs.
+   * Who the client is, for logs. Other fields are ignored.
    */
   clientInfo?: {
     /**
@@ -1026,11 +1030,13 @@ export interface InitializeParams {
      * Client version.
      */
     version?: string;
+    [k: string]: unknown | undefined;
   };
   capabilities?: ClientCapabilities;
+  [k: string]: unknown | undefined;
 }
 /**
- * What the client can do.
+ * What the client can do. Capabilities the server does not know (`experimental`, LSP's or MCP's own) are ignored.
  *
  * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
  * via the `definition` "ClientCapabilities".
@@ -1040,6 +1046,7 @@ export interface ClientCapabilities {
    * The client answers `permission/request` server-to-client requests. Default false: approvals then wait for `tool/approve`.
    */
   permissionRequests?: boolean;
+  [k: string]: unknown | undefined;
 }
 /**
  * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
@@ -1519,6 +1526,8 @@ export interface PermissionRequestParams {
   summary: string;
 }
 /**
+ * The client's reply. Fields the server does not know are ignored; a reply without a known `decision` denies the call (reason: invalid reply).
+ *
  * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
  * via the `definition` "PermissionRequestResult".
  */
@@ -1528,4 +1537,5 @@ export interface PermissionRequestResult {
    * Why (on deny, passed to the model).
    */
   reason?: string;
+  [k: string]: unknown | undefined;
 }

@@ -125,9 +125,12 @@ export class ApprovalService {
         peer.request('permission/request', params, pending.requests.signal).then((result) => {
           const check = matches('PermissionRequestResult', result);
           if (!check.ok) {
-            log.warn({ peer: peer.id, errors: check.errors }, 'invalid permission/request reply ignored');
+            // A reply that cannot be understood denies at once rather than waiting for the timeout.
+            log.warn({ peer: peer.id, errors: check.errors }, 'invalid permission/request reply: denied');
+            pending.settle({ decision: 'deny', reason: `invalid reply from the client to permission/request: ${String(check.errors).slice(0, 300)}`, automatic: true });
             return;
           }
+          // Fields the server does not know are ignored (a newer client); only these two count.
           const r = result as PermissionRequestResult;
           pending.settle({ decision: r.decision, ...(r.reason ? { reason: r.reason } : {}) });
         }, (err: unknown) => {

@@ -56,13 +56,15 @@ export function checkConfig(c: Config, prefix = 'config'): void {
   for (const [name, s] of Object.entries(c.mcpServers ?? {})) {
     if (!s) continue;
     const f = `${prefix}.mcpServers.${name}`;
-    if ((s.command === undefined) === (s.url === undefined)) throw RpcError.invalidParams(f, 'needs exactly one of `command` (stdio) or `url` (Streamable HTTP)');
+    if ((s.command === undefined) === (s.url === undefined)) throw RpcError.invalidParams(f, 'needs exactly one of `command` (stdio) or `url` (Streamable HTTP or SSE)');
+    if (s.type === 'stdio' && s.command === undefined) throw RpcError.invalidParams(`${f}.type`, 'is `stdio`, which needs `command`');
+    if ((s.type === 'http' || s.type === 'sse') && s.url === undefined) throw RpcError.invalidParams(`${f}.type`, `is \`${s.type}\`, which needs \`url\``);
     if (s.url !== undefined) {
       let u: URL | undefined;
       try { u = new URL(s.url); } catch { /* below */ }
       if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:')) throw RpcError.invalidParams(`${f}.url`, 'must be an http(s) URL');
       for (const k of ['args', 'env', 'cwd'] as const) if (s[k] !== undefined) throw RpcError.invalidParams(`${f}.${k}`, 'is only for stdio servers');
-    } else if (s.headers !== undefined) throw RpcError.invalidParams(`${f}.headers`, 'is only for Streamable HTTP servers');
+    } else if (s.headers !== undefined) throw RpcError.invalidParams(`${f}.headers`, 'is only for HTTP (Streamable or SSE) servers');
   }
 }
 

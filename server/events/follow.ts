@@ -15,11 +15,19 @@ export interface EventSink {
 
 const PAGE = 1000;
 
-/** Follows a session (or everything, for null). Resolves, once caught up, to the unsubscribe function. */
-export async function follow(log: EventLog, sessionId: string | null, since: number | undefined, sink: EventSink): Promise<() => void> {
+export interface Following {
+  /** Stops following at once, during the replay too (a replay waiting for drain ends there). Idempotent. */
+  stop(): void;
+  /** Resolves once caught up (or stopped). */
+  ready: Promise<void>;
+}
+
+/** Follows a session (or everything, for null). The handle exists before the replay starts, so a caller can always stop it. */
+export function follow(log: EventLog, sessionId: string | null, since: number | undefined, sink: EventSink): Following {
   const position = (e: PublishedEvent) => (sessionId === null ? e.id : e.seq);
   let cursor = since ?? log.lastSeq(sessionId);
   let buffered: PublishedEvent[] | null = since === undefined ? null : [];
+  let stopped = false;
   const off = log.on(sessionId, (e) => {
     if (buffered) buffered.push(e);
     else if (position(e) > cursor) {
@@ -27,7 +35,13 @@ export async function follow(log: EventLog, sessionId: string | null, since: num
       sink.deliver(e);
     }
   });
-  if (buffered) {
+  const stop = () => {
+    stopped = true;
+    buffered = null;
+    off();
+  };
+  const replay = async () => {
+    if (!buffered) return;
     const oldest = log.gapAfter(sessionId, cursor);
     if (oldest !== undefined) sink.deliver(EventLog.gap(sessionId, cursor, oldest));
     for (;;) {
@@ -38,7 +52,8 @@ export async function follow(log: EventLog, sessionId: string | null, since: num
       }
       if (page.length < PAGE) break;
       await sink.writable();
-      if (sink.closed) { off(); return off; }
+      if (stopped) return;
+      if (sink.closed) return stop();
     }
     // No await from the last page read to here: nothing can slip between replay and live.
     for (const e of buffered) {
@@ -48,6 +63,6 @@ export async function follow(log: EventLog, sessionId: string | null, since: num
       }
     }
     buffered = null;
-  }
-  return off;
+  };
+  return { stop, ready: replay() };
 }

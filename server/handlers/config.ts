@@ -1,12 +1,18 @@
 /** config/*: the config document (server/config/service.ts); secrets never come back. */
 import type { HandlerTable } from '../rpc/dispatcher.js';
 import type { Core } from '../core.js';
+import { RpcError } from '../rpc/errors.js';
 
 const result = (core: Core) => ({ config: core.config.public(), projectConfig: core.config.projectState() });
 
 export const configHandlers: HandlerTable = {
   'config/get': (_p, { core }) => result(core),
   'config/update': (p, { core }) => {
+    // Otherwise every later session/create fails with "provider not found".
+    const dp = p.config.defaultProvider;
+    if (dp !== undefined && !core.providers.has(dp)) {
+      throw RpcError.invalidParams('config.defaultProvider', `names no provider (known: ${core.providers.list().map((x) => x.id).join(', ')})`);
+    }
     core.config.update(p.config);
     return result(core);
   },

@@ -11,8 +11,10 @@ export const lifecycleHandlers: HandlerTable = {
       throw RpcError.invalidParams('protocolVersion', `must be ${PROTOCOL_VERSION} (major version ${major(PROTOCOL_VERSION)})`);
     }
     peer.state = 'initialized';
-    peer.capabilities = p.capabilities ?? {};
-    peer.clientInfo = p.clientInfo;
+    // Only what agentd knows is kept: unknown fields were accepted (lenient) and are dropped here.
+    const caps = p.capabilities ?? {};
+    peer.capabilities = caps.permissionRequests === undefined ? {} : { permissionRequests: caps.permissionRequests };
+    peer.clientInfo = p.clientInfo && { name: p.clientInfo.name, ...(p.clientInfo.version === undefined ? {} : { version: p.clientInfo.version }) };
     core.log.info({ peer: peer.id, transport: peer.transport, client: p.clientInfo?.name }, 'client initialized');
     const sandbox = await core.sandbox.status();
     return {

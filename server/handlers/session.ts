@@ -37,17 +37,15 @@ export const sessionHandlers: HandlerTable = {
     const key = sessionId ?? '*';
     const max = core.config.limits().maxSubscriptions;
     if (!peer.subscriptions.has(key) && peer.subscriptions.size >= max) throw RpcError.limit('subscriptions per connection', max);
+    // A subscription to the same key replaces the earlier one, even while that one still replays.
     peer.subscriptions.get(key)?.();
     const lastSeq = core.events.lastSeq(sessionId);
-    // Registered before the replay starts, so a close during the replay still unsubscribes.
-    let off: (() => void) | undefined;
-    peer.subscriptions.set(key, () => off?.());
-    const done = follow(core.events, sessionId, p.since, peer).then((unsubscribe) => {
-      off = unsubscribe;
-      if (peer.closed || peer.subscriptions.get(key) === undefined) unsubscribe();
-    });
+    const sub = follow(core.events, sessionId, p.since, peer);
+    peer.subscriptions.set(key, sub.stop);
+    // A peer that closed meanwhile already ran its unsubscribes.
+    if (peer.closed) sub.stop();
     // The reply may go out before a long replay finishes; events keep their order on the wire.
-    void done;
+    sub.ready.catch((err) => core.log.error({ err, sessionId }, 'event replay failed'));
     return { subscribed: true, ...(sessionId ? { sessionId } : {}), lastSeq };
   },
 

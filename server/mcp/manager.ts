@@ -39,13 +39,17 @@ interface Conn {
 
 /** The SDK loads on first use (it is large; most servers start without MCP). */
 async function sdk() {
-  const [client, stdio, http, types] = await Promise.all([
+  const [client, stdio, http, sse, types] = await Promise.all([
     import('@modelcontextprotocol/sdk/client/index.js'),
     import('@modelcontextprotocol/sdk/client/stdio.js'),
     import('@modelcontextprotocol/sdk/client/streamableHttp.js'),
+    import('@modelcontextprotocol/sdk/client/sse.js'),
     import('@modelcontextprotocol/sdk/types.js'),
   ]);
-  return { Client: client.Client, StdioClientTransport: stdio.StdioClientTransport, StreamableHTTPClientTransport: http.StreamableHTTPClientTransport, ToolListChangedNotificationSchema: types.ToolListChangedNotificationSchema };
+  return {
+    Client: client.Client, StdioClientTransport: stdio.StdioClientTransport, StreamableHTTPClientTransport: http.StreamableHTTPClientTransport,
+    SSEClientTransport: sse.SSEClientTransport, ToolListChangedNotificationSchema: types.ToolListChangedNotificationSchema,
+  };
 }
 
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err)).slice(0, 500);
@@ -85,7 +89,7 @@ export class McpManager implements ToolSource {
   view(c: Conn): McpServer {
     return {
       name: c.name,
-      transport: c.config.url !== undefined ? 'http' : 'stdio',
+      transport: c.config.url === undefined ? 'stdio' : c.config.type === 'sse' ? 'sse' : 'http',
       status: c.status,
       ...(c.error ? { error: c.error } : {}),
       ...(c.serverInfo ? { serverInfo: c.serverInfo } : {}),
@@ -141,7 +145,7 @@ export class McpManager implements ToolSource {
     let client: Client | undefined;
     const run = async () => {
       try {
-        const { Client, StdioClientTransport, StreamableHTTPClientTransport, ToolListChangedNotificationSchema } = await sdk();
+        const { Client, StdioClientTransport, StreamableHTTPClientTransport, SSEClientTransport, ToolListChangedNotificationSchema } = await sdk();
         if (stale()) return;
         const cl = new Client({ name: 'agentd', version: this.core.version }, { capabilities: {} });
         client = cl;
@@ -154,7 +158,11 @@ export class McpManager implements ToolSource {
         };
         cl.onerror = (err) => log.debug({ err: errorText(err) }, 'MCP transport error');
         let transport;
-        if (cfg.url !== undefined) {
+        if (cfg.url !== undefined && cfg.type === 'sse') {
+          // The older HTTP+SSE transport (MCP 2024-11-05), for servers that speak nothing newer.
+          const headers = (cfg.headers ?? {}) as Record<string, string>;
+          transport = new SSEClientTransport(new URL(cfg.url), { requestInit: { headers }, eventSourceInit: { fetch: (u, init) => fetch(u, { ...init, headers: { ...(init?.headers as Record<string, string>), ...headers } }) } });
+        } else if (cfg.url !== undefined) {
           transport = new StreamableHTTPClientTransport(new URL(cfg.url), { requestInit: { headers: (cfg.headers ?? {}) as Record<string, string> } });
         } else {
           if (!cfg.command) throw new Error('no command or url configured');

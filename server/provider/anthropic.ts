@@ -103,6 +103,23 @@ export class AnthropicProvider implements ModelProvider {
     });
   }
 
+  /**
+   * messages.create() prints model deprecation warnings with console.warn (not through its
+   * `logger` option), synchronously before it returns. console.warn is pointed at our logger for
+   * exactly that synchronous call, so nothing it prints bypasses the structured log.
+   */
+  private create(auth: Auth, params: Params, signal: AbortSignal) {
+    const client = this.client(auth);
+    const log = this.deps.log;
+    const warn = console.warn;
+    console.warn = (...args: unknown[]) => log.warn({ provider: this.id, model: params.model }, args.map(String).join(' '));
+    try {
+      return client.messages.create(params, { signal });
+    } finally {
+      console.warn = warn;
+    }
+  }
+
   async stream(req: ProviderRequest, emit: (e: StreamEvent) => void): Promise<ProviderResponse> {
     const { signal } = req;
     if (signal.aborted) throw RpcError.cancelled();
@@ -123,7 +140,7 @@ export class AnthropicProvider implements ModelProvider {
     let stopped = false;
     const usage: Usage = {};
     try {
-      const stream = await this.client(auth).messages.create(params, { signal });
+      const stream = await this.create(auth, params, signal);
       for await (const ev of stream) {
         switch (ev.type) {
           case 'message_start':

@@ -15,7 +15,7 @@ export class RpcError extends Error {
   }
 
   static parse(reason: string) { return new RpcError(ErrorCodes.ParseError, `Parse error: ${reason}`); }
-  static invalidRequest(reason: string) { return new RpcError(ErrorCodes.InvalidRequest, `Invalid request: ${reason}`); }
+  static invalidRequest(reason: string, data?: Record<string, unknown>) { return new RpcError(ErrorCodes.InvalidRequest, `Invalid request: ${reason}`, data); }
   static methodNotFound(method: string) { return new RpcError(ErrorCodes.MethodNotFound, `Unknown method: ${method}`, { method }); }
   static invalidParams(field: string, reason: string, errors?: unknown) {
     return new RpcError(ErrorCodes.InvalidParams, `Invalid params: ${field} ${reason}`, { field, reason, ...(errors ? { errors } : {}) });

@@ -4,7 +4,7 @@
  */
 import {
   CancellationTokenSource, createMessageConnection, ResponseError,
-  type CancellationToken, type MessageConnection,
+  type CancellationToken, type Message, type MessageConnection, type MessageWriter,
 } from 'vscode-jsonrpc/node';
 import type { Core } from '../core.js';
 import type { PublishedEvent } from '../events/log.js';
@@ -26,8 +26,16 @@ export class JsonRpcPeer extends Peer {
   constructor(private core: Core, readonly transport: TransportKind, reader: CheckedReader, private writer: BatchingWriter, private hooks: PeerHooks) {
     super();
     const log = core.log.child({ peer: this.id, transport });
-    this.conn = createMessageConnection(reader, writer, {
+    // The reader keeps the books of open ids and of the queue before dispatch: it sees every
+    // message vscode-jsonrpc takes off its queue (messageStrategy) and every one it writes.
+    const observed: MessageWriter = {
+      write: (msg: Message) => { reader.outbound(msg); return writer.write(msg); },
+      onError: writer.onError, onClose: writer.onClose, end: () => writer.end(), dispose: () => writer.dispose(),
+    };
+    this.conn = createMessageConnection(reader, observed, {
       error: (m) => log.debug(m), warn: (m) => log.debug(m), info: (m) => log.debug(m), log: (m) => log.trace(m),
+    }, {
+      messageStrategy: { handleMessage: (msg, next) => { reader.dispatched(msg); return next(msg); } },
     });
     this.conn.onRequest((method, params, token) => this.onRequest(method, params, token));
     this.conn.onNotification((method) => {

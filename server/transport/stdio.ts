@@ -17,6 +17,8 @@ class StdioReader extends CheckedReader {
   private buf: Buffer = Buffer.alloc(0);
   /** Bytes of an oversized frame still to drop as they arrive. */
   private discard = 0;
+  /** After a frame whose end is unknown: drop bytes up to the next `Content-Length`. */
+  private resync = false;
   private decoder = new TextDecoder('utf-8', { fatal: true });
 
   constructor(input: Readable, private maxBytes: number, reject: (id: string | number | null, e: RpcError) => void) {
@@ -36,24 +38,38 @@ class StdioReader extends CheckedReader {
         this.discard -= n;
         if (this.discard > 0) return;
       }
+      if (this.resync) {
+        const next = this.buf.indexOf('Content-Length');
+        if (next < 0) {
+          // Keep a tail that may be the start of the next header.
+          this.buf = this.buf.subarray(Math.max(0, this.buf.length - 13));
+          return;
+        }
+        this.buf = this.buf.subarray(next);
+        this.resync = false;
+      }
       const end = this.buf.indexOf(HEADER_END);
       if (end < 0) {
         if (this.buf.length > MAX_HEADER) {
-          const next = this.buf.indexOf('Content-Length', 1);
-          this.buf = next > 0 ? this.buf.subarray(next) : Buffer.alloc(0);
+          this.buf = this.buf.subarray(1);
+          this.resync = true;
           this.refuse(RpcError.parse('frame header too long'));
           continue;
         }
         return;
       }
       const header = this.buf.subarray(0, end).toString('latin1');
-      const m = /(?:^|\r\n)content-length:[ \t]*(\d+)[ \t]*(?:\r\n|$)/i.exec(header);
-      if (!m) {
+      const lengths = [...header.matchAll(/(?:^|\r\n)content-length:[ \t]*(\d{1,15})[ \t]*(?=\r\n|$)/gi)].map((m) => Number(m[1]));
+      const valid = /^(?:[!-9;-~]+:[^\r\n]*(?:\r\n|$))+$/.test(header);
+      if (!valid || lengths.length === 0 || lengths.some((n) => n !== lengths[0])) {
+        // Without one trustworthy length the body's end is unknown: resynchronize on the next
+        // header, which a client that recovers sends after its garbage.
         this.buf = this.buf.subarray(end + 4);
-        this.refuse(RpcError.parse('frame header without a valid Content-Length'));
+        this.resync = true;
+        this.refuse(RpcError.parse(lengths.length > 1 ? 'frame header with conflicting Content-Length values' : 'frame header without a valid Content-Length'));
         continue;
       }
-      const length = Number(m[1]);
+      const length = lengths[0];
       if (length > this.maxBytes) {
         this.buf = this.buf.subarray(end + 4);
         this.discard = length;

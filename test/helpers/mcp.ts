@@ -41,24 +41,24 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Starts `mcp-server-everything streamableHttp` on a free port; resolves once it listens. */
-export async function everythingHttp(): Promise<{ url: string; proc: ChildProcess; stop(): Promise<void> }> {
+/** Starts `mcp-server-everything streamableHttp` (or `sse`, the older HTTP+SSE transport) on a free port; resolves once it listens. */
+export async function everythingHttp(mode: 'streamableHttp' | 'sse' = 'streamableHttp'): Promise<{ url: string; proc: ChildProcess; stop(): Promise<void> }> {
   const port = await freePort();
-  const proc = spawn(process.execPath, [EVERYTHING, 'streamableHttp'], { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [EVERYTHING, mode], { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
   await new Promise<void>((resolve, reject) => {
     let err = '';
     const t = setTimeout(() => reject(new Error(`server-everything http did not start: ${err}`)), 15_000);
     const onData = (d: Buffer) => {
       err += d;
-      if (/listening on port/i.test(err)) { clearTimeout(t); resolve(); }
+      if (/listening on port|running on port/i.test(err)) { clearTimeout(t); resolve(); }
     };
     proc.stderr!.on('data', onData);
     proc.stdout!.on('data', onData);
     proc.once('exit', (code) => { clearTimeout(t); reject(new Error(`server-everything http exited ${code}: ${err}`)); });
   });
   return {
-    url: `http://127.0.0.1:${port}/mcp`, proc,
+    url: `http://127.0.0.1:${port}/${mode === 'sse' ? 'sse' : 'mcp'}`, proc,
     stop: async () => { if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL'); await exited; },
   };
 }

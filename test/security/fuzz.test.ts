@@ -2,7 +2,7 @@
 // server stays up, and what existed before is intact.
 import t from 'tap';
 import { open, RPC_TRANSPORTS } from '../helpers/transports.js';
-import { fuzzCases } from '../helpers/fuzz-inputs.js';
+import { fullTurn, fuzzCases, runRpcFuzz } from '../helpers/fuzz-inputs.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StdioClient, tempDir, WsClient, type RpcClient } from '../helpers/rpc-client.js';
@@ -31,21 +31,9 @@ for (const transport of RPC_TRANSPORTS) {
     const before = await snapshot(client, ids);
     const cases = fuzzCases(SEED, PER_KIND, ids[0]);
     t.ok(cases.length >= 1000, `${cases.length} cases`);
-    const failures: string[] = [];
-    const deadline = Date.now() + 120_000;
-    for (const c of cases) {
-      if (Date.now() > deadline) { failures.push('time budget exceeded'); break; }
-      const orphansBefore = client.orphans.length;
-      client.raw(c.text);
-      let got: { error?: { code: number } } | undefined;
-      try {
-        got = await client.waitFor(() => client.orphans.slice(orphansBefore).find((o) => o.id === c.id), 5000, `reply to ${c.kind}`);
-      } catch {
-        failures.push(`${c.kind}: no reply to ${c.text.slice(0, 80)}`);
-        continue;
-      }
-      if (!got.error || !c.codes.includes(got.error.code)) failures.push(`${c.kind}: ${JSON.stringify(got).slice(0, 160)} for ${c.text.slice(0, 80)}`);
-    }
+    const stats = await runRpcFuzz(client, cases, 120_000);
+    const failures = stats.failures;
+    t.equal(stats.answered, cases.length, 'every input answered (silent ones: a request after it served)');
     t.same(failures.slice(0, 10), [], 'every bad input got its typed error');
     // Alive, and nothing was lost or changed.
     t.same(await snapshot(client, ids), before, 'sessions and messages intact');
@@ -53,6 +41,7 @@ for (const transport of RPC_TRANSPORTS) {
     t.ok(list.sessions.length >= 3);
     if (client instanceof StdioClient) t.equal(client.proc.exitCode, null, 'server still running');
     if (client instanceof WsClient) t.equal(client.ws.readyState, 1, 'socket still open');
+    await fullTurn(client);
   });
 }
 
