@@ -2,6 +2,7 @@
  * The composition root: one Core per server process, shared by every transport. It owns the
  * store, the event log, config, providers, tools, sessions, turns and the dispatcher.
  */
+import { realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from './log.js';
 import { createLogger } from './log.js';
@@ -95,7 +96,7 @@ export class Core {
     this.approvals = new ApprovalService(this);
     this.mcp = new McpManager(this);
     this.sandbox = new CommandSandbox({ settings: () => this.config.get().tools?.runCommand, dataDir: this.dataDir });
-    this.toolSources = new CompositeToolHost([new BuiltinToolHost(() => this.config.limits(), undefined, (child) => this.processes.register(child), this.sandbox), this.mcp]);
+    this.toolSources = new CompositeToolHost([new BuiltinToolHost(() => this.config.limits(), undefined, (child) => this.processes.register(child), this.sandbox, [realpathSync(this.dataDir)]), this.mcp]);
     this.tools = new ApprovalGate(this, this.toolSources);
     this.config.onChange(() => {
       this.events.append(null, 'config.updated', { config: this.config.public(), projectConfig: this.config.projectState() });

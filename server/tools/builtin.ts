@@ -17,6 +17,8 @@ import { ToolError } from './workspace.js';
 export interface BuiltinContext {
   /** The session's workspace root (a real path). */
   root: string;
+  /** Real paths the file tools never reach, even inside the root (the data directory). */
+  hidden: readonly string[];
   signal: AbortSignal;
   output: ToolContext['output'];
   limits: () => Required<Limits>;
@@ -59,6 +61,8 @@ export class BuiltinToolHost implements ToolSource {
     tools: BuiltinTool[] = BUILTIN_TOOLS,
     private track?: (child: ChildProcess) => void,
     readonly sandbox: CommandSandbox = new CommandSandbox({ settings: () => undefined }),
+    /** Real paths the file tools never reach (the data directory, should a workspace contain it). */
+    private hidden: readonly string[] = [],
   ) {
     for (const tool of tools) this.tools.set(tool.name, { tool });
   }
@@ -82,7 +86,7 @@ export class BuiltinToolHost implements ToolSource {
       return errorResult(call, `Invalid input for ${call.name}: ${e ? `${e.instancePath || '(input)'} ${e.message}` : 'does not match the schema'}`);
     }
     try {
-      const text = await entry.tool.run(call.input, { root: ctx.session.workspaceRoot, signal: ctx.signal, output: ctx.output, limits: this.limits, track: this.track, sandbox: this.sandbox });
+      const text = await entry.tool.run(call.input, { root: ctx.session.workspaceRoot, hidden: this.hidden, signal: ctx.signal, output: ctx.output, limits: this.limits, track: this.track, sandbox: this.sandbox });
       return { type: 'tool_result', toolUseId: call.id, content: [{ type: 'text', text }] };
     } catch (err) {
       if (err instanceof ToolError) return errorResult(call, err.message);

@@ -18,8 +18,8 @@ const MAX_LIST = 1000;
 const DEFAULT_GREP_MATCHES = 200;
 const MAX_GREP_MATCHES = 2000;
 
-async function loadText(root: string, path: string): Promise<{ file: string; text: string }> {
-  const { file, data } = await readInWorkspace(root, path, MAX_FILE_BYTES);
+async function loadText(root: string, path: string, hidden: readonly string[]): Promise<{ file: string; text: string }> {
+  const { file, data } = await readInWorkspace(root, path, MAX_FILE_BYTES, hidden);
   if (data.includes(0)) throw new ToolError(`${display(root, file)} is a binary file`);
   return { file, text: data.toString('utf8') };
 }
@@ -42,8 +42,8 @@ export const readFileTool: BuiltinTool = {
       end_line: { type: 'integer', minimum: 1, description: 'Last line to return (inclusive). Default: the last line.' },
     },
   },
-  async run(input, { root }) {
-    const { text } = await loadText(root, input.path as string);
+  async run(input, { root, hidden }) {
+    const { text } = await loadText(root, input.path as string, hidden);
     const start = (input.start_line as number | undefined) ?? 1;
     const end = input.end_line as number | undefined;
     if (end !== undefined && end < start) throw new ToolError(`end_line (${end}) is before start_line (${start})`);
@@ -69,9 +69,9 @@ export const writeFileTool: BuiltinTool = {
       content: { type: 'string', description: 'The whole new content.' },
     },
   },
-  async run(input, { root }) {
+  async run(input, { root, hidden }) {
     const content = input.content as string;
-    const file = await writeInWorkspace(root, input.path as string, content);
+    const file = await writeInWorkspace(root, input.path as string, content, hidden);
     return `Wrote ${Buffer.byteLength(content)} bytes to ${display(root, file)}`;
   },
 };
@@ -89,8 +89,8 @@ export const editFileTool: BuiltinTool = {
       replace_all: { type: 'boolean', description: 'Replace every occurrence. Default false.' },
     },
   },
-  async run(input, { root }) {
-    const { file, text } = await loadText(root, input.path as string);
+  async run(input, { root, hidden }) {
+    const { file, text } = await loadText(root, input.path as string, hidden);
     const oldStr = input.old_string as string;
     const newStr = input.new_string as string;
     const n = count(text, oldStr);
@@ -98,7 +98,7 @@ export const editFileTool: BuiltinTool = {
     if (n === 0) throw new ToolError(`old_string not found in ${name}; nothing changed`);
     if (n > 1 && !input.replace_all) throw new ToolError(`old_string occurs ${n} times in ${name}; give more context to make it unique, or set replace_all; nothing changed`);
     const next = input.replace_all ? text.split(oldStr).join(newStr) : text.replace(oldStr, () => newStr);
-    await writeInWorkspace(root, display(root, file), next);
+    await writeInWorkspace(root, display(root, file), next, hidden);
     return `Replaced ${n} occurrence${n === 1 ? '' : 's'} in ${name}`;
   },
 };
@@ -114,11 +114,11 @@ export const listFilesTool: BuiltinTool = {
       path: { type: 'string', description: 'Directory to list from, relative to the workspace root. Default `.`.' },
     },
   },
-  async run(input, { root, signal, limits }) {
-    const dir = resolveInWorkspace(root, (input.path as string | undefined) ?? '.');
+  async run(input, { root, hidden, signal, limits }) {
+    const dir = resolveInWorkspace(root, (input.path as string | undefined) ?? '.', hidden);
     const pattern = (input.pattern as string | undefined) ?? '**/*';
     checkPattern(pattern, 'pattern');
-    return runSearch({ kind: 'list', root, dir, pattern, max: MAX_LIST }, limits().searchTimeoutMs, signal);
+    return runSearch({ kind: 'list', root, hidden, dir, pattern, max: MAX_LIST }, limits().searchTimeoutMs, signal);
   },
 };
 
@@ -136,7 +136,7 @@ export const grepTool: BuiltinTool = {
       max_results: { type: 'integer', minimum: 1, maximum: MAX_GREP_MATCHES, description: `Stop after this many matching lines. Default ${DEFAULT_GREP_MATCHES}.` },
     },
   },
-  async run(input, { root, signal, limits }) {
+  async run(input, { root, hidden, signal, limits }) {
     const pattern = input.pattern as string;
     const flags = input.ignore_case ? 'i' : '';
     try {
@@ -146,9 +146,9 @@ export const grepTool: BuiltinTool = {
     }
     if (input.glob !== undefined) checkPattern(input.glob as string, 'glob');
     const max = (input.max_results as number | undefined) ?? DEFAULT_GREP_MATCHES;
-    const target = resolveInWorkspace(root, (input.path as string | undefined) ?? '.');
+    const target = resolveInWorkspace(root, (input.path as string | undefined) ?? '.', hidden);
     const st = await stat(target).catch(() => undefined);
     if (!st) throw new ToolError(`Not found: ${input.path as string}`);
-    return runSearch({ kind: 'grep', root, target, isDir: st.isDirectory(), pattern, flags, glob: input.glob as string | undefined, max }, limits().searchTimeoutMs, signal);
+    return runSearch({ kind: 'grep', root, hidden, target, isDir: st.isDirectory(), pattern, flags, glob: input.glob as string | undefined, max }, limits().searchTimeoutMs, signal);
   },
 };

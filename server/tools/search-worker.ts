@@ -10,11 +10,11 @@ import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { parentPort } from 'node:worker_threads';
 import picomatch from 'picomatch';
 import { glob } from 'tinyglobby';
-import { display, isInside, readInWorkspace } from './workspace.js';
+import { display, isHidden, isInside, readInWorkspace } from './workspace.js';
 
 export type SearchJob =
-  | { kind: 'list'; root: string; dir: string; pattern: string; max: number }
-  | { kind: 'grep'; root: string; target: string; isDir: boolean; pattern: string; flags: string; glob?: string; max: number };
+  | { kind: 'list'; root: string; hidden: readonly string[]; dir: string; pattern: string; max: number }
+  | { kind: 'grep'; root: string; hidden: readonly string[]; target: string; isDir: boolean; pattern: string; flags: string; glob?: string; max: number };
 
 export type SearchReply = { ok: true; text: string } | { ok: false; error: string };
 
@@ -28,13 +28,14 @@ const MAX_GREP_LINE = 500;
 const MAX_GREP_OUTPUT = 256 * 1024;
 
 /** Whether the real directory of `abs` lies inside the root (cached per directory). */
-function confined(root: string, abs: string, cache: Map<string, boolean>): boolean {
-  if (!isInside(root, abs) || isAbsolute(relative(root, abs))) return false;
+function confined(root: string, hidden: readonly string[], abs: string, cache: Map<string, boolean>): boolean {
+  if (!isInside(root, abs) || isAbsolute(relative(root, abs)) || isHidden(hidden, abs)) return false;
   const dir = dirname(abs);
   let ok = cache.get(dir);
   if (ok === undefined) {
     try {
-      ok = isInside(root, realpathSync(dir));
+      const real = realpathSync(dir);
+      ok = isInside(root, real) && !isHidden(hidden, real);
     } catch {
       ok = false;
     }
@@ -50,7 +51,7 @@ async function list(job: Extract<SearchJob, { kind: 'list' }>): Promise<string> 
   const files: string[] = [];
   for (const f of found) {
     const abs = resolve(job.dir, f);
-    if (confined(job.root, abs, cache)) files.push(relative(job.dir, abs));
+    if (confined(job.root, job.hidden, abs, cache)) files.push(relative(job.dir, abs));
     else outside++;
   }
   files.sort();
@@ -77,7 +78,7 @@ async function grep(job: Extract<SearchJob, { kind: 'grep' }>): Promise<string> 
   for (const f of files.slice(0, MAX_GREP_FILES)) {
     let text: string;
     try {
-      const { data } = await readInWorkspace(job.root, display(job.root, f), MAX_FILE_BYTES);
+      const { data } = await readInWorkspace(job.root, display(job.root, f), MAX_FILE_BYTES, job.hidden);
       if (data.includes(0)) continue;
       text = data.toString('utf8');
     } catch {

@@ -31,6 +31,11 @@ export function isInside(root: string, p: string): boolean {
   return p === root || p.startsWith(root.endsWith(sep) ? root : root + sep);
 }
 
+/** Whether `p` lies in one of the directories tools never see (the data directory, when it sits inside a workspace). */
+export function isHidden(hidden: readonly string[], p: string): boolean {
+  return hidden.some((h) => isInside(h, p));
+}
+
 /** `p` relative to the root, for messages (`.` for the root itself). */
 export function display(root: string, p: string): string {
   return relative(root, p) || '.';
@@ -41,7 +46,7 @@ export function display(root: string, p: string): string {
  * `root` must itself be a real path (sessions store it resolved). The path need not exist
  * (for writes); its existing part is resolved through symlinks.
  */
-export function resolveInWorkspace(root: string, p: string): string {
+export function resolveInWorkspace(root: string, p: string, hidden: readonly string[] = []): string {
   if (typeof p !== 'string' || p.includes('\0')) throw new ToolError('Invalid path');
   const abs = resolve(root, p);
   if (!isInside(root, abs)) throw new ToolError(`Path is outside the workspace: ${p}`);
@@ -69,6 +74,7 @@ export function resolveInWorkspace(root: string, p: string): string {
   }
   const full = rest.length ? join(real, ...rest) : real;
   if (!isInside(root, full) || isAbsolute(relative(root, full))) throw new ToolError(`Path is outside the workspace (through a symlink): ${p}`);
+  if (isHidden(hidden, full)) throw new ToolError(`Path is in agentd's data directory, which tools cannot reach: ${p}`);
   return full;
 }
 
@@ -138,17 +144,17 @@ export async function openParent(root: string, full: string, shown: string, crea
 }
 
 /** Refuses a file agentd cannot prove lies inside the root. */
-function checkOpened(root: string, fd: number, st: { nlink: number; isFile(): boolean; isDirectory(): boolean }, shown: string) {
+function checkOpened(root: string, fd: number, st: { nlink: number; isFile(): boolean; isDirectory(): boolean }, shown: string, hidden: readonly string[]) {
   if (st.isDirectory()) throw new ToolError(`${shown} is a directory`);
   if (!st.isFile()) throw new ToolError(`${shown} is not a regular file`);
   if (st.nlink > 1) throw new ToolError(`${shown} has ${st.nlink} hard links; agentd cannot tell where the others are, so it does not read or write it`);
   const real = fdPath(fd);
-  if (real !== undefined && !isInside(root, real)) throw new ToolError(`Path is outside the workspace: ${shown}`);
+  if (real !== undefined && (!isInside(root, real) || isHidden(hidden, real))) throw new ToolError(`Path is outside the workspace: ${shown}`);
 }
 
 /** Reads a regular file inside the root, opened without following a symlink; at most `maxBytes`. */
-export async function readInWorkspace(root: string, path: string, maxBytes: number): Promise<{ file: string; data: Buffer }> {
-  const file = resolveInWorkspace(root, path);
+export async function readInWorkspace(root: string, path: string, maxBytes: number, hidden: readonly string[] = []): Promise<{ file: string; data: Buffer }> {
+  const file = resolveInWorkspace(root, path, hidden);
   const shown = display(root, file);
   if (file === root) throw new ToolError(`${shown} is a directory`);
   const dir = await openParent(root, file, path, false);
@@ -167,7 +173,7 @@ export async function readInWorkspace(root: string, path: string, maxBytes: numb
   }
   try {
     const st = await h.stat();
-    checkOpened(root, h.fd, st, shown);
+    checkOpened(root, h.fd, st, shown, hidden);
     if (st.size > maxBytes) throw new ToolError(`${shown} is too large (${st.size} bytes, limit ${maxBytes})`);
     const data = Buffer.alloc(st.size);
     let n = 0;
@@ -187,8 +193,8 @@ export async function readInWorkspace(root: string, path: string, maxBytes: numb
  * pinned parent directory, then renamed over the name. rename replaces a directory entry and
  * never follows a symlink, so nothing outside can be written. An existing file keeps its mode.
  */
-export async function writeInWorkspace(root: string, path: string, content: string | Buffer): Promise<string> {
-  const file = resolveInWorkspace(root, path);
+export async function writeInWorkspace(root: string, path: string, content: string | Buffer, hidden: readonly string[] = []): Promise<string> {
+  const file = resolveInWorkspace(root, path, hidden);
   const shown = display(root, file);
   if (file === root) throw new ToolError(`${shown} is a directory`);
   const dir = await openParent(root, file, path, true);
