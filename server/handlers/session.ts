@@ -3,7 +3,7 @@ import { follow } from '../events/follow.js';
 import { RpcError } from '../rpc/errors.js';
 import type { HandlerTable } from '../rpc/dispatcher.js';
 
-export const sessionHandlers: HandlerTable = {
+export const sessionHandlers = {
   'session/create': (p, { core }) => core.sessions.create(p),
   'session/list': (_p, { core }) => ({ sessions: core.sessions.list() }),
   'session/get': (p, { core }) => core.sessions.get(p.sessionId),
@@ -59,4 +59,4 @@ export const sessionHandlers: HandlerTable = {
     peer.subscriptions.delete(key);
     return { unsubscribed: true };
   },
-};
+} satisfies Partial<HandlerTable>;

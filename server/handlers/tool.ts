@@ -1,8 +1,8 @@
 /** tool/*: the tool list (through the approval gate's sources) and approval answers. */
 import type { HandlerTable } from '../rpc/dispatcher.js';
 
-export const toolHandlers: HandlerTable = {
+export const toolHandlers = {
   'tool/list': (p, { core }) => ({ tools: core.tools.list(p.sessionId ? core.sessions.record(p.sessionId) : undefined) }),
   'tool/approve': (p, { core }) =>
     core.approvals.answer(p.permissionId, { decision: p.decision, ...(p.reason ? { reason: p.reason } : {}) }, p.toolName),
-};
+} satisfies Partial<HandlerTable>;
