@@ -41,6 +41,8 @@ export interface HttpRoute {
   summary: string;
   /** Error names this route raises beyond `commonErrors`. */
   errors?: string[];
+  /** Served without an API key (it holds no secret). */
+  public?: boolean;
 }
 
 export interface Manifest {

@@ -587,7 +587,7 @@ export const eventTable = {
 } as const;
 
 /** A /v1 route that is not one method call. */
-export interface HttpRouteSpec { readonly method: 'GET'; readonly path: string; readonly summary: string; readonly result?: DefinitionName; readonly errors?: readonly ErrorName[] }
+export interface HttpRouteSpec { readonly method: 'GET'; readonly path: string; readonly summary: string; readonly result?: DefinitionName; readonly errors?: readonly ErrorName[]; readonly public?: boolean }
 /** An SSE route: `stream` is the method whose params (path parameters, `query`, `Last-Event-ID` as `since`) start it; `position` is what `id:` carries. */
 export interface SseRouteSpec extends HttpRouteSpec { readonly stream: ClientRequestName; readonly query: readonly string[]; readonly position: 'seq' | 'id' }
 
@@ -629,6 +629,7 @@ export const httpRoutes: { readonly sessionEvents: SseRouteSpec; readonly events
   "openapi": {
     "method": "GET",
     "path": "/v1/openapi.json",
+    "public": true,
     "summary": "This OpenAPI 3.1 document."
   }
 };
