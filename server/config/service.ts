@@ -4,8 +4,9 @@
  * the server's working directory (the workspace), merged over it: objects merge key by key,
  * arrays and scalars replace, and an MCP server defined in the project replaces the user's
  * server of the same name whole. Both are validated on load (start-up fails on a bad file, naming
- * the field) and every update is validated before anything changes. Every default lives here,
- * next to the code that applies it.
+ * the field) and every update is validated before anything changes. The limits' defaults live
+ * here (`limits()`); some others are still applied where they are used (rate limits in
+ * server/serve.ts and bridge/app.ts, the SSE heartbeat in bridge/sse.ts) until they move here.
  *
  * Secrets (MCP header and env values, OAuth client secrets) never leave through config/get or
  * config.updated: they read `[redacted]`, and an update that sends `[redacted]` back keeps the

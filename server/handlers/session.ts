@@ -26,14 +26,14 @@ export const sessionHandlers = {
   },
 
   'session/cancel': async (p, { core }) => {
-    core.sessions.record(p.sessionId);
+    core.sessions.require(p.sessionId);
     const turnId = await core.turns.cancel(p.sessionId);
     return turnId ? { sessionId: p.sessionId, cancelled: true, turnId } : { sessionId: p.sessionId, cancelled: false };
   },
 
   'session/subscribe': async (p, { core, peer }) => {
     const sessionId = p.sessionId ?? null;
-    if (sessionId !== null) core.sessions.record(sessionId);
+    if (sessionId !== null) core.sessions.require(sessionId);
     const key = sessionId ?? '*';
     const max = core.config.limits().maxSubscriptions;
     if (!peer.subscriptions.has(key) && peer.subscriptions.size >= max) throw RpcError.limit('subscriptions per connection', max);

@@ -2,7 +2,7 @@
 import type { HandlerTable } from '../rpc/dispatcher.js';
 
 export const toolHandlers = {
-  'tool/list': (p, { core }) => ({ tools: core.tools.list(p.sessionId ? core.sessions.record(p.sessionId) : undefined) }),
+  'tool/list': (p, { core }) => ({ tools: core.tools.list(p.sessionId ? core.sessions.require(p.sessionId) : undefined) }),
   'tool/approve': (p, { core }) =>
     core.approvals.answer(p.permissionId, { decision: p.decision, ...(p.reason ? { reason: p.reason } : {}) }, p.toolName),
 } satisfies Partial<HandlerTable>;

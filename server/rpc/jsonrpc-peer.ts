@@ -56,7 +56,7 @@ export class JsonRpcPeer extends Peer {
   }
 
   deliver(e: PublishedEvent) {
-    this.writer.writeFrame(e.frame);
+    this.writer.writeText(e.frame);
   }
 
   writable() {
