@@ -261,7 +261,6 @@ export async function stopChild(proc: ChildProcess) {
 }
 
 /** A text of `size` JSON characters that survives JSON round trips unchanged. */
-export const padding = (size: number) => 'x'.repeat(Math.max(0, size));
 
 /**
  * One SSE stream (GET), parsed by hand the same way for agentd and for the raw baseline: each

@@ -1,42 +1,16 @@
 /**
- * The one table from protocol error codes to HTTP statuses, and the one error body:
+ * Protocol error codes to HTTP statuses (the table is protocol/errors.json), and the one error body:
  * `{"error": {"code", "message", "data"?}}` (ErrorBody), for every failure of the /v1 bridge:
  * a handler's typed error, a malformed or oversized body, a wrong content type, an unknown
  * route. Never an HTML page or a stack trace.
  */
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
-import { ErrorCodes } from '../protocol/index.js';
+import { errorHttpStatus, ErrorCodes } from '../protocol/index.js';
 import { RpcError } from '../server/rpc/errors.js';
 
-/** HTTP status of each protocol error (a new code in protocol/errors.json fails to compile until it is mapped here). */
-export const HTTP_STATUS: { [K in keyof typeof ErrorCodes]: number } = {
-  ParseError: 400,
-  InvalidRequest: 400,
-  MethodNotFound: 404,
-  InvalidParams: 400,
-  InternalError: 500,
-  ServerNotInitialized: 400,
-  RequestCancelled: 409,
-  NotFound: 404,
-  SessionBusy: 409,
-  Conflict: 409,
-  Unauthorized: 401,
-  Forbidden: 403,
-  RateLimited: 429,
-  NotImplemented: 501,
-  ProviderError: 502,
-  PayloadTooLarge: 413,
-  ShuttingDown: 503,
-  Timeout: 504,
-  LimitExceeded: 429,
-  // Only ever in tool.failed events, never a response; mapped for completeness.
-  ToolFailed: 500,
-};
-
-const byCode = new Map<number, number>(Object.entries(HTTP_STATUS).map(([name, status]) => [ErrorCodes[name as keyof typeof ErrorCodes], status]));
-
+/** The HTTP status of a protocol error code: protocol/errors.json `http` (generated into errorHttpStatus). */
 export function httpStatus(code: number): number {
-  return byCode.get(code) ?? 500;
+  return errorHttpStatus.get(code) ?? 500;
 }
 
 /** An error the bridge raises itself, with a status the code alone does not decide (405, 415). */

@@ -80,12 +80,12 @@ export class SsePeer extends RestPeer {
   }
 
   deliver(e: PublishedEvent): void {
-    this.writer.writeFrame(sseMessage(e, this.position));
+    this.writer.writeText(sseMessage(e, this.position));
   }
 
   /** A comment line (heartbeat, greeting); skipped while the client is behind. */
   comment(text: string) {
-    if (this.writer.hasRoom) this.writer.writeFrame(`: ${text}\n\n`);
+    if (this.writer.hasRoom) this.writer.writeText(`: ${text}\n\n`);
   }
 
   writable(): Promise<void> {

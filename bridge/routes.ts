@@ -1,36 +1,33 @@
 /**
  * The REST mapping table, derived from the manifest (methodTable[...].rest): each route calls
  * the one dispatcher with params merged from the path parameters and the JSON body (or the
- * query, for GET and DELETE). There is no REST-specific handler logic: a method whose handler
- * is not registered yet answers the dispatcher's typed NotImplemented (501).
+ * query, for GET and DELETE). There is no REST-specific handler logic.
  */
 import type { Request, RequestHandler, Response, Router } from 'express';
-import { methodTable, schemaBundle } from '../protocol/index.js';
-import type { RestMapping } from '../protocol/manifest.js';
+import { methodTable, restMethods, schemaBundle, type DefinitionName, type RestMethodName, type RestSpec } from '../protocol/index.js';
 import type { Core } from '../server/core.js';
 import { RpcError } from '../server/rpc/errors.js';
 import { RestPeer } from './peer.js';
 
 export interface RestRoute {
   /** JSON-RPC method the route calls. */
-  rpcMethod: string;
+  rpcMethod: RestMethodName;
   /** HTTP verb. */
-  method: RestMapping['method'];
+  method: RestSpec['method'];
   /** OpenAPI-style path (`/v1/session/{sessionId}`). */
   path: string;
   /** Status of a success; `asyncStatus` when the client asked `Prefer: respond-async`. */
   status: number;
   asyncStatus?: number;
   /** Params definition name (for query coercion). */
-  params: string;
+  params: DefinitionName;
 }
 
-type Entry = { kind: string; direction: string; params: string; rest?: RestMapping };
-
 /** Every REST route, in manifest order. */
-export const restRoutes: RestRoute[] = Object.entries(methodTable as unknown as Record<string, Entry>)
-  .filter(([, m]) => m.rest && m.kind === 'request' && m.direction === 'clientToServer')
-  .map(([name, m]) => ({ rpcMethod: name, method: m.rest!.method, path: m.rest!.path, status: m.rest!.status ?? 200, asyncStatus: m.rest!.asyncStatus, params: m.params }));
+export const restRoutes: RestRoute[] = restMethods.map((name) => {
+  const { rest, params } = methodTable[name];
+  return { rpcMethod: name, method: rest.method, path: rest.path, status: rest.status, asyncStatus: rest.asyncStatus, params };
+});
 
 /** `/v1/session/{sessionId}` → `/v1/session/:sessionId` (Express). */
 export const expressPath = (path: string) => path.replace(/\{(\w+)\}/g, ':$1');

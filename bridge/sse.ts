@@ -6,8 +6,7 @@
  * clients from timing out; the subscription ends whenever the response closes.
  */
 import type { Request, RequestHandler, Response, Router } from 'express';
-import { httpRoutes, methodTable } from '../protocol/index.js';
-import type { HttpRoute } from '../protocol/manifest.js';
+import { methodTable, sseRoutes, type SseRouteSpec } from '../protocol/index.js';
 import type { Core } from '../server/core.js';
 import { RpcError } from '../server/rpc/errors.js';
 import { sendError } from './errors.js';
@@ -20,11 +19,11 @@ export interface SseOptions {
 }
 
 /** The SSE routes of the manifest's `http` section. */
-export const sseRoutes = Object.values(httpRoutes as unknown as Record<string, HttpRoute>).filter((r) => r.stream);
+export { sseRoutes };
 
-function streamHandler(core: Core, route: HttpRoute, opts: SseOptions): RequestHandler {
+function streamHandler(core: Core, route: SseRouteSpec, opts: SseOptions): RequestHandler {
   const heartbeatMs = opts.heartbeatMs ?? 15_000;
-  const definition = (methodTable as unknown as Record<string, { params: string }>)[route.stream!].params;
+  const definition = methodTable[route.stream].params;
   return async (req: Request, res: Response) => {
     if (req.method === 'HEAD') {
       res.writeHead(200, SSE_HEADERS).end();

@@ -30,7 +30,8 @@ export function loadSources() {
     }
   }
   const manifest = JSON.parse(readFileSync(join(here, 'methods.json'), 'utf8')) as Manifest;
-  const errors = JSON.parse(readFileSync(join(here, 'errors.json'), 'utf8')) as Record<string, { code: number; description: string } | string>;
+  const errors = JSON.parse(readFileSync(join(here, 'errors.json'), 'utf8')) as ErrorTable;
+  checkErrors(errors, manifest);
   checkRefs(definitions, manifest);
   return { definitions, manifest, errors, groups };
 }
@@ -57,6 +58,17 @@ function checkRefs(definitions: Record<string, JsonSchema>, manifest: Manifest) 
     if (r.result && !definitions[r.result]) throw new Error(`http route ${name}: unknown definition ${r.result}`);
     if (r.stream && !manifest.methods[r.stream]) throw new Error(`http route ${name}: unknown method ${r.stream}`);
   }
+}
+
+/** Every error has an HTTP status, and every error a method names exists. */
+function checkErrors(errors: ErrorTable, manifest: Manifest) {
+  const names = new Set(errorEntries(errors).map(([n, e]) => {
+    if (!Number.isInteger(e.http) || e.http < 400 || e.http > 599) throw new Error(`error ${n}: http must be a 4xx or 5xx status`);
+    return n;
+  }));
+  for (const n of manifest.commonErrors ?? []) if (!names.has(n)) throw new Error(`commonErrors: unknown error ${n}`);
+  for (const [method, m] of Object.entries(manifest.methods)) for (const n of m.errors ?? []) if (!names.has(n)) throw new Error(`${method}: unknown error ${n}`);
+  for (const [name, r] of Object.entries(httpRoutesOf(manifest))) for (const n of r.errors ?? []) if (!names.has(n)) throw new Error(`http route ${name}: unknown error ${n}`);
 }
 
 /** The manifest's `http` section without its $comment. */
@@ -88,7 +100,11 @@ async function typesTs(definitions: Record<string, JsonSchema>) {
   return ts.replace(/export interface ProtocolDefinitions \{\}\n/, '');
 }
 
-function methodsTs(manifest: Manifest, errors: Record<string, { code: number; description: string } | string>) {
+type ErrorSpec = { code: number; http: number; description: string };
+type ErrorTable = Record<string, ErrorSpec | string>;
+const errorEntries = (errors: ErrorTable) => Object.entries(errors).filter((e): e is [string, ErrorSpec] => typeof e[1] === 'object');
+
+function methodsTs(manifest: Manifest, errors: ErrorTable, definitions: Record<string, JsonSchema>) {
   const lines: string[] = [BANNER, "import type * as T from './types.js';", ''];
   lines.push("/** The protocol version; `initialize` refuses a client whose major version differs. */", "export const PROTOCOL_VERSION = '1.0';", '');
   const entries = Object.entries(manifest.methods);
@@ -103,12 +119,55 @@ function methodsTs(manifest: Manifest, errors: Record<string, { code: number; de
     }
     lines.push('}', '');
   };
-  map('ClientRequests', 'Requests a client sends; the server answers.', (m) => m.kind === 'request' && m.direction === 'clientToServer', false);
+  const isClientRequest = (m: Manifest['methods'][string]) => m.kind === 'request' && m.direction === 'clientToServer';
+  map('ClientRequests', 'Requests a client sends; the server answers.', isClientRequest, false);
   map('ClientNotifications', 'Notifications a client sends.', (m) => m.kind === 'notification' && m.direction === 'clientToServer', true);
   map('ServerRequests', 'Requests the server sends to a client (approvals).', (m) => m.kind === 'request' && m.direction === 'serverToClient', false);
   map('ServerNotifications', 'Notifications the server sends.', (m) => m.kind === 'notification' && m.direction === 'serverToClient', true);
-  lines.push('/** The manifest as data: kind, direction, schema names and REST mapping of every method. */');
-  lines.push(`export const methodTable = ${JSON.stringify(manifest.methods, null, 2)} as const;`, '');
+
+  const union = (names: string[]) => (names.length ? names.map((n) => `'${n}'`).join(' | ') : 'never');
+  const clientRequests = entries.filter(([, m]) => isClientRequest(m)).map(([n]) => n);
+  const restNames = entries.filter(([, m]) => isClientRequest(m) && m.rest).map(([n]) => n);
+  lines.push('/** A definition name of protocol/schema/*.json. */', `export type DefinitionName = ${union(Object.keys(definitions))};`, '');
+  lines.push('/** A client request (what the dispatcher serves and the handler table must cover). */', 'export type ClientRequestName = keyof ClientRequests;', '');
+  lines.push('/** A client request with a REST route. */', `export type RestMethodName = ${union(restNames)};`, '');
+  lines.push(
+    '/** How a method maps onto the /v1 bridge. */',
+    'export interface RestSpec {',
+    '  /** HTTP verb. */', "  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';",
+    '  /** Path with `{field}` placeholders named after params fields. */', '  readonly path: string;',
+    '  /** Success status. */', '  readonly status: number;',
+    '  /** Status when the request asked `Prefer: respond-async`. */', '  readonly asyncStatus?: number;',
+    '}', '',
+    '/** One manifest entry. */',
+    'export interface MethodSpec {',
+    "  readonly kind: 'request' | 'notification';",
+    "  readonly direction: 'clientToServer' | 'serverToClient';",
+    '  readonly group: string;',
+    '  /** Definition of the params. */', '  readonly params: DefinitionName;',
+    '  /** Definition of the result (requests only). */', '  readonly result?: DefinitionName;',
+    '  readonly summary: string;',
+    '  readonly rest?: RestSpec;',
+    '  /** Errors this method raises beyond the ones every request can get (see `commonErrors`). */', '  readonly errors: readonly ErrorName[];',
+    '}', '',
+    "export interface ClientRequestSpec extends MethodSpec { readonly kind: 'request'; readonly direction: 'clientToServer'; readonly result: DefinitionName }",
+    'export interface RestRequestSpec extends ClientRequestSpec { readonly rest: RestSpec }', '',
+    '/** The manifest\'s type: the entry of a REST method has its `rest`, a client request its `result`. */',
+    'export type MethodTable = {',
+    '  readonly [M in MethodName]: M extends RestMethodName ? RestRequestSpec : M extends ClientRequestName ? ClientRequestSpec : MethodSpec;',
+    '};', '',
+  );
+  const table = Object.fromEntries(entries.map(([name, m]) => [name, {
+    ...m,
+    ...(m.rest ? { rest: { method: m.rest.method, path: m.rest.path, status: m.rest.status ?? 200, ...(m.rest.asyncStatus ? { asyncStatus: m.rest.asyncStatus } : {}) } } : {}),
+    errors: m.errors ?? [],
+  }]));
+  lines.push('/** The manifest as data: kind, direction, schema names, REST mapping and errors of every method. */');
+  lines.push(`export const methodTable: MethodTable = ${JSON.stringify(table, null, 2)};`, '');
+  lines.push('/** Client requests with a REST route, in manifest order. */', `export const restMethods: readonly RestMethodName[] = ${JSON.stringify(restNames)};`, '');
+  lines.push(`const clientRequestNames: ReadonlySet<string> = new Set<ClientRequestName>(${JSON.stringify(clientRequests)});`, '');
+  lines.push('/** Whether a method name (from the wire) is a client request. */', 'export function isClientRequest(name: string): name is ClientRequestName {', '  return clientRequestNames.has(name);', '}', '');
+
   lines.push('/** Every event type, once. */', 'export const EventTypes = {');
   for (const type of Object.keys(manifest.events)) lines.push(`  ${pascal(type)}: '${type}',`);
   lines.push('} as const;', '');
@@ -117,11 +176,28 @@ function methodsTs(manifest: Manifest, errors: Record<string, { code: number; de
   lines.push('}', '', "/** An Event whose `data` is typed by its `type`. */");
   lines.push("export type TypedEvent = { [K in keyof EventDataMap]: Omit<T.Event, 'type' | 'data'> & { type: K; data: EventDataMap[K] } }[keyof EventDataMap];", '');
   lines.push(`/** The data schema name of each event type. */`, `export const eventTable = ${JSON.stringify(manifest.events, null, 2)} as const;`, '');
+
+  const routes = httpRoutesOf(manifest);
+  lines.push(
+    '/** A /v1 route that is not one method call. */',
+    "export interface HttpRouteSpec { readonly method: 'GET'; readonly path: string; readonly summary: string; readonly result?: DefinitionName; readonly errors?: readonly ErrorName[]; readonly public?: boolean }",
+    '/** An SSE route: `stream` is the method whose params (path parameters, `query`, `Last-Event-ID` as `since`) start it; `position` is what `id:` carries. */',
+    "export interface SseRouteSpec extends HttpRouteSpec { readonly stream: ClientRequestName; readonly query: readonly string[]; readonly position: 'seq' | 'id' }", '',
+  );
+  const routeType = Object.entries(routes).map(([n, r]) => `readonly ${n}: ${r.stream ? 'SseRouteSpec' : 'HttpRouteSpec'}`).join('; ');
+  const routeData = Object.fromEntries(Object.entries(routes).map(([n, r]) => [n, r.stream ? { ...r, query: r.query ?? [], position: r.position ?? 'seq' } : r]));
   lines.push('/** Routes of the /v1 bridge that are not one method call each (SSE streams, health, the OpenAPI document). */');
-  lines.push(`export const httpRoutes = ${JSON.stringify(httpRoutesOf(manifest), null, 2)} as const;`, '');
+  lines.push(`export const httpRoutes: { ${routeType} } = ${JSON.stringify(routeData, null, 2)};`, '');
+  lines.push('/** The SSE routes, in manifest order. */', `export const sseRoutes: readonly SseRouteSpec[] = [${Object.entries(routes).filter(([, r]) => r.stream).map(([n]) => `httpRoutes.${n}`).join(', ')}];`, '');
+
   lines.push('/** Every error code, once (protocol/errors.json). */', 'export const ErrorCodes = {');
-  for (const [name, e] of Object.entries(errors)) if (typeof e === 'object') lines.push(`  /** ${e.description} */`, `  ${name}: ${e.code},`);
-  lines.push('} as const;', 'export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];', '');
+  for (const [name, e] of errorEntries(errors)) lines.push(`  /** ${e.description} */`, `  ${name}: ${e.code},`);
+  lines.push('} as const;', 'export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];', 'export type ErrorName = keyof typeof ErrorCodes;', '');
+  lines.push('/** The HTTP status of each error code on the /v1 bridge (protocol/errors.json `http`). */', 'export const errorHttpStatus: ReadonlyMap<number, number> = new Map<ErrorCode, number>([');
+  for (const [name, e] of errorEntries(errors)) lines.push(`  [ErrorCodes.${name}, ${e.http}],`);
+  lines.push(']);', '');
+  lines.push('/** Errors any request can get (transport, auth, limits, lifecycle); a method\'s own are in its `errors`. */');
+  lines.push(`export const commonErrors: readonly ErrorName[] = ${JSON.stringify(manifest.commonErrors ?? [])};`, '');
   return lines.join('\n');
 }
 
@@ -130,7 +206,7 @@ function schemaTs(definitions: Record<string, JsonSchema>) {
 }
 
 /** The protocol reference section of README.md (between the protocol:begin/end markers). */
-function readmeSection(definitions: Record<string, JsonSchema>, manifest: Manifest, errors: Record<string, { code: number; description: string } | string>) {
+function readmeSection(definitions: Record<string, JsonSchema>, manifest: Manifest, errors: ErrorTable) {
   const fields = (name: string) => {
     const def = definitions[name] as { properties?: Record<string, { description?: string }>; required?: string[] };
     const props = Object.entries(def.properties ?? {});
@@ -146,8 +222,8 @@ function readmeSection(definitions: Record<string, JsonSchema>, manifest: Manife
   }
   const ev = ['| event type | data |', '|---|---|'];
   for (const [type, ref] of Object.entries(manifest.events)) ev.push(`| \`${type}\` | ${fields(ref)} |`);
-  const er = ['| code | name | meaning |', '|---|---|---|'];
-  for (const [name, e] of Object.entries(errors)) if (typeof e === 'object') er.push(`| ${e.code} | ${name} | ${e.description} |`);
+  const er = ['| code | name | HTTP | meaning |', '|---|---|---|---|'];
+  for (const [name, e] of errorEntries(errors)) er.push(`| ${e.code} | ${name} | ${e.http} | ${e.description} |`);
   return [
     '<!-- protocol:begin (generated by npm run generate from protocol/; do not edit by hand) -->',
     '### Methods', '', ...rows, '',
@@ -171,7 +247,7 @@ export async function generate(): Promise<Record<string, string>> {
     '../../README.md': spliceReadme(readme, readmeSection(definitions, manifest, errors)),
     'schema.ts': schemaTs(definitions),
     'types.ts': await typesTs(definitions),
-    'methods.ts': methodsTs(manifest, errors),
+    'methods.ts': methodsTs(manifest, errors, definitions),
     'openapi.json': JSON.stringify(buildOpenApi(definitions, manifest, errors), null, 2) + '\n',
   };
 }

@@ -22,6 +22,8 @@ export interface MethodEntry {
   result?: string;
   summary: string;
   rest?: RestMapping;
+  /** Error names (protocol/errors.json) this method raises beyond the manifest's `commonErrors`. */
+  errors?: string[];
 }
 
 /** A /v1 route that is not one method call: an SSE stream or one of the bridge's own documents. */
@@ -37,9 +39,15 @@ export interface HttpRoute {
   /** Definition name of a JSON result. */
   result?: string;
   summary: string;
+  /** Error names this route raises beyond `commonErrors`. */
+  errors?: string[];
+  /** Served without an API key (it holds no secret). */
+  public?: boolean;
 }
 
 export interface Manifest {
+  /** Error names any request can get (bad input, auth, limits, shutdown). */
+  commonErrors?: string[];
   methods: Record<string, MethodEntry>;
   /** Event type → definition name of its data. */
   events: Record<string, string>;

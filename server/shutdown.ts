@@ -38,10 +38,6 @@ export class Shutdown {
     this.hooks.push({ name, run });
   }
 
-  get started(): boolean {
-    return this.done !== undefined;
-  }
-
   /** Runs the shutdown once; later calls return the same promise. */
   run(core: Core, timeoutMs = shutdownTimeout()): Promise<void> {
     return (this.done ??= this.steps(core, timeoutMs));

@@ -104,22 +104,70 @@ export interface ServerNotifications {
   'session/event': T.Event;
 }
 
-/** The manifest as data: kind, direction, schema names and REST mapping of every method. */
-export const methodTable = {
+/** A definition name of protocol/schema/*.json. */
+export type DefinitionName = 'Session' | 'SessionStatus' | 'Role' | 'Message' | 'MessageStatus' | 'ContentPart' | 'TextPart' | 'ToolUsePart' | 'ToolResultPart' | 'ImagePart' | 'Usage' | 'ErrorObject' | 'Empty' | 'IdempotencyKey' | 'Config' | 'ToolsConfig' | 'RunCommandConfig' | 'ProviderConfig' | 'ApprovalAction' | 'ApprovalRule' | 'ApprovalPolicy' | 'Limits' | 'ConfigGetResult' | 'ConfigUpdateParams' | 'SecurityConfig' | 'ProjectConfigState' | 'ConfigTrustParams' | 'Event' | 'EventType' | 'SessionEventData' | 'SessionDeletedData' | 'MessageEventData' | 'MessageDeltaData' | 'TurnStartedData' | 'TurnCompletedData' | 'TurnEndedData' | 'ToolEventData' | 'PermissionRequestedData' | 'PermissionResolvedData' | 'ConfigUpdatedData' | 'McpUpdatedData' | 'StreamGapData' | 'HealthResult' | 'ErrorBody' | 'InitializeParams' | 'ClientCapabilities' | 'InitializeResult' | 'ServerCapabilities' | 'McpServerConfig' | 'McpServer' | 'McpListResult' | 'McpNameParams' | 'McpServerResult' | 'Provider' | 'ProviderListResult' | 'ProviderAuthParams' | 'ProviderAuthResult' | 'ProviderOauthAuthorizeParams' | 'ProviderOauthAuthorizeResult' | 'ProviderOauthCallbackParams' | 'SessionCreateParams' | 'SessionListParams' | 'SessionListResult' | 'SessionIdParams' | 'SessionGetResult' | 'SessionDeleteResult' | 'SessionMessageParams' | 'SessionMessageResult' | 'TurnAccepted' | 'SessionCancelResult' | 'SessionSubscribeParams' | 'SessionSubscribeResult' | 'SessionUnsubscribeParams' | 'SessionUnsubscribeResult' | 'Tool' | 'ToolListParams' | 'ToolListResult' | 'CommandSandbox' | 'PermissionDecision' | 'ToolApproveParams' | 'ToolApproveResult' | 'PermissionRequestParams' | 'PermissionRequestResult';
+
+/** A client request (what the dispatcher serves and the handler table must cover). */
+export type ClientRequestName = keyof ClientRequests;
+
+/** A client request with a REST route. */
+export type RestMethodName = 'session/create' | 'session/list' | 'session/get' | 'session/delete' | 'session/message' | 'session/cancel' | 'provider/list' | 'provider/auth' | 'provider/oauth/authorize' | 'provider/oauth/callback' | 'tool/list' | 'tool/approve' | 'mcp/list' | 'mcp/connect' | 'mcp/disconnect' | 'config/get' | 'config/update' | 'config/trust';
+
+/** How a method maps onto the /v1 bridge. */
+export interface RestSpec {
+  /** HTTP verb. */
+  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  /** Path with `{field}` placeholders named after params fields. */
+  readonly path: string;
+  /** Success status. */
+  readonly status: number;
+  /** Status when the request asked `Prefer: respond-async`. */
+  readonly asyncStatus?: number;
+}
+
+/** One manifest entry. */
+export interface MethodSpec {
+  readonly kind: 'request' | 'notification';
+  readonly direction: 'clientToServer' | 'serverToClient';
+  readonly group: string;
+  /** Definition of the params. */
+  readonly params: DefinitionName;
+  /** Definition of the result (requests only). */
+  readonly result?: DefinitionName;
+  readonly summary: string;
+  readonly rest?: RestSpec;
+  /** Errors this method raises beyond the ones every request can get (see `commonErrors`). */
+  readonly errors: readonly ErrorName[];
+}
+
+export interface ClientRequestSpec extends MethodSpec { readonly kind: 'request'; readonly direction: 'clientToServer'; readonly result: DefinitionName }
+export interface RestRequestSpec extends ClientRequestSpec { readonly rest: RestSpec }
+
+/** The manifest's type: the entry of a REST method has its `rest`, a client request its `result`. */
+export type MethodTable = {
+  readonly [M in MethodName]: M extends RestMethodName ? RestRequestSpec : M extends ClientRequestName ? ClientRequestSpec : MethodSpec;
+};
+
+/** The manifest as data: kind, direction, schema names, REST mapping and errors of every method. */
+export const methodTable: MethodTable = {
   "initialize": {
     "kind": "request",
     "direction": "clientToServer",
     "group": "lifecycle",
     "params": "InitializeParams",
     "result": "InitializeResult",
-    "summary": "Start a connection: exchange versions and capabilities."
+    "summary": "Start a connection: exchange versions and capabilities.",
+    "errors": [
+      "InvalidParams"
+    ]
   },
   "initialized": {
     "kind": "notification",
     "direction": "clientToServer",
     "group": "lifecycle",
     "params": "Empty",
-    "summary": "The client received the initialize result."
+    "summary": "The client received the initialize result.",
+    "errors": []
   },
   "shutdown": {
     "kind": "request",
@@ -127,14 +175,16 @@ export const methodTable = {
     "group": "lifecycle",
     "params": "Empty",
     "result": "Empty",
-    "summary": "Stop accepting requests on this connection; `exit` follows."
+    "summary": "Stop accepting requests on this connection; `exit` follows.",
+    "errors": []
   },
   "exit": {
     "kind": "notification",
     "direction": "clientToServer",
     "group": "lifecycle",
     "params": "Empty",
-    "summary": "Close the connection (stdio: the server process exits, 0 after shutdown, 1 without)."
+    "summary": "Close the connection (stdio: the server process exits, 0 after shutdown, 1 without).",
+    "errors": []
   },
   "session/create": {
     "kind": "request",
@@ -143,6 +193,10 @@ export const methodTable = {
     "params": "SessionCreateParams",
     "result": "Session",
     "summary": "Create a session.",
+    "errors": [
+      "NotFound",
+      "Conflict"
+    ],
     "rest": {
       "method": "POST",
       "path": "/v1/session",
@@ -158,8 +212,10 @@ export const methodTable = {
     "summary": "List sessions.",
     "rest": {
       "method": "GET",
-      "path": "/v1/session"
-    }
+      "path": "/v1/session",
+      "status": 200
+    },
+    "errors": []
   },
   "session/get": {
     "kind": "request",
@@ -168,9 +224,13 @@ export const methodTable = {
     "params": "SessionIdParams",
     "result": "SessionGetResult",
     "summary": "A session with its messages.",
+    "errors": [
+      "NotFound"
+    ],
     "rest": {
       "method": "GET",
-      "path": "/v1/session/{sessionId}"
+      "path": "/v1/session/{sessionId}",
+      "status": 200
     }
   },
   "session/delete": {
@@ -180,9 +240,13 @@ export const methodTable = {
     "params": "SessionIdParams",
     "result": "SessionDeleteResult",
     "summary": "Delete a session, its messages and events.",
+    "errors": [
+      "NotFound"
+    ],
     "rest": {
       "method": "DELETE",
-      "path": "/v1/session/{sessionId}"
+      "path": "/v1/session/{sessionId}",
+      "status": 200
     }
   },
   "session/message": {
@@ -192,9 +256,20 @@ export const methodTable = {
     "params": "SessionMessageParams",
     "result": "SessionMessageResult",
     "summary": "Send a user message and run a turn; returns the completed assistant message (or, with async, the turn id at once).",
+    "errors": [
+      "NotFound",
+      "SessionBusy",
+      "Conflict",
+      "LimitExceeded",
+      "RequestCancelled",
+      "Unauthorized",
+      "ProviderError",
+      "Timeout"
+    ],
     "rest": {
       "method": "POST",
       "path": "/v1/session/{sessionId}/message",
+      "status": 200,
       "asyncStatus": 202
     }
   },
@@ -205,9 +280,13 @@ export const methodTable = {
     "params": "SessionIdParams",
     "result": "SessionCancelResult",
     "summary": "Cancel the running turn.",
+    "errors": [
+      "NotFound"
+    ],
     "rest": {
       "method": "POST",
-      "path": "/v1/session/{sessionId}/cancel"
+      "path": "/v1/session/{sessionId}/cancel",
+      "status": 200
     }
   },
   "session/subscribe": {
@@ -216,7 +295,11 @@ export const methodTable = {
     "group": "session",
     "params": "SessionSubscribeParams",
     "result": "SessionSubscribeResult",
-    "summary": "Receive `session/event` notifications for a session (or all), replaying from `since` first. REST: the SSE routes."
+    "summary": "Receive `session/event` notifications for a session (or all), replaying from `since` first. REST: the SSE routes.",
+    "errors": [
+      "NotFound",
+      "LimitExceeded"
+    ]
   },
   "session/unsubscribe": {
     "kind": "request",
@@ -224,14 +307,16 @@ export const methodTable = {
     "group": "session",
     "params": "SessionUnsubscribeParams",
     "result": "SessionUnsubscribeResult",
-    "summary": "Stop receiving a session's events."
+    "summary": "Stop receiving a session's events.",
+    "errors": []
   },
   "session/event": {
     "kind": "notification",
     "direction": "serverToClient",
     "group": "session",
     "params": "Event",
-    "summary": "An event of a subscribed session."
+    "summary": "An event of a subscribed session.",
+    "errors": []
   },
   "provider/list": {
     "kind": "request",
@@ -242,8 +327,10 @@ export const methodTable = {
     "summary": "Providers, their models and whether they are authenticated.",
     "rest": {
       "method": "GET",
-      "path": "/v1/provider"
-    }
+      "path": "/v1/provider",
+      "status": 200
+    },
+    "errors": []
   },
   "provider/auth": {
     "kind": "request",
@@ -252,9 +339,13 @@ export const methodTable = {
     "params": "ProviderAuthParams",
     "result": "ProviderAuthResult",
     "summary": "Store an API key for a provider.",
+    "errors": [
+      "NotFound"
+    ],
     "rest": {
       "method": "POST",
-      "path": "/v1/provider/{providerId}/auth"
+      "path": "/v1/provider/{providerId}/auth",
+      "status": 200
     }
   },
   "provider/oauth/authorize": {
@@ -264,9 +355,14 @@ export const methodTable = {
     "params": "ProviderOauthAuthorizeParams",
     "result": "ProviderOauthAuthorizeResult",
     "summary": "Start an OAuth authorization code + PKCE flow.",
+    "errors": [
+      "NotFound",
+      "LimitExceeded"
+    ],
     "rest": {
       "method": "GET",
-      "path": "/v1/provider/{providerId}/oauth/authorize"
+      "path": "/v1/provider/{providerId}/oauth/authorize",
+      "status": 200
     }
   },
   "provider/oauth/callback": {
@@ -276,9 +372,16 @@ export const methodTable = {
     "params": "ProviderOauthCallbackParams",
     "result": "ProviderAuthResult",
     "summary": "Finish the OAuth flow: exchange the code, store the tokens.",
+    "errors": [
+      "NotFound",
+      "Unauthorized",
+      "ProviderError",
+      "Timeout"
+    ],
     "rest": {
       "method": "POST",
-      "path": "/v1/provider/{providerId}/oauth/callback"
+      "path": "/v1/provider/{providerId}/oauth/callback",
+      "status": 200
     }
   },
   "tool/list": {
@@ -288,9 +391,13 @@ export const methodTable = {
     "params": "ToolListParams",
     "result": "ToolListResult",
     "summary": "Every tool the agent can call.",
+    "errors": [
+      "NotFound"
+    ],
     "rest": {
       "method": "GET",
-      "path": "/v1/tool"
+      "path": "/v1/tool",
+      "status": 200
     }
   },
   "tool/approve": {
@@ -300,9 +407,14 @@ export const methodTable = {
     "params": "ToolApproveParams",
     "result": "ToolApproveResult",
     "summary": "Answer a pending approval.",
+    "errors": [
+      "NotFound",
+      "Conflict"
+    ],
     "rest": {
       "method": "POST",
-      "path": "/v1/tool/{toolName}/approve"
+      "path": "/v1/tool/{toolName}/approve",
+      "status": 200
     }
   },
   "permission/request": {
@@ -311,7 +423,8 @@ export const methodTable = {
     "group": "tool",
     "params": "PermissionRequestParams",
     "result": "PermissionRequestResult",
-    "summary": "Ask the client to approve a tool call (only to clients with capabilities.permissionRequests)."
+    "summary": "Ask the client to approve a tool call (only to clients with capabilities.permissionRequests).",
+    "errors": []
   },
   "mcp/list": {
     "kind": "request",
@@ -322,8 +435,10 @@ export const methodTable = {
     "summary": "MCP servers with status and tools.",
     "rest": {
       "method": "GET",
-      "path": "/v1/mcp"
-    }
+      "path": "/v1/mcp",
+      "status": 200
+    },
+    "errors": []
   },
   "mcp/connect": {
     "kind": "request",
@@ -332,9 +447,13 @@ export const methodTable = {
     "params": "McpNameParams",
     "result": "McpServerResult",
     "summary": "Connect a configured MCP server.",
+    "errors": [
+      "NotFound"
+    ],
     "rest": {
       "method": "POST",
-      "path": "/v1/mcp/{name}/connect"
+      "path": "/v1/mcp/{name}/connect",
+      "status": 200
     }
   },
   "mcp/disconnect": {
@@ -344,9 +463,13 @@ export const methodTable = {
     "params": "McpNameParams",
     "result": "McpServerResult",
     "summary": "Disconnect an MCP server.",
+    "errors": [
+      "NotFound"
+    ],
     "rest": {
       "method": "POST",
-      "path": "/v1/mcp/{name}/disconnect"
+      "path": "/v1/mcp/{name}/disconnect",
+      "status": 200
     }
   },
   "config/get": {
@@ -358,8 +481,10 @@ export const methodTable = {
     "summary": "The effective config (secrets removed).",
     "rest": {
       "method": "GET",
-      "path": "/v1/config"
-    }
+      "path": "/v1/config",
+      "status": 200
+    },
+    "errors": []
   },
   "config/update": {
     "kind": "request",
@@ -368,9 +493,13 @@ export const methodTable = {
     "params": "ConfigUpdateParams",
     "result": "ConfigGetResult",
     "summary": "Replace the user config; validated, applied without restart.",
+    "errors": [
+      "Conflict"
+    ],
     "rest": {
       "method": "PUT",
-      "path": "/v1/config"
+      "path": "/v1/config",
+      "status": 200
     }
   },
   "config/trust": {
@@ -380,12 +509,28 @@ export const methodTable = {
     "params": "ConfigTrustParams",
     "result": "ConfigGetResult",
     "summary": "Trust the workspace's agentd.json (as the client showed it: `hash` must match) and apply it at once.",
+    "errors": [
+      "NotFound",
+      "Conflict",
+      "Forbidden"
+    ],
     "rest": {
       "method": "POST",
-      "path": "/v1/config/trust"
+      "path": "/v1/config/trust",
+      "status": 200
     }
   }
-} as const;
+};
+
+/** Client requests with a REST route, in manifest order. */
+export const restMethods: readonly RestMethodName[] = ["session/create","session/list","session/get","session/delete","session/message","session/cancel","provider/list","provider/auth","provider/oauth/authorize","provider/oauth/callback","tool/list","tool/approve","mcp/list","mcp/connect","mcp/disconnect","config/get","config/update","config/trust"];
+
+const clientRequestNames: ReadonlySet<string> = new Set<ClientRequestName>(["initialize","shutdown","session/create","session/list","session/get","session/delete","session/message","session/cancel","session/subscribe","session/unsubscribe","provider/list","provider/auth","provider/oauth/authorize","provider/oauth/callback","tool/list","tool/approve","mcp/list","mcp/connect","mcp/disconnect","config/get","config/update","config/trust"]);
+
+/** Whether a method name (from the wire) is a client request. */
+export function isClientRequest(name: string): name is ClientRequestName {
+  return clientRequestNames.has(name);
+}
 
 /** Every event type, once. */
 export const EventTypes = {
@@ -462,11 +607,20 @@ export const eventTable = {
   "stream.gap": "StreamGapData"
 } as const;
 
+/** A /v1 route that is not one method call. */
+export interface HttpRouteSpec { readonly method: 'GET'; readonly path: string; readonly summary: string; readonly result?: DefinitionName; readonly errors?: readonly ErrorName[]; readonly public?: boolean }
+/** An SSE route: `stream` is the method whose params (path parameters, `query`, `Last-Event-ID` as `since`) start it; `position` is what `id:` carries. */
+export interface SseRouteSpec extends HttpRouteSpec { readonly stream: ClientRequestName; readonly query: readonly string[]; readonly position: 'seq' | 'id' }
+
 /** Routes of the /v1 bridge that are not one method call each (SSE streams, health, the OpenAPI document). */
-export const httpRoutes = {
+export const httpRoutes: { readonly sessionEvents: SseRouteSpec; readonly events: SseRouteSpec; readonly health: HttpRouteSpec; readonly openapi: HttpRouteSpec } = {
   "sessionEvents": {
     "method": "GET",
     "path": "/v1/session/{sessionId}/events",
+    "errors": [
+      "NotFound",
+      "LimitExceeded"
+    ],
     "stream": "session/subscribe",
     "query": [
       "since"
@@ -477,6 +631,9 @@ export const httpRoutes = {
   "events": {
     "method": "GET",
     "path": "/v1/events",
+    "errors": [
+      "LimitExceeded"
+    ],
     "stream": "session/subscribe",
     "query": [
       "since"
@@ -493,9 +650,13 @@ export const httpRoutes = {
   "openapi": {
     "method": "GET",
     "path": "/v1/openapi.json",
+    "public": true,
     "summary": "This OpenAPI 3.1 document."
   }
-} as const;
+};
+
+/** The SSE routes, in manifest order. */
+export const sseRoutes: readonly SseRouteSpec[] = [httpRoutes.sessionEvents, httpRoutes.events];
 
 /** Every error code, once (protocol/errors.json). */
 export const ErrorCodes = {
@@ -541,3 +702,31 @@ export const ErrorCodes = {
   ToolFailed: -32030,
 } as const;
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+export type ErrorName = keyof typeof ErrorCodes;
+
+/** The HTTP status of each error code on the /v1 bridge (protocol/errors.json `http`). */
+export const errorHttpStatus: ReadonlyMap<number, number> = new Map<ErrorCode, number>([
+  [ErrorCodes.ParseError, 400],
+  [ErrorCodes.InvalidRequest, 400],
+  [ErrorCodes.MethodNotFound, 404],
+  [ErrorCodes.InvalidParams, 400],
+  [ErrorCodes.InternalError, 500],
+  [ErrorCodes.ServerNotInitialized, 400],
+  [ErrorCodes.RequestCancelled, 409],
+  [ErrorCodes.NotFound, 404],
+  [ErrorCodes.SessionBusy, 409],
+  [ErrorCodes.Conflict, 409],
+  [ErrorCodes.Unauthorized, 401],
+  [ErrorCodes.Forbidden, 403],
+  [ErrorCodes.RateLimited, 429],
+  [ErrorCodes.NotImplemented, 501],
+  [ErrorCodes.ProviderError, 502],
+  [ErrorCodes.PayloadTooLarge, 413],
+  [ErrorCodes.ShuttingDown, 503],
+  [ErrorCodes.Timeout, 504],
+  [ErrorCodes.LimitExceeded, 429],
+  [ErrorCodes.ToolFailed, 500],
+]);
+
+/** Errors any request can get (transport, auth, limits, lifecycle); a method's own are in its `errors`. */
+export const commonErrors: readonly ErrorName[] = ["ParseError","InvalidRequest","InvalidParams","Unauthorized","Forbidden","PayloadTooLarge","RateLimited","InternalError","ShuttingDown"];

@@ -53,10 +53,6 @@ export class ApprovalService {
 
   constructor(private core: Core) {}
 
-  get pendingCount(): number {
-    return this.pending.size;
-  }
-
   /** Marks a peer as interested in a session's approvals while it waits on a turn. */
   watch(sessionId: string, peer: Peer): () => void {
     let set = this.watchers.get(sessionId);

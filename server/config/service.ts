@@ -5,9 +5,10 @@
  * arrays and scalars replace, and an MCP server defined in the project replaces the user's
  * server of the same name whole. The project layer applies whole only once the user trusted
  * that workspace and file content (server/config/trust.ts); until then only its harmless keys do.
- * Both are validated on load (start-up fails on a bad file, naming
- * the field) and every update is validated before anything changes. Every default lives here,
- * next to the code that applies it.
+ * Both are validated on load (start-up fails on a bad file, naming the field) and every update is
+ * validated before anything changes. The limits' defaults live here (`limits()`); some others are
+ * still applied where they are used (rate limits in server/serve.ts and bridge/app.ts, the SSE
+ * heartbeat in bridge/sse.ts) until they move here.
  *
  * Secrets (MCP header and env values, OAuth client secrets) never leave through config/get or
  * config.updated: they read `[redacted]`, and an update that sends `[redacted]` back keeps the

@@ -5,12 +5,12 @@ import { RpcError } from '../rpc/errors.js';
 
 const result = (core: Core) => ({ config: core.config.public(), projectConfig: core.config.projectState() });
 
-export const configHandlers: HandlerTable = {
+export const configHandlers = {
   'config/get': (_p, { core }) => result(core),
   'config/update': (p, { core }) => {
     // Otherwise every later session/create fails with "provider not found".
     const dp = p.config.defaultProvider;
-    if (dp !== undefined && !core.providers.has(dp)) {
+    if (dp !== undefined && !core.providers.list().some((x) => x.id === dp)) {
       throw RpcError.invalidParams('config.defaultProvider', `names no provider (known: ${core.providers.list().map((x) => x.id).join(', ')})`);
     }
     core.config.update(p.config);
@@ -22,4 +22,4 @@ export const configHandlers: HandlerTable = {
     core.config.trustProject(p.hash);
     return result(core);
   },
-};
+} satisfies Partial<HandlerTable>;

@@ -15,3 +15,8 @@ export const handlers: HandlerTable = {
   ...mcpHandlers,
   ...configHandlers,
 };
+
+// The compiler proves the table complete: a table without one method is not a HandlerTable
+// (this line stops compiling if HandlerTable ever turns optional again).
+type MustBeFalse<T extends false> = T;
+type _MissingHandlerFails = MustBeFalse<Omit<HandlerTable, 'mcp/list'> extends HandlerTable ? true : false>;

@@ -5,7 +5,7 @@ import type { HandlerTable } from '../rpc/dispatcher.js';
 
 const major = (v: string) => v.split('.')[0];
 
-export const lifecycleHandlers: HandlerTable = {
+export const lifecycleHandlers = {
   initialize: async (p, { core, peer }) => {
     if (major(p.protocolVersion) !== major(PROTOCOL_VERSION)) {
       throw RpcError.invalidParams('protocolVersion', `must be ${PROTOCOL_VERSION} (major version ${major(PROTOCOL_VERSION)})`);
@@ -38,4 +38,4 @@ export const lifecycleHandlers: HandlerTable = {
     peer.subscriptions.clear();
     return {};
   },
-};
+} satisfies Partial<HandlerTable>;

@@ -3,7 +3,7 @@ import type { HandlerTable } from '../rpc/dispatcher.js';
 import { RpcError } from '../rpc/errors.js';
 import { now } from '../session/ids.js';
 
-export const providerHandlers: HandlerTable = {
+export const providerHandlers = {
   'provider/list': (_p, { core }) => ({ providers: core.providers.list() }),
 
   'provider/auth': (p, { core }) => {
@@ -25,4 +25,4 @@ export const providerHandlers: HandlerTable = {
     core.log.info({ provider: p.providerId }, 'provider OAuth tokens stored');
     return r;
   },
-};
+} satisfies Partial<HandlerTable>;

@@ -3,7 +3,7 @@ import { follow } from '../events/follow.js';
 import { RpcError } from '../rpc/errors.js';
 import type { HandlerTable } from '../rpc/dispatcher.js';
 
-export const sessionHandlers: HandlerTable = {
+export const sessionHandlers = {
   'session/create': (p, { core }) => core.sessions.create(p),
   'session/list': (_p, { core }) => ({ sessions: core.sessions.list() }),
   'session/get': (p, { core }) => core.sessions.get(p.sessionId),
@@ -26,14 +26,14 @@ export const sessionHandlers: HandlerTable = {
   },
 
   'session/cancel': async (p, { core }) => {
-    core.sessions.record(p.sessionId);
+    core.sessions.require(p.sessionId);
     const turnId = await core.turns.cancel(p.sessionId);
     return turnId ? { sessionId: p.sessionId, cancelled: true, turnId } : { sessionId: p.sessionId, cancelled: false };
   },
 
   'session/subscribe': async (p, { core, peer }) => {
     const sessionId = p.sessionId ?? null;
-    if (sessionId !== null) core.sessions.record(sessionId);
+    if (sessionId !== null) core.sessions.require(sessionId);
     const key = sessionId ?? '*';
     const max = core.config.limits().maxSubscriptions;
     if (!peer.subscriptions.has(key) && peer.subscriptions.size >= max) throw RpcError.limit('subscriptions per connection', max);
@@ -57,4 +57,4 @@ export const sessionHandlers: HandlerTable = {
     peer.subscriptions.delete(key);
     return { unsubscribed: true };
   },
-};
+} satisfies Partial<HandlerTable>;

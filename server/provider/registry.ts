@@ -17,10 +17,6 @@ export class ProviderRegistry {
     return p;
   }
 
-  has(id: string) {
-    return this.providers.has(id);
-  }
-
   list(): Provider[] {
     return [...this.providers.values()].map((p) => p.info());
   }

@@ -3,7 +3,7 @@
  * validates params against the protocol schema before a handler runs, and turns anything
  * thrown into a typed error. Transports and the REST bridge all call `request`.
  */
-import { methodTable, type ClientRequests } from '../../protocol/index.js';
+import { isClientRequest, methodTable, type ClientRequestName, type ClientRequests, type ClientRequestSpec } from '../../protocol/index.js';
 import type { Core } from '../core.js';
 import { RpcError } from './errors.js';
 import { IdempotencyCache } from './idempotency.js';
@@ -20,12 +20,13 @@ export interface RequestContext {
   respondAsync?: boolean;
 }
 
-export type Handler<M extends keyof ClientRequests> = (
+export type Handler<M extends ClientRequestName> = (
   params: ClientRequests[M]['params'],
   ctx: RequestContext,
 ) => Promise<ClientRequests[M]['result']> | ClientRequests[M]['result'];
 
-export type HandlerTable = { [M in keyof ClientRequests]?: Handler<M> };
+/** One handler per client request: a method of the manifest without a handler fails to compile. */
+export type HandlerTable = { [M in ClientRequestName]: Handler<M> };
 
 /** `work`, or its revocation's reason (Unauthorized) as soon as the peer's key is revoked. */
 function untilRevoked<T>(work: Promise<T>, revoked: AbortSignal): Promise<T> {
@@ -36,8 +37,10 @@ function untilRevoked<T>(work: Promise<T>, revoked: AbortSignal): Promise<T> {
   });
 }
 
-type Entry = { kind: string; direction: string; params: string; result?: string };
-const table = methodTable as unknown as Record<string, Entry>;
+/** Params that passed `validateParams` against the method's schema are that method's params type. */
+function validated<M extends ClientRequestName>(entry: ClientRequestSpec, params: unknown): asserts params is ClientRequests[M]['params'] {
+  validateParams(entry.params, params);
+}
 
 export class Dispatcher {
   /** Check every result against its schema too (tests turn this on with AGENTD_CHECK_RESULTS=1). */
@@ -56,8 +59,12 @@ export class Dispatcher {
   }
 
   async request(method: string, rawParams: unknown, ctx: RequestContext): Promise<unknown> {
-    const entry = Object.hasOwn(table, method) ? table[method] : undefined;
-    if (!entry || entry.kind !== 'request' || entry.direction !== 'clientToServer') throw RpcError.methodNotFound(method);
+    if (!isClientRequest(method)) throw RpcError.methodNotFound(method);
+    return this.serve(method, rawParams, ctx);
+  }
+
+  private async serve<M extends ClientRequestName>(method: M, rawParams: unknown, ctx: RequestContext): Promise<unknown> {
+    const entry: ClientRequestSpec = methodTable[method];
     const { peer } = ctx;
     if (method === 'initialize') {
       if (peer.state !== 'new') throw RpcError.invalidRequest('initialize was already sent on this connection');
@@ -73,10 +80,9 @@ export class Dispatcher {
 
     const params = rawParams === undefined || rawParams === null ? {} : rawParams;
     if (Array.isArray(params)) throw RpcError.invalidParams('(params)', 'must be an object (by-name params)');
-    validateParams(entry.params, params);
+    validated<M>(entry, params);
 
-    const handler = (this.handlers as Record<string, (p: unknown, c: RequestContext) => unknown>)[method];
-    if (!handler) throw RpcError.notImplemented(method);
+    const handler: Handler<M> = this.handlers[method];
     const invoke = async () => {
       try {
         return await handler(params, ctx);
@@ -90,7 +96,7 @@ export class Dispatcher {
     const key = IdempotencyCache.keyOf(params, peer.principal);
     const run = key === undefined ? invoke() : this.idempotency.run(method, key, params, invoke);
     const result = keyId === undefined ? await run : await untilRevoked(run, peer.revocation.signal);
-    if (this.checkResults && entry.result) {
+    if (this.checkResults) {
       const check = matches(entry.result, result);
       if (!check.ok) {
         this.core.log.error({ method, errors: check.errors }, 'result does not match its schema');
@@ -102,6 +108,6 @@ export class Dispatcher {
 
   /** Client notifications: `initialized` and `exit` are handled by the transport; the rest are ignored as JSON-RPC asks. */
   notification(method: string): void {
-    if (!Object.hasOwn(table, method)) this.core.log.debug({ method }, 'unknown notification ignored');
+    if (!Object.hasOwn(methodTable, method)) this.core.log.debug({ method }, 'unknown notification ignored');
   }
 }

@@ -17,8 +17,9 @@ export class RpcError extends Error {
   static parse(reason: string) { return new RpcError(ErrorCodes.ParseError, `Parse error: ${reason}`); }
   static invalidRequest(reason: string, data?: Record<string, unknown>) { return new RpcError(ErrorCodes.InvalidRequest, `Invalid request: ${reason}`, data); }
   static methodNotFound(method: string) { return new RpcError(ErrorCodes.MethodNotFound, `Unknown method: ${method}`, { method }); }
-  static invalidParams(field: string, reason: string, errors?: unknown) {
-    return new RpcError(ErrorCodes.InvalidParams, `Invalid params: ${field} ${reason}`, { field, reason, ...(errors ? { errors } : {}) });
+  /** `data` is always `{ field, reason, errors }` (README): `errors` lists every bad field, at least the first. */
+  static invalidParams(field: string, reason: string, errors: Array<{ field: string; reason: string }> = [{ field, reason }]) {
+    return new RpcError(ErrorCodes.InvalidParams, `Invalid params: ${field} ${reason}`, { field, reason, errors });
   }
   static internal(method: string) { return new RpcError(ErrorCodes.InternalError, `Internal error while handling ${method}`, { method }); }
   static notInitialized() { return new RpcError(ErrorCodes.ServerNotInitialized, 'Server not initialized: send `initialize` first'); }
@@ -31,7 +32,6 @@ export class RpcError extends Error {
   static unauthorized(reason = 'missing or invalid credential') { return new RpcError(ErrorCodes.Unauthorized, `Unauthorized: ${reason}`); }
   static forbidden(reason: string) { return new RpcError(ErrorCodes.Forbidden, `Forbidden: ${reason}`); }
   static rateLimited(retryAfter: number) { return new RpcError(ErrorCodes.RateLimited, 'Too many requests', { retryAfter }); }
-  static notImplemented(what: string) { return new RpcError(ErrorCodes.NotImplemented, `Not implemented: ${what}`, { method: what }); }
   static provider(message: string, data: { provider: string; status?: number; type?: string }) {
     return new RpcError(ErrorCodes.ProviderError, message, data);
   }

@@ -66,7 +66,7 @@ export class JsonRpcPeer extends Peer {
   }
 
   deliver(e: PublishedEvent) {
-    this.writer.writeFrame(e.frame);
+    this.writer.writeText(e.frame);
   }
 
   writable() {

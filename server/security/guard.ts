@@ -5,7 +5,7 @@
  * config says so). stdio never passes through here: its peer spawned the process.
  */
 import type { IncomingMessage } from 'node:http';
-import { ErrorCodes } from '../../protocol/index.js';
+import { ErrorCodes, httpRoutes } from '../../protocol/index.js';
 import type { Core } from '../core.js';
 import type { ApiKeys } from './keys.js';
 
@@ -24,7 +24,8 @@ const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '[::1]'];
  * and everything the page then asks (/rpc, /v1) needs the key as usual.
  */
 export const PAGE_FILES = ['/', '/index.html', '/app.js', '/chat.js', '/chat.css', '/page.css'] as const;
-const PUBLIC = new Set<string>(PAGE_FILES);
+// The manifest's public routes (the OpenAPI document) hold no secret either: tools fetch them before they have a key.
+const PUBLIC = new Set<string>([...PAGE_FILES, ...Object.values(httpRoutes).filter((r) => r.public).map((r) => r.path)]);
 
 export function isPageRequest(req: IncomingMessage): boolean {
   if (req.method !== 'GET' && req.method !== 'HEAD') return false;

@@ -16,7 +16,8 @@ export class SessionService {
     return { ...session, lastSeq: this.core.events.lastSeq(rec.id) };
   }
 
-  record(id: string): SessionRecord {
+  /** The stored session, or NotFound. */
+  require(id: string): SessionRecord {
     const rec = this.core.store.getSession(id);
     if (!rec) throw RpcError.notFound('session', id);
     return rec;
@@ -64,12 +65,12 @@ export class SessionService {
   }
 
   get(id: string): { session: Session; messages: Message[] } {
-    const rec = this.record(id);
+    const rec = this.require(id);
     return { session: this.view(rec), messages: this.core.store.listMessages(id) };
   }
 
   async delete(id: string) {
-    const rec = this.record(id);
+    const rec = this.require(id);
     if (rec.status === 'running') await this.core.turns.cancel(id, 'session deleted');
     this.core.events.append(id, 'session.deleted', { sessionId: id });
     this.core.events.flush();

@@ -52,7 +52,6 @@ export class SqliteStore implements Store {
       deleteSession: db.prepare('DELETE FROM sessions WHERE id = ?'),
       deleteSessionEvents: db.prepare("DELETE FROM events WHERE session_id = ? AND type != 'session.deleted'"),
       putMessage: db.prepare('INSERT INTO messages (id, session_id, json) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET json = excluded.json'),
-      getMessage: db.prepare<[string], { json: string }>('SELECT json FROM messages WHERE id = ?'),
       listMessages: db.prepare<[string], { json: string }>('SELECT json FROM messages WHERE session_id = ? ORDER BY rowid'),
       insertEvent: db.prepare('INSERT INTO events (id, session_id, seq, type, json) VALUES (?, ?, ?, ?, ?)'),
       sessionEventsSince: db.prepare<[string, number, number], StoredEvent>('SELECT id, session_id AS sessionId, seq, type, json FROM events WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?'),
@@ -145,10 +144,6 @@ export class SqliteStore implements Store {
   }
 
   putMessage(m: Message) { this.stmts.putMessage.run(m.id, m.sessionId, JSON.stringify(m)); }
-  getMessage(id: string) {
-    const r = this.stmts.getMessage.get(id);
-    return r ? (JSON.parse(r.json) as Message) : undefined;
-  }
   listMessages(sessionId: string) { return this.stmts.listMessages.all(sessionId).map((r) => JSON.parse(r.json) as Message); }
 
   appendEvents(events: StoredEvent[]) { if (events.length) this.appendTx(events); }

@@ -34,7 +34,6 @@ export interface Store {
   deleteSession(id: string): boolean;
 
   putMessage(m: Message): void;
-  getMessage(id: string): Message | undefined;
   listMessages(sessionId: string): Message[];
 
   /** Appends events in one transaction. */

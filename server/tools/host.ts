@@ -1,5 +1,5 @@
 /**
- * Where the agent loop gets its tools: built-in workspace tools and, later, MCP tools. A tool
+ * Where the agent loop gets its tools: the built-in workspace tools and each connected MCP server's, as sources of one CompositeToolHost. A tool
  * failure is a result with isError (it goes back to the model), never a thrown protocol error.
  */
 import type { Tool, ToolResultPart } from '../../protocol/index.js';
@@ -56,10 +56,6 @@ export class CompositeToolHost implements ToolHost {
     this.sources = this.sources.filter((s) => s.id !== id);
   }
 
-  source(id: string): ToolSource | undefined {
-    return this.sources.find((s) => s.id === id);
-  }
-
   list(session?: SessionRecord): Tool[] {
     const seen = new Set<string>();
     const out: Tool[] = [];
@@ -79,9 +75,3 @@ export class CompositeToolHost implements ToolHost {
     return source.execute(call, ctx);
   }
 }
-
-/** A host with no tools. */
-export const noTools: ToolHost = {
-  list: () => [],
-  execute: async (call) => ({ type: 'tool_result', toolUseId: call.id, isError: true, content: [{ type: 'text', text: `Unknown tool: ${call.name}` }] }),
-};

@@ -121,7 +121,7 @@ export function serveStdio(core: Core, opts: StdioOptions): JsonRpcPeer {
       opts.onExit(1);
     },
   );
-  const reader = new StdioReader(input, limits.maxBodyBytes, (id, error) => writer.writeFrame(errorFrame(id, error)));
+  const reader = new StdioReader(input, limits.maxBodyBytes, (id, error) => writer.writeText(errorFrame(id, error)));
   const peer = new JsonRpcPeer(core, 'stdio', reader, writer, { exit: (code) => opts.onExit(code) }).start();
   output.on('error', () => opts.onExit(1));
   return peer;

@@ -135,7 +135,7 @@ function onConnection(core: Core, ws: WebSocket, limits: { sendBufferBytes: numb
       ws.terminate();
     },
   );
-  const reader = new WsReader(ws, (id, error) => writer.writeFrame(errorFrame(id, error)), admit);
+  const reader = new WsReader(ws, (id, error) => writer.writeText(errorFrame(id, error)), admit);
   const peer = new JsonRpcPeer(core, 'websocket', reader, writer, {
     exit: () => ws.close(1000, 'exit'),
     revoked: () => {

@@ -3,7 +3,7 @@
  * Messages queue as JSON text and go out together once per event-loop turn; the queue plus
  * the transport's own buffer is bounded, and a peer that lets it fill is disconnected
  * rather than growing memory or slowing the others. Pre-serialized event frames skip
- * JSON.stringify (writeFrame).
+ * JSON.stringify (writeText), and SSE text goes through the same queue.
  */
 import { AbstractMessageWriter, type Message, type MessageWriter } from 'vscode-jsonrpc/node';
 
@@ -31,12 +31,12 @@ export class BatchingWriter extends AbstractMessageWriter implements MessageWrit
   }
 
   write(msg: Message): Promise<void> {
-    this.writeFrame(JSON.stringify(msg));
+    this.writeText(JSON.stringify(msg));
     return Promise.resolve();
   }
 
-  /** Queue an already-serialized JSON-RPC message. */
-  writeFrame(json: string): void {
+  /** Queue one serialized message: a JSON-RPC message's JSON, or an SSE message's text (bridge/peer.ts). */
+  writeText(json: string): void {
     if (this.closed) return;
     this.queuedBytes += json.length;
     if (this.queuedBytes + this.sink.buffered() > this.maxBufferedBytes) {

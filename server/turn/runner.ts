@@ -66,9 +66,9 @@ export class TurnRunner {
 
   /** Starts a turn; `done` resolves with the final assistant message or rejects with a typed error. */
   start(sessionId: string, content: Content): ActiveTurn {
-    let session = this.core.sessions.record(sessionId);
+    let session = this.core.sessions.require(sessionId);
     // Left running by a process that died: end that turn as interrupted, then go on.
-    if (session.status === 'running' && !this.active.has(sessionId) && this.core.recovery.recoverSession(sessionId)) session = this.core.sessions.record(sessionId);
+    if (session.status === 'running' && !this.active.has(sessionId) && this.core.recovery.recoverSession(sessionId)) session = this.core.sessions.require(sessionId);
     const limits = this.core.config.limits();
     if (this.active.has(sessionId) || session.status === 'running') throw RpcError.busy(sessionId, session.activeTurnId);
     if (this.active.size >= limits.maxConcurrentTurns) throw RpcError.limit('concurrent turns', limits.maxConcurrentTurns);

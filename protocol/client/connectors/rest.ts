@@ -6,7 +6,7 @@
  * events and are answered with `tool/approve` (the client does that for you).
  */
 import { createParser } from 'eventsource-parser';
-import { methodTable } from '../../generated/methods.js';
+import { isClientRequest, methodTable } from '../../generated/methods.js';
 import type { Event } from '../../generated/types.js';
 import {
   ConnectionClosedError, RpcResponseError,
@@ -30,7 +30,6 @@ export function restConnector(opts: RestConnectorOptions): Connector {
 }
 
 type Params = Record<string, unknown>;
-type RestMapping = { method: string; path: string; status?: number; asyncStatus?: number };
 
 export class RestChannel implements Channel {
   readonly serverRequests = false;
@@ -63,13 +62,13 @@ export class RestChannel implements Channel {
       return { unsubscribed: Boolean(s) };
     }
     if (method === 'shutdown') return {};
-    const entry = (methodTable as Record<string, { rest?: RestMapping }>)[method];
+    const entry = isClientRequest(method) ? methodTable[method] : undefined;
     if (!entry?.rest) throw new RpcResponseError(-32601, `no REST route for ${method}`);
     const { method: verb, path } = entry.rest;
     const url = new URL(this.base + path.replace(/\{(\w+)\}/g, (_m, name: string) => {
       const v = p[name] ?? (name === 'toolName' ? '-' : undefined);
       delete p[name];
-      if (v === undefined) throw new RpcResponseError(-32602, `${method}: ${name} is required`);
+      if (v === undefined) throw new RpcResponseError(-32602, `${method}: ${name} is required`, { field: name, reason: 'is required', errors: [{ field: name, reason: 'is required' }] });
       return encodeURIComponent(String(v));
     }));
     const headers = this.headers({ accept: 'application/json' });
