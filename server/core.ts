@@ -28,6 +28,7 @@ import { BuiltinToolHost } from './tools/builtin.js';
 import { CompositeToolHost, type ToolHost } from './tools/host.js';
 import { ProcessRegistry } from './tools/processes.js';
 import { withTestTools } from './tools/testing.js';
+import { SendBudget } from './transport/writer.js';
 import { TurnRunner } from './turn/runner.js';
 import { VERSION } from './version.js';
 
@@ -61,6 +62,8 @@ export class Core {
   readonly turns: TurnRunner;
   readonly dispatcher: Dispatcher;
   readonly peers = new Set<Peer>();
+  /** Bytes buffered for slow readers, over every connection (limits.totalSendBufferBytes). */
+  readonly sendBudget = new SendBudget(() => this.config.limits().totalSendBufferBytes);
   /** Tool subprocess groups: killed on shutdown (tools spawn through it or register their children). */
   readonly processes = new ProcessRegistry();
   /** Crash recovery of turns a dead process left running; `recovery.addStep` to extend it. */

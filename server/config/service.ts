@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import type { Config, Limits } from '../../protocol/index.js';
 import { RpcError } from '../rpc/errors.js';
 import { validateParams } from '../rpc/validate.js';
+import type { RateSubject } from '../security/rate.js';
 
 export const DEFAULT_LIMITS: Required<Limits> = {
   maxSteps: 25,
@@ -23,6 +24,7 @@ export const DEFAULT_LIMITS: Required<Limits> = {
   maxSubscriptions: 1000,
   maxConcurrentTurns: 256,
   sendBufferBytes: 16 * 1024 * 1024,
+  totalSendBufferBytes: 256 * 1024 * 1024,
   eventRetention: 100_000,
   commandTimeoutMs: 120_000,
 };
@@ -89,11 +91,18 @@ export function redact(c: Config): Config {
   return copy;
 }
 
+/**
+ * A check a component adds for updates (the REST rate limiter: an update may not lock out its
+ * caller). Gets the effective config the update would make and the caller; throws InvalidParams.
+ */
+export type ConfigCheck = (effective: Config, caller: { rate?: RateSubject }) => void | Promise<void>;
+
 export class ConfigService {
   private user: Config = {};
   private project: Config = {};
   private effective: Config = {};
   private listeners: Array<(c: Config) => void> = [];
+  private checks: Array<ConfigCheck> = [];
   readonly file: string;
   readonly projectFile: string;
 
@@ -147,6 +156,16 @@ export class ConfigService {
   /** Called with the new effective config after every successful update. */
   onChange(fn: (c: Config) => void) {
     this.listeners.push(fn);
+  }
+
+  addCheck(fn: ConfigCheck) {
+    this.checks.push(fn);
+  }
+
+  /** Runs the components' checks on what `next` would make the effective config (config/update calls it before update). */
+  async check(next: Config, caller: { rate?: RateSubject }): Promise<void> {
+    const eff = mergeConfig(next, this.project);
+    for (const fn of this.checks) await fn(eff, caller);
   }
 
   /**

@@ -3,7 +3,8 @@ import type { HandlerTable } from '../rpc/dispatcher.js';
 
 export const configHandlers: HandlerTable = {
   'config/get': (_p, { core }) => ({ config: core.config.public() }),
-  'config/update': (p, { core }) => {
+  'config/update': async (p, { core, peer }) => {
+    await core.config.check(p.config, peer);
     core.config.update(p.config);
     return { config: core.config.public() };
   },
