@@ -2,7 +2,7 @@
  * WebSocket transport (ws) at /rpc: one JSON-RPC message per text frame, on the HTTP server
  * that also serves the REST bridge. Batches are corked into one socket write.
  */
-import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -119,7 +119,14 @@ export function refuseUpgrade(socket: Duplex, r: Omit<Refusal, 'ok'>) {
  * handed back, with the bytes that followed it, to the HTTP server as a new connection, which
  * parses it (body, keep-alive, pipelining) like any other.
  */
-function serveAsPlainRequest(server: Server, req: IncomingMessage, socket: Duplex, head: Buffer) {
+function serveAsPlainRequest(server: Server, req: IncomingMessage, socket: Duplex, head: Buffer, before?: ServerResponse) {
+  // Pipelined behind a response still being written: the new parser must start after it.
+  if (before && !before.writableFinished && !before.destroyed) {
+    const go = () => { before.off('finish', go); before.off('close', go); serveAsPlainRequest(server, req, socket, head); };
+    before.once('finish', go);
+    before.once('close', go);
+    return;
+  }
   const drop = new Set(['upgrade', 'http2-settings']);
   const lines = [`${req.method} ${req.url} HTTP/${req.httpVersion}`];
   const raw = req.rawHeaders;
@@ -135,6 +142,8 @@ function serveAsPlainRequest(server: Server, req: IncomingMessage, socket: Duple
   }
   // Header values arrive latin1-decoded: latin1 gives back the exact bytes.
   socket.unshift(Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), head]));
+  // From here the HTTP server's own error handling covers the socket again.
+  socket.off('error', onSocketError);
   // https servers parse on 'secureConnection' (the socket is already the TLS one).
   server.emit((socket as TLSSocket).encrypted ? 'secureConnection' : 'connection', socket);
 }
@@ -147,8 +156,14 @@ export function attachWebSocket(core: Core, server: Server, opts: WebSocketOptio
     // Browsers pass the API key as a subprotocol; never echo that one back, pick `agentd`.
     handleProtocols: (protocols) => (protocols.has(WS_PROTOCOL) ? WS_PROTOCOL : false),
   });
+  // The last response of each connection, for a declined upgrade pipelined behind it.
+  const lastResponse = new WeakMap<object, ServerResponse>();
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => { lastResponse.set(req.socket, res); });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    if (!isWebSocketUpgrade(req)) return serveAsPlainRequest(server, req, socket, head);
+    if (!isWebSocketUpgrade(req)) {
+      socket.on('error', onSocketError);
+      return serveAsPlainRequest(server, req, socket, head, lastResponse.get(socket));
+    }
     // First, before any decision: a reset while we answer must not become an uncaught error.
     socket.on('error', onSocketError);
     let path: string;
