@@ -63,9 +63,13 @@ const closeCodeOf = (text: string) => {
   return f && f[1].length >= 2 ? f[1].readUInt16BE(0) : undefined;
 };
 
+// One server process for every class (the slowloris case needs its short headers timeout).
+let shared: HttpServer;
+t.before(async () => { shared = await spawnHttp({ env: { AGENTD_HEADERS_TIMEOUT_MS: '600' } }); });
+t.teardown(() => shared.stop());
+
 t.test('refused WebSocket upgrades, reset by the client, never kill the server', async (t) => {
-  const server = await spawnHttp();
-  t.teardown(() => server.stop());
+  const server = shared;
   const host = hostOf(server.url);
   const cases: Array<[string, string, number]> = [
     ['another path (404)', upgradeRequest(server.url, '/nope'), 404],
@@ -111,8 +115,7 @@ t.test('a refused upgrade for a missing key (401) or over the rate limit (429), 
 });
 
 t.test('a plain request with an Upgrade header other than websocket (h2c) is served by the REST bridge', async (t) => {
-  const server = await spawnHttp();
-  t.teardown(() => server.stop());
+  const server = shared;
   const host = hostOf(server.url);
   const h2c = ['Connection: Upgrade, HTTP2-Settings', 'Upgrade: h2c', 'HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA'];
   const c = await rawConnect(server.url);
@@ -134,8 +137,7 @@ t.test('a plain request with an Upgrade header other than websocket (h2c) is ser
 });
 
 t.test('a path with malformed percent-encoding answers a typed 400', async (t) => {
-  const server = await spawnHttp();
-  t.teardown(() => server.stop());
+  const server = shared;
   for (const path of ['/v1/session/%ZZ', '/v1/session/%E0%A4%A/message', '/%ZZ', '/v1/%', '/v1/session/abc%ZZdef/events']) {
     const res = await fetch(`${server.url}${path}`, { method: path.endsWith('message') ? 'POST' : 'GET' });
     t.equal(res.status, 400, `${path}: 400`);
@@ -144,8 +146,7 @@ t.test('a path with malformed percent-encoding answers a typed 400', async (t) =
 });
 
 t.test('resets at every phase of a request, then a full turn', async (t) => {
-  const server = await spawnHttp();
-  t.teardown(() => server.stop());
+  const server = shared;
   const host = hostOf(server.url);
   const s = await (await fetch(`${server.url}/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).json();
   const phases: Array<[string, (c: Raw) => Promise<void>]> = [
@@ -179,8 +180,7 @@ t.test('resets at every phase of a request, then a full turn', async (t) => {
 });
 
 t.test('slowloris: headers trickled in are cut off by the headers timeout', async (t) => {
-  const server = await spawnHttp({ env: { AGENTD_HEADERS_TIMEOUT_MS: '600' } });
-  t.teardown(() => server.stop());
+  const server = shared;
   const c = await rawConnect(server.url);
   c.write(`GET /v1/health HTTP/1.1\r\nHost: ${hostOf(server.url)}\r\n`);
   const started = Date.now();
@@ -194,8 +194,7 @@ t.test('slowloris: headers trickled in are cut off by the headers timeout', asyn
 });
 
 t.test('half-open connections: the client ends its side while the server streams', async (t) => {
-  const server = await spawnHttp();
-  t.teardown(() => server.stop());
+  const server = shared;
   const s = await (await fetch(`${server.url}/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).json();
   const sse = await rawSse(server.url, `/v1/session/${s.id}/events`);
   const ws = await rawWs(server.wsUrl, s.id);
@@ -209,8 +208,7 @@ t.test('half-open connections: the client ends its side while the server streams
 });
 
 t.test('invalid WebSocket frames close that connection with the right code', async (t) => {
-  const server = await spawnHttp();
-  t.teardown(() => server.stop());
+  const server = shared;
   const cases: Array<[string, Buffer, number]> = [
     ['a reserved opcode', wsFrame('{}', { opcode: 0x3 }), 1002],
     ['an unmasked client frame', wsFrame('{}', { mask: false }), 1002],
@@ -232,8 +230,7 @@ t.test('invalid WebSocket frames close that connection with the right code', asy
 });
 
 t.test('pipelined requests are answered in order', async (t) => {
-  const server = await spawnHttp();
-  t.teardown(() => server.stop());
+  const server = shared;
   const host = hostOf(server.url);
   const c = await rawConnect(server.url);
   const body = '{"name":"piped"}';
@@ -249,9 +246,9 @@ t.test('pipelined requests are answered in order', async (t) => {
 });
 
 t.test('conflicting Content-Length and Transfer-Encoding are refused with 400, never smuggled', async (t) => {
-  const server = await spawnHttp();
-  t.teardown(() => server.stop());
+  const server = shared;
   const host = hostOf(server.url);
+  const before = (await (await fetch(`${server.url}/v1/session`)).json()).sessions.length;
   const smuggled = `GET /v1/session HTTP/1.1\r\nHost: ${host}\r\n\r\n`;
   const variants = [
     `Content-Length: 5\r\nTransfer-Encoding: chunked`,
@@ -269,6 +266,11 @@ t.test('conflicting Content-Length and Transfer-Encoding are refused with 400, n
     t.ok(c.isClosed(), 'and the connection is closed');
   }
   const list = await (await fetch(`${server.url}/v1/session`)).json();
-  t.equal(list.sessions.length, 0, 'no request got through');
+  t.equal(list.sessions.length, before, 'no request got through');
   t.equal(await fullTurn(server.url), '', 'a full turn still works');
+});
+
+t.test('the one server process survived every class', async (t) => {
+  t.ok(await alive(shared));
+  t.equal(await fullTurn(shared.url), '');
 });
