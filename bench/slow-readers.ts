@@ -5,7 +5,7 @@
  * `size` characters. Prints the server's peak and final RSS, how many slow readers the server
  * disconnected (and why) and whether every fast client got every event.
  *
- *   npm run bench:slow-readers --  [--sse 1000] [--ws 100] [--deltas 20000] [--size 100]
+ *   npm run bench:slow-readers --  [--sse 1000] [--ws 100] [--deltas 20000] [--size 100] [--cap BYTES]
  *
  * Each slow reader is a socket on both sides: the run needs about 2 × (sse + ws) + 100 file
  * descriptors (`ulimit -n`).
@@ -110,7 +110,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     const i = process.argv.indexOf(`--${name}`);
     return i > 0 ? Number(process.argv[i + 1]) : d;
   };
-  const o = { sse: arg('sse', 1000), ws: arg('ws', 100), deltas: arg('deltas', 20_000), size: arg('size', 100) };
+  const cap = arg('cap', 0);
+  const o = { sse: arg('sse', 1000), ws: arg('ws', 100), deltas: arg('deltas', 20_000), size: arg('size', 100), config: cap ? { limits: { totalSendBufferBytes: cap } } : {} };
   const mb = (b: number) => `${(b / 2 ** 20).toFixed(0)} MB`;
   console.log(`slow readers: ${o.sse} SSE + ${o.ws} WebSocket, fast: 2 SSE + 2 WebSocket; one turn of ${o.deltas} deltas of ${o.size} characters (default limits)`);
   const r = await slowReaders(o);

@@ -37,7 +37,8 @@ export const overflowReason = (why: Overflow) => why === 'connection'
 /**
  * The process-wide bound on bytes buffered for slow readers. Each writer's charge is what it
  * holds (its queue plus its transport's buffer), refreshed on every write and drain. When the
- * total passes the cap, the writers holding the most are disconnected until it fits.
+ * total passes the cap, the stalled writers (waiting for their socket to drain) holding the most
+ * are disconnected until it fits.
  * A shared event string queued by many peers counts once per peer: a conservative bound.
  */
 export class SendBudget {
@@ -73,7 +74,9 @@ export class SendBudget {
     }
     const cap = this.cap();
     if (this.total <= cap) return;
-    const biggest = [...this.charges].sort((a, b) => b[1] - a[1]);
+    // Only readers that stopped taking data (waiting for drain) are candidates: every peer holds
+    // this loop turn's batch until it flushes, a fast one included.
+    const biggest = [...this.charges].filter(([w]) => w.stalled).sort((a, b) => b[1] - a[1]);
     for (const [w, held] of biggest) {
       if (this.total <= cap) break;
       w.overflow('total', held);
@@ -102,6 +105,11 @@ export class BatchingWriter extends AbstractMessageWriter implements MessageWrit
   write(msg: Message): Promise<void> {
     this.writeFrame(JSON.stringify(msg));
     return Promise.resolve();
+  }
+
+  /** The transport asked us to wait for drain: this reader is not keeping up. */
+  get stalled(): boolean {
+    return this.waitingDrain;
   }
 
   /** What this connection holds: queued text plus the transport's buffer. */
