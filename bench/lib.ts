@@ -78,13 +78,14 @@ export function tempDir(prefix = 'agentd-bench-'): string {
 /**
  * A data directory for a benchmarked server. Its outbound buffer per connection is raised to
  * 256 MiB (default 16 MiB): `echo-bench` streams faster than a client on a loaded machine reads,
- * and a client that lets the default buffer fill is disconnected by design. The WebSocket and
+ * and a client that lets the default buffer fill is disconnected by design (the server-wide
+ * total, default 256 MiB, is raised to 4 GiB for the same reason). The WebSocket and
  * REST rate limits are lifted: the drivers send thousands of requests at once from one address.
  */
 export function dataDir(): string {
   const dir = tempDir();
   writeFileSync(join(dir, 'config.json'), JSON.stringify({
-    limits: { sendBufferBytes: 256 * 1024 * 1024 },
+    limits: { sendBufferBytes: 256 * 1024 * 1024, totalSendBufferBytes: 4 * 1024 * 1024 * 1024 },
     security: { rateLimit: { requestsPerMinute: 1e9, messagesPerSecond: 1e9, burst: 1e9 } },
   }));
   return dir;

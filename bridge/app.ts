@@ -4,12 +4,13 @@
  * installs it with setHttpHandler, so it shares the HTTP server and port of the WebSocket /rpc.
  */
 import express, { type Express, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
-import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
+import { ipKeyGenerator, MemoryStore, rateLimit } from 'express-rate-limit';
 import { httpRoutes, PROTOCOL_VERSION } from '../protocol/index.js';
 import openapi from '../protocol/generated/openapi.json' with { type: 'json' };
 import type { Core } from '../server/core.js';
 import { RpcError } from '../server/rpc/errors.js';
 import type { RequestListener } from '../server/serve.js';
+import { DEFAULT_RATE, rateLimited, rateSubject, type RateSubject } from '../server/security/rate.js';
 import { RPC_PATH } from '../server/transport/websocket.js';
 import { errorHandler, HttpError, notFound, sendError } from './errors.js';
 import { expressPath, mountRoutes, restRoutes } from './routes.js';
@@ -51,19 +52,36 @@ function methodNotAllowed(allowed: string[]): RequestHandler {
 }
 
 /**
- * Requests per minute per API key (or per client IP without one): security.rateLimit.requestsPerMinute,
- * default 600, read per request so config changes apply at once. Over it: 429 with Retry-After.
+ * Requests per minute per API key (or per client IP without one; loopback is one client):
+ * security.rateLimit.requestsPerMinute, default 600, read per request so config changes apply at
+ * once. Only for clients the limits apply to (off loopback, server/security/rate.ts), never for
+ * /v1/health. Over it: 429 with Retry-After. A config update that would leave its caller over the
+ * new limit (locked out, the corrective update included) is refused, naming the field.
  */
 function restRateLimit(core: Core): RequestHandler {
+  const store = new MemoryStore();
+  const rate = () => core.config.get().security?.rateLimit;
+  const subjectOf = (req: Request) => rateSubject(req.socket.remoteAddress, (req as Request & { principal?: string }).principal);
+  // IPv6 clients count per /56 (express-rate-limit's rule): one host has many addresses.
+  const keyOf = (s: RateSubject) => (s.key.startsWith('ip:') && !s.loopback ? `ip:${ipKeyGenerator(s.address)}` : s.key);
+  core.config.addCheck(async (effective, caller) => {
+    const limits = effective.security?.rateLimit;
+    if (!caller.rate || !rateLimited(caller.rate, limits)) return;
+    const limit = limits?.requestsPerMinute ?? DEFAULT_RATE.requestsPerMinute;
+    // This very request counts, even when the caller was not limited before.
+    const hits = Math.max(1, (await store.get(keyOf(caller.rate)))?.totalHits ?? 0);
+    if (hits >= limit) {
+      throw RpcError.invalidParams('config.security.rateLimit.requestsPerMinute', `would lock this client out: it made ${hits} requests in the current minute, and the limit would be ${limit}`);
+    }
+  });
   return rateLimit({
     windowMs: 60_000,
-    limit: () => core.config.get().security?.rateLimit?.requestsPerMinute ?? 600,
+    store,
+    limit: () => rate()?.requestsPerMinute ?? DEFAULT_RATE.requestsPerMinute,
     standardHeaders: 'draft-7',
     legacyHeaders: false,
-    keyGenerator: (req) => {
-      const principal = (req as Request & { principal?: string }).principal;
-      return principal?.startsWith('key:') ? principal : ipKeyGenerator(req.socket.remoteAddress ?? 'unknown');
-    },
+    skip: (req) => req.path === httpRoutes.health.path || !rateLimited(subjectOf(req), rate()),
+    keyGenerator: (req) => keyOf(subjectOf(req)),
     handler: (req, res) => {
       const reset = (req as Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
       const retryAfter = Math.max(1, Math.ceil(((reset?.getTime() ?? Date.now() + 60_000) - Date.now()) / 1000));
@@ -73,10 +91,24 @@ function restRateLimit(core: Core): RequestHandler {
   });
 }
 
+/**
+ * A path with malformed percent-encoding (`/v1/session/%ZZ`) is the client's error: 400 before
+ * any route (Express would fail decoding its parameters, a 500).
+ */
+const wellFormedPath: RequestHandler = (req, _res, next) => {
+  try {
+    decodeURIComponent(req.path);
+  } catch {
+    return next(RpcError.invalidRequest(`malformed percent-encoding in the path ${JSON.stringify(req.path.slice(0, 200))}`));
+  }
+  next();
+};
+
 export function createApp(core: Core, opts: BridgeOptions = {}): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  app.use(wellFormedPath);
   app.use(restRateLimit(core));
   app.use(jsonBody(core));
 

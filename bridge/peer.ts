@@ -8,7 +8,9 @@ import type { Request, Response } from 'express';
 import type { Core } from '../server/core.js';
 import type { PublishedEvent } from '../server/events/log.js';
 import { Peer } from '../server/rpc/peer.js';
-import { BatchingWriter } from '../server/transport/writer.js';
+import { rateSubject } from '../server/security/rate.js';
+import { ErrorCodes } from '../protocol/index.js';
+import { BatchingWriter, OVERFLOW_GRACE_MS, overflowReason } from '../server/transport/writer.js';
 
 export class RestPeer extends Peer {
   readonly transport = 'rest' as const;
@@ -19,6 +21,7 @@ export class RestPeer extends Peer {
     this.clientInfo = { name: String(req.headers['user-agent'] ?? 'http') };
     // Set by the access guard (server/serve.ts): scopes idempotency keys per API key.
     this.principal = (req as Request & { principal?: string }).principal;
+    this.rate = rateSubject(req.socket.remoteAddress, this.principal);
     // 'close' fires after the response finished too; only an unfinished one means the client left.
     res.once('close', () => this.markClosed());
   }
@@ -30,10 +33,6 @@ export class RestPeer extends Peer {
     return Promise.resolve();
   }
 }
-
-/** The SSE message of an event: `event:` type, `id:` seq or event id, `data:` the Event JSON (one line). */
-export const sseMessage = (e: PublishedEvent, position: 'seq' | 'id') =>
-  `event: ${e.type}\nid: ${position === 'seq' ? e.seq : e.id}\ndata: ${e.json}\n\n`;
 
 export const SSE_HEADERS = {
   'Content-Type': 'text/event-stream; charset=utf-8',
@@ -51,17 +50,22 @@ export class SsePeer extends RestPeer {
       {
         write: (batch) => {
           this.open();
-          return res.write(batch.join(''));
+          // One res.write per batch: the events are shared strings, the join is this batch's only copy.
+          return res.write(batch.length === 1 ? batch[0] : batch.join(''));
         },
         buffered: () => res.writableLength,
         onceDrain: (cb) => res.once('drain', cb),
         close: () => res.end(),
       },
       core.config.limits().sendBufferBytes,
-      (bytes) => {
-        core.log.warn({ peer: this.id, bytes }, 'SSE client is not reading; disconnecting');
-        res.destroy();
+      (bytes, why) => {
+        core.log.warn({ peer: this.id, bytes, why }, 'SSE client is not reading; disconnecting');
+        // The reason goes last, behind what the client has not read; it is cut off shortly after.
+        const error = { code: ErrorCodes.LimitExceeded, message: overflowReason(why) };
+        if (!res.destroyed) res.end(`event: error\ndata: ${JSON.stringify(error)}\n\n`);
+        setTimeout(() => res.destroy(), OVERFLOW_GRACE_MS).unref();
       },
+      core.sendBudget,
     );
     this.onClose(() => this.writer.end());
   }
@@ -80,7 +84,7 @@ export class SsePeer extends RestPeer {
   }
 
   deliver(e: PublishedEvent): void {
-    this.writer.writeText(sseMessage(e, this.position));
+    this.writer.writeText(e.sse(this.position));
   }
 
   /** A comment line (heartbeat, greeting); skipped while the client is behind. */

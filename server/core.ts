@@ -31,6 +31,7 @@ import { CompositeToolHost, type ToolHost } from './tools/host.js';
 import { ProcessRegistry } from './tools/processes.js';
 import { CommandSandbox } from './tools/sandbox.js';
 import { withTestTools } from './tools/testing.js';
+import { SendBudget } from './transport/writer.js';
 import { TurnRunner } from './turn/runner.js';
 import { VERSION } from './version.js';
 
@@ -68,6 +69,8 @@ export class Core {
   readonly turns: TurnRunner;
   readonly dispatcher: Dispatcher;
   readonly peers = new Set<Peer>();
+  /** Bytes buffered for slow readers, over every connection (limits.totalSendBufferBytes). */
+  readonly sendBudget = new SendBudget(() => this.config.limits().totalSendBufferBytes);
   /** Tool subprocess groups: killed on shutdown (tools spawn through it or register their children). */
   readonly processes = new ProcessRegistry();
   /** Where run_command's commands run (bubblewrap, or off by config); tool/list and initialize report it. */

@@ -11,7 +11,7 @@ import { shutdownTimeout } from './shutdown.js';
 import { watchParent } from './transport/liveness.js';
 import { AccessGuard, isLoopback } from './security/guard.js';
 import { watchRevocations } from './security/keys.js';
-import { RateLimiter } from './security/rate.js';
+import { DEFAULT_RATE, RateLimiter, rateLimited, rateSubject } from './security/rate.js';
 import { serveStdio } from './transport/stdio.js';
 
 export interface TlsOptions {
@@ -77,6 +77,23 @@ function guarded(guard: AccessGuard, inner: RequestListener): RequestListener {
   };
 }
 
+const envMs = (name: string, fallback: number) => {
+  const v = Number(process.env[name]);
+  return Number.isFinite(v) && v > 0 ? v : fallback;
+};
+
+/**
+ * How long a client may take to send a request: its headers (AGENTD_HEADERS_TIMEOUT_MS, default
+ * 20 s: a slowloris client trickling headers is cut off with 408) and the whole request with its
+ * body (AGENTD_REQUEST_TIMEOUT_MS, default 120 s). Responses (SSE streams) are not limited.
+ */
+export function httpTimeouts() {
+  const headersTimeout = envMs('AGENTD_HEADERS_TIMEOUT_MS', 20_000);
+  const requestTimeout = Math.max(headersTimeout, envMs('AGENTD_REQUEST_TIMEOUT_MS', 120_000));
+  // Node checks both every connectionsCheckingInterval: a fraction of the headers timeout.
+  return { headersTimeout, requestTimeout, connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(headersTimeout / 4))) };
+}
+
 export async function startHttp(core: Core, opts: HttpOptions = {}): Promise<HttpServerHandle> {
   const host = opts.host ?? '127.0.0.1';
   const port = opts.port ?? 4096;
@@ -86,17 +103,25 @@ export async function startHttp(core: Core, opts: HttpOptions = {}): Promise<Htt
   }
   const listener = guarded(guard, await httpHandler(core));
   const { tls } = opts;
+  const timeouts = httpTimeouts();
   const server: Server = tls
     ? (await import('node:https')).createServer({
+      ...timeouts,
       cert: readFileSync(tls.cert), key: readFileSync(tls.key), ca: tls.ca ? readFileSync(tls.ca) : undefined,
       requestCert: !!tls.requireClientCert, rejectUnauthorized: !!tls.requireClientCert,
     }, listener)
-    : createServer(listener);
-  const rate = core.config.get().security?.rateLimit ?? {};
-  const limiter = new RateLimiter(rate.messagesPerSecond ?? 100, rate.burst ?? 200);
+    : createServer(timeouts, listener);
+  const rate = () => core.config.get().security?.rateLimit;
+  const limiter = new RateLimiter(() => ({ perSecond: rate()?.messagesPerSecond ?? DEFAULT_RATE.messagesPerSecond, burst: rate()?.burst ?? DEFAULT_RATE.burst }));
   // Loaded here, not at the top: `serve --stdio` never needs ws (cold start, see bench/).
   const { attachWebSocket, closeWebSockets } = await import('./transport/websocket.js');
-  const wss = attachWebSocket(core, server, { guard: (req) => guard.check(req, { websocket: true }), limit: (principal) => limiter.take(principal) });
+  const wss = attachWebSocket(core, server, {
+    guard: (req) => guard.check(req, { websocket: true }),
+    limit: (req, principal) => {
+      const subject = rateSubject(req.socket.remoteAddress, principal);
+      return () => (rateLimited(subject, rate()) ? limiter.take(subject.key) : 0);
+    },
+  });
   const stopWatch = watchRevocations(core.keys, () => core.peers);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

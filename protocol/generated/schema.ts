@@ -579,6 +579,11 @@ export const schemaBundle = {
           "minimum": 65536,
           "description": "Per-connection outbound buffer; a client that lets it fill is disconnected. Default 16 MiB."
         },
+        "totalSendBufferBytes": {
+          "type": "integer",
+          "minimum": 65536,
+          "description": "Outbound bytes buffered for all WebSocket and SSE connections together; past it the connections holding the most are disconnected (WebSocket close 1008 with the reason, SSE a final `error` event). Default 256 MiB."
+        },
         "eventRetention": {
           "type": "integer",
           "minimum": 100,
@@ -654,8 +659,12 @@ export const schemaBundle = {
         "rateLimit": {
           "type": "object",
           "additionalProperties": false,
-          "description": "Per API key (or per client IP without one).",
+          "description": "Per API key (or per client IP without one; every loopback address is one client). Applies to clients off loopback; `/v1/health` is never limited.",
           "properties": {
+            "loopback": {
+              "type": "boolean",
+              "description": "Rate-limit loopback clients too. Default false: a local client is never limited."
+            },
             "requestsPerMinute": {
               "type": "integer",
               "minimum": 1,

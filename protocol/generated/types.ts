@@ -482,6 +482,10 @@ export interface Limits {
    */
   sendBufferBytes?: number;
   /**
+   * Outbound bytes buffered for all WebSocket and SSE connections together; past it the connections holding the most are disconnected (WebSocket close 1008 with the reason, SSE a final `error` event). Default 256 MiB.
+   */
+  totalSendBufferBytes?: number;
+  /**
    * Events kept per session for replay. Default 100000.
    */
   eventRetention?: number;
@@ -514,9 +518,13 @@ export interface SecurityConfig {
    */
   allowedOrigins?: string[];
   /**
-   * Per API key (or per client IP without one).
+   * Per API key (or per client IP without one; every loopback address is one client). Applies to clients off loopback; `/v1/health` is never limited.
    */
   rateLimit?: {
+    /**
+     * Rate-limit loopback clients too. Default false: a local client is never limited.
+     */
+    loopback?: boolean;
     /**
      * REST requests per minute. Default 600.
      */

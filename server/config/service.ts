@@ -20,6 +20,7 @@ import type { Config, Limits, ProjectConfigState } from '../../protocol/index.js
 import { RpcError } from '../rpc/errors.js';
 import { validateParams } from '../rpc/validate.js';
 import { type Ignored, type ProjectFile, readProjectFile, TrustStore, untrustedView, workspaceKey } from './trust.js';
+import type { RateSubject } from '../security/rate.js';
 
 export const DEFAULT_LIMITS: Required<Limits> = {
   maxSteps: 25,
@@ -27,6 +28,7 @@ export const DEFAULT_LIMITS: Required<Limits> = {
   maxSubscriptions: 1000,
   maxConcurrentTurns: 256,
   sendBufferBytes: 16 * 1024 * 1024,
+  totalSendBufferBytes: 256 * 1024 * 1024,
   eventRetention: 100_000,
   commandTimeoutMs: 120_000,
   searchTimeoutMs: 10_000,
@@ -100,6 +102,11 @@ export interface ConfigOptions {
   /** Read the workspace's agentd.json at all (`serve --no-project-config`: false). Default true. */
   projectConfig?: boolean;
 }
+/**
+ * A check a component adds for updates (the REST rate limiter: an update may not lock out its
+ * caller). Gets the effective config the update would make and the caller; throws InvalidParams.
+ */
+export type ConfigCheck = (effective: Config, caller: { rate?: RateSubject }) => void | Promise<void>;
 
 export class ConfigService {
   private user: Config = {};
@@ -110,6 +117,7 @@ export class ConfigService {
   private ignored: Ignored[] = [];
   private effective: Config = {};
   private listeners: Array<(c: Config) => void> = [];
+  private checks: Array<ConfigCheck> = [];
   readonly file: string;
   readonly projectFile: string;
   readonly projectEnabled: boolean;
@@ -236,6 +244,16 @@ export class ConfigService {
   /** Called with the new effective config after every successful update. */
   onChange(fn: (c: Config) => void) {
     this.listeners.push(fn);
+  }
+
+  addCheck(fn: ConfigCheck) {
+    this.checks.push(fn);
+  }
+
+  /** Runs the components' checks on what `next` would make the effective config (config/update calls it before update). */
+  async checkUpdate(next: Config, caller: { rate?: RateSubject }): Promise<void> {
+    const eff = this.merged(next).effective;
+    for (const fn of this.checks) await fn(eff, caller);
   }
 
   /**

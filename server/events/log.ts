@@ -11,13 +11,19 @@ import type { EventDataMap } from '../../protocol/index.js';
 import type { Logger } from '../log.js';
 import type { StoredEvent, Store } from '../store/store.js';
 
-/** A serialized event, shared by every subscriber: the JSON text and the JSON-RPC frame are built once. */
+/** A serialized event, shared by every subscriber: the JSON text, the JSON-RPC frame and the SSE message are built once. */
 export class PublishedEvent implements StoredEvent {
   private cachedFrame?: string;
+  private cachedSse?: { seq?: string; id?: string };
   constructor(readonly id: number, readonly sessionId: string | null, readonly seq: number, readonly type: string, readonly json: string) {}
   /** The complete `session/event` notification. */
   get frame(): string {
     return (this.cachedFrame ??= `{"jsonrpc":"2.0","method":"session/event","params":${this.json}}`);
+  }
+  /** The SSE message: `event:` type, `id:` seq or event id, `data:` the Event JSON (one line). */
+  sse(position: 'seq' | 'id'): string {
+    const c = (this.cachedSse ??= {});
+    return (c[position] ??= `event: ${this.type}\nid: ${position === 'seq' ? this.seq : this.id}\ndata: ${this.json}\n\n`);
   }
   static from(e: StoredEvent) { return new PublishedEvent(e.id, e.sessionId, e.seq, e.type, e.json); }
 }

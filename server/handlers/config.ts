@@ -7,12 +7,13 @@ const result = (core: Core) => ({ config: core.config.public(), projectConfig: c
 
 export const configHandlers = {
   'config/get': (_p, { core }) => result(core),
-  'config/update': (p, { core }) => {
+  'config/update': async (p, { core, peer }) => {
     // Otherwise every later session/create fails with "provider not found".
     const dp = p.config.defaultProvider;
     if (dp !== undefined && !core.providers.list().some((x) => x.id === dp)) {
       throw RpcError.invalidParams('config.defaultProvider', `names no provider (known: ${core.providers.list().map((x) => x.id).join(', ')})`);
     }
+    await core.config.checkUpdate(p.config, peer);
     core.config.update(p.config);
     return result(core);
   },

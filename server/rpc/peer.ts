@@ -6,6 +6,7 @@ import type { ClientCapabilities } from '../../protocol/index.js';
 import type { EventSink } from '../events/follow.js';
 import type { PublishedEvent } from '../events/log.js';
 import { RpcError } from './errors.js';
+import type { RateSubject } from '../security/rate.js';
 
 export type TransportKind = 'stdio' | 'websocket' | 'rest';
 let counter = 0;
@@ -19,6 +20,8 @@ export abstract class Peer implements EventSink {
   clientInfo?: { name: string; version?: string };
   /** Who is calling, as the access guard admitted it (`key:<id>` with an API key, `ip:<addr>` without). */
   principal?: string;
+  /** Whom rate limits count this client against (HTTP transports; stdio has none). */
+  rate?: RateSubject;
   /** Active subscriptions by session id ('*' for all events), each with its unsubscribe function. */
   readonly subscriptions = new Map<string, () => void>();
   closed = false;

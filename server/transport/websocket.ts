@@ -2,18 +2,24 @@
  * WebSocket transport (ws) at /rpc: one JSON-RPC message per text frame, on the HTTP server
  * that also serves the REST bridge. Batches are corked into one socket write.
  */
-import type { IncomingMessage, Server } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { ErrorCodes } from '../../protocol/index.js';
 import type { Core } from '../core.js';
 import { RpcError } from '../rpc/errors.js';
 import { CheckedReader, errorFrame } from '../rpc/frames.js';
 import { JsonRpcPeer } from '../rpc/jsonrpc-peer.js';
 import { heartbeat, wsPingInterval } from './liveness.js';
 import { WS_PROTOCOL } from '../security/guard.js';
-import { BatchingWriter } from './writer.js';
+import { rateSubject } from '../security/rate.js';
+import { BatchingWriter, OVERFLOW_GRACE_MS, overflowReason } from './writer.js';
 
 export const RPC_PATH = '/rpc';
+/** Close code of a peer disconnected for not reading (1008: policy violation). */
+export const WS_CLOSE_TOO_SLOW = 1008;
+
 
 class WsReader extends CheckedReader {
   constructor(ws: WebSocket, reject: (id: string | number | null, e: RpcError) => void, admit?: () => number) {
@@ -69,13 +75,77 @@ export function textFrames(batch: string[]): Buffer {
   return buf;
 }
 
+/** A refusal: the HTTP status, the protocol error code and message, extra headers (Retry-After). */
+export interface Refusal { ok: false; status: number; code: number; message: string; headers?: Record<string, string> }
+
 /** Decides an upgrade: refuse with a status, or admit with the principal that rate limits count against. */
-export type UpgradeGuard = (req: IncomingMessage) => { ok: false; status: number; code: number; message: string } | { ok: true; principal: string };
+export type UpgradeGuard = (req: IncomingMessage) => Refusal | { ok: true; principal: string };
 
 export interface WebSocketOptions {
   guard?: UpgradeGuard;
-  /** Rate limiting of inbound messages per principal: 0 admits, otherwise seconds to wait. */
-  limit?: (principal: string) => number;
+  /** Rate limiting of inbound messages (and upgrades) per client: 0 admits, otherwise seconds to wait. */
+  limit?: (req: IncomingMessage, principal: string) => (() => number) | undefined;
+}
+
+/** Node emits 'upgrade' for any Upgrade header (h2c from `curl --http2` too); only these are ours. */
+export function isWebSocketUpgrade(req: IncomingMessage): boolean {
+  return (req.headers.upgrade ?? '').split(',').some((p) => p.trim().toLowerCase() === 'websocket');
+}
+
+const onSocketError = function (this: Duplex) { this.destroy(); };
+
+/**
+ * The one way an upgrade is refused (like ws's abortHandshake): a complete HTTP response with the
+ * error body, then the socket is closed. The socket has an 'error' listener before anything is
+ * written, so a client that resets the connection after (or during) the refusal cannot crash us.
+ */
+export function refuseUpgrade(socket: Duplex, r: Omit<Refusal, 'ok'>) {
+  if (socket.listenerCount('error') === 0) socket.on('error', onSocketError);
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const body = JSON.stringify({ error: { code: r.code, message: r.message } });
+  const headers: Record<string, string | number> = {
+    'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), Connection: 'close', ...r.headers,
+  };
+  socket.once('finish', () => socket.destroy());
+  socket.end(`HTTP/1.1 ${r.status} ${STATUS_CODES[r.status] ?? ''}\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n${body}`);
+}
+
+/**
+ * An upgrade we do not speak (h2c, anything but websocket) is declined as HTTP allows: the request
+ * is served as the plain request it also is. Its head is rebuilt without the upgrade headers and
+ * handed back, with the bytes that followed it, to the HTTP server as a new connection, which
+ * parses it (body, keep-alive, pipelining) like any other.
+ */
+function serveAsPlainRequest(server: Server, req: IncomingMessage, socket: Duplex, head: Buffer, before?: ServerResponse) {
+  // Pipelined behind a response still being written: the new parser must start after it.
+  if (before && !before.writableFinished && !before.destroyed) {
+    const go = () => { before.off('finish', go); before.off('close', go); serveAsPlainRequest(server, req, socket, head); };
+    before.once('finish', go);
+    before.once('close', go);
+    return;
+  }
+  const drop = new Set(['upgrade', 'http2-settings']);
+  const lines = [`${req.method} ${req.url} HTTP/${req.httpVersion}`];
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i].toLowerCase();
+    if (drop.has(name)) continue;
+    if (name === 'connection') {
+      const tokens = raw[i + 1].split(',').map((t) => t.trim()).filter((t) => t && !drop.has(t.toLowerCase()));
+      if (tokens.length) lines.push(`${raw[i]}: ${tokens.join(', ')}`);
+      continue;
+    }
+    lines.push(`${raw[i]}: ${raw[i + 1]}`);
+  }
+  // Header values arrive latin1-decoded: latin1 gives back the exact bytes.
+  socket.unshift(Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), head]));
+  // From here the HTTP server's own error handling covers the socket again.
+  socket.off('error', onSocketError);
+  // https servers parse on 'secureConnection' (the socket is already the TLS one).
+  server.emit((socket as TLSSocket).encrypted ? 'secureConnection' : 'connection', socket);
 }
 
 export function attachWebSocket(core: Core, server: Server, opts: WebSocketOptions = {}): WebSocketServer {
@@ -86,19 +156,37 @@ export function attachWebSocket(core: Core, server: Server, opts: WebSocketOptio
     // Browsers pass the API key as a subprotocol; never echo that one back, pick `agentd`.
     handleProtocols: (protocols) => (protocols.has(WS_PROTOCOL) ? WS_PROTOCOL : false),
   });
+  // The last response of each connection, for a declined upgrade pipelined behind it.
+  const lastResponse = new WeakMap<object, ServerResponse>();
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => { lastResponse.set(req.socket, res); });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    const verdict = path !== RPC_PATH
-      ? { ok: false as const, status: 404, code: -32601, message: `No WebSocket endpoint at ${path}; use ${RPC_PATH}` }
-      : opts.guard?.(req) ?? { ok: true as const, principal: `ip:${req.socket.remoteAddress}` };
-    if (!verdict.ok) {
-      const body = JSON.stringify({ error: { code: verdict.code, message: verdict.message } });
-      const reason = verdict.status === 401 ? 'Unauthorized' : verdict.status === 403 ? 'Forbidden' : 'Not Found';
-      socket.end(`HTTP/1.1 ${verdict.status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
-      return;
+    if (!isWebSocketUpgrade(req)) {
+      socket.on('error', onSocketError);
+      return serveAsPlainRequest(server, req, socket, head, lastResponse.get(socket));
     }
-    const admit = opts.limit ? () => opts.limit!(verdict.principal) : undefined;
-    wss.handleUpgrade(req, socket, head, (ws) => { onConnection(core, ws, limits, admit).principal = verdict.principal; });
+    // First, before any decision: a reset while we answer must not become an uncaught error.
+    socket.on('error', onSocketError);
+    let path: string;
+    try {
+      path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    } catch {
+      return refuseUpgrade(socket, { status: 400, code: ErrorCodes.InvalidRequest, message: 'malformed request target' });
+    }
+    const verdict = path !== RPC_PATH
+      ? { ok: false as const, status: 404, code: ErrorCodes.MethodNotFound, message: `No WebSocket endpoint at ${path}; use ${RPC_PATH}` }
+      : opts.guard?.(req) ?? { ok: true as const, principal: `ip:${req.socket.remoteAddress}` };
+    if (!verdict.ok) return refuseUpgrade(socket, verdict);
+    const admit = opts.limit?.(req, verdict.principal);
+    const wait = admit?.() ?? 0;
+    if (wait > 0) {
+      return refuseUpgrade(socket, { status: 429, code: ErrorCodes.RateLimited, message: `Rate limited: retry after ${wait} s`, headers: { 'Retry-After': String(wait) } });
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      socket.off('error', onSocketError);
+      const peer = onConnection(core, ws, limits, admit);
+      peer.principal = verdict.principal;
+      peer.rate = rateSubject(req.socket.remoteAddress, verdict.principal);
+    });
   });
   return wss;
 }
@@ -130,10 +218,14 @@ function onConnection(core: Core, ws: WebSocket, limits: { sendBufferBytes: numb
       close: () => ws.close(),
     },
     limits.sendBufferBytes,
-    (bytes) => {
-      core.log.warn({ bytes }, 'websocket client is not reading; disconnecting');
-      ws.terminate();
+    (bytes, why) => {
+      core.log.warn({ bytes, why }, 'websocket client is not reading; disconnecting');
+      // The close frame queues behind what the client has not read; a client that reads again
+      // in time sees the reason, one that does not is cut off (its buffers freed) shortly after.
+      ws.close(WS_CLOSE_TOO_SLOW, overflowReason(why));
+      setTimeout(() => ws.terminate(), OVERFLOW_GRACE_MS).unref();
     },
+    core.sendBudget,
   );
   const reader = new WsReader(ws, (id, error) => writer.writeText(errorFrame(id, error)), admit);
   const peer = new JsonRpcPeer(core, 'websocket', reader, writer, {

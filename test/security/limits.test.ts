@@ -58,7 +58,7 @@ t.test('websocket: frames over the limit close with 1009; other clients are unaf
 });
 
 t.test('websocket: messages are rate limited with a typed error and retryAfter', async (t) => {
-  const server = await spawnHttp({ dataDir: withConfig({ security: { rateLimit: { messagesPerSecond: 1, burst: 5 } } }) });
+  const server = await spawnHttp({ dataDir: withConfig({ security: { rateLimit: { loopback: true, messagesPerSecond: 1, burst: 5 } } }) });
   t.teardown(() => server.stop());
   const c = await WsClient.connect(server.wsUrl);
   t.teardown(() => c.close());

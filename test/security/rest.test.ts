@@ -20,7 +20,7 @@ async function http(url: string, init: RequestInit = {}) {
 
 t.test('REST requests are rate limited per client with 429, Retry-After and the error body', async (t) => {
   const dir = tempDir();
-  writeFileSync(join(dir, 'config.json'), JSON.stringify({ security: { rateLimit: { requestsPerMinute: 5 } } }));
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ security: { rateLimit: { loopback: true, requestsPerMinute: 5 } } }));
   const server = await spawnHttp({ dataDir: dir });
   t.teardown(() => server.stop());
   const statuses: number[] = [];
