@@ -6,6 +6,9 @@ import { join } from 'node:path';
 import t from 'tap';
 import { ROOT, tempDir } from '../helpers/rpc-client.js';
 
+// About a minute alone; several times that while the rest of the suite runs beside it.
+t.setTimeout(480_000);
+
 t.test('npm run bench -- --quick writes the table', async (t) => {
   const out = join(tempDir('agentd-bench-test-'), 'RESULTS.md');
   const code = await new Promise<number | null>((resolve) => {
