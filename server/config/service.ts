@@ -115,6 +115,8 @@ export class ConfigService {
   private projectHash: string | undefined;
   private trusted = false;
   private ignored: Ignored[] = [];
+  /** Why the workspace's agentd.json could not be used at all (not JSON, invalid, too large). */
+  private invalidProject: string | undefined;
   private effective: Config = {};
   private listeners: Array<(c: Config) => void> = [];
   private checks: Array<ConfigCheck> = [];
@@ -130,11 +132,18 @@ export class ConfigService {
     this.trust = new TrustStore(dataDir);
     this.user = this.load(this.file);
     if (this.projectEnabled) {
-      const f = readProjectFile(this.projectFile);
-      if (f) {
-        this.project = this.check(f.json, this.projectFile);
-        this.projectHash = f.hash;
-        this.trusted = this.trust.isTrusted(dirname(this.projectFile), f.hash);
+      try {
+        const f = readProjectFile(this.projectFile);
+        if (f) {
+          this.projectHash = f.hash;
+          this.project = this.check(f.json, this.projectFile);
+          this.trusted = this.trust.isTrusted(dirname(this.projectFile), f.hash);
+        }
+      } catch (err) {
+        // An unreadable or invalid agentd.json was never trusted (config/trust validates what it
+        // records), so it is ignored whole: a hostile repository cannot keep agentd from starting.
+        this.project = {};
+        this.invalidProject = (err as Error).message;
       }
     }
     const m = this.merged(this.user);
@@ -168,6 +177,7 @@ export class ConfigService {
 
   /** The user config with the project layer over it: all of it when trusted, its harmless part otherwise (server/config/trust.ts). */
   private merged(user: Config): { effective: Config; ignored: Ignored[] } {
+    if (this.invalidProject !== undefined) return { effective: user, ignored: [{ key: `(the whole file: ${this.invalidProject})`, value: undefined }] };
     if (this.trusted) return { effective: mergeConfig(user, this.project), ignored: [] };
     const view = untrustedView(this.project, user, DEFAULT_LIMITS);
     return { effective: mergeConfig(user, view.applied), ignored: view.ignored };
@@ -219,6 +229,7 @@ export class ConfigService {
     this.trust.trust(dirname(this.projectFile), f.hash);
     this.project = doc;
     this.projectHash = f.hash;
+    this.invalidProject = undefined;
     this.trusted = true;
     this.ignored = [];
     this.effective = eff;

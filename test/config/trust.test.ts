@@ -237,3 +237,18 @@ t.test('--no-project-config (and AGENTD_NO_PROJECT_CONFIG=1) do not read agentd.
   }
   t.notOk(existsSync(join(dataDir, 'trust.json')));
 });
+
+t.test('an invalid or unparsable untrusted agentd.json is ignored whole, with a warning: the server still starts', async (t) => {
+  for (const [what, text] of [['invalid', JSON.stringify({ limits: { maxSteps: 'many' }, mcpServers: { x: { command: 'sh' } } })], ['not JSON', '{nope']] as const) {
+    const dataDir = tempDir();
+    const ws = realpathSync(tempDir('agentd-ws-'));
+    writeFileSync(join(ws, 'agentd.json'), text);
+    const c = spawnStdio({ cwd: ws, dataDir });
+    t.teardown(() => c.close());
+    const init = await c.initialize();
+    t.match(init.projectConfig, { trusted: false, ignoredKeys: [/^\(the whole file: /] }, `${what}: reported as ignored whole`);
+    t.equal((await c.request('session/create', {})).provider, 'echo', `${what}: sessions still start`);
+    await c.close();
+    t.match(c.stderr, /is not trusted; ignored: \(the whole file: /, `${what}: the warning says why`);
+  }
+});
