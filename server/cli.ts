@@ -3,6 +3,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { join } from 'node:path';
+import type { RunFlags } from './chat/run.js';
 import type { SessionFlags } from './chat/sessions.js';
 import type { ChatFlags } from './chat/terminal.js';
 import type { TrustFlags } from './config/trust-command.js';
@@ -34,6 +35,20 @@ function withKeys(dataDir: string | undefined, fn: (keys: ApiKeys) => void) {
   } finally {
     store.close();
   }
+}
+
+/**
+ * The terminal clients' server of their own (in-process on the data dir, server/embedded.ts),
+ * handed to server/chat/connect.ts so the clients never import server internals. Loaded lazily:
+ * `serve` never needs the client library.
+ */
+async function clientCommand<T>(load: () => Promise<T>): Promise<T> {
+  const [{ setLocalServer }, mod] = await Promise.all([import('./chat/connect.js'), load()]);
+  setLocalServer({
+    open: async (o) => (await import('./embedded.js')).startEmbedded(o),
+    logFile: (dataDir) => join(resolveDataDir(dataDir), 'agentd.log'),
+  });
+  return mod;
 }
 
 export function buildCli(): Command {
@@ -115,33 +130,64 @@ export function buildCli(): Command {
     }));
 
   /** The connection options of every client command. */
-  const connectOptions = (cmd: Command) => cmd
-    .option('--url <url>', 'server to talk to: ws://host:port/rpc (WebSocket) or http://host:port (REST + SSE) (default: $AGENTD_URL or ws://127.0.0.1:4096/rpc)')
+  const connectOptions = (cmd: Command, fallback = 'the server at $AGENTD_URL or ws://127.0.0.1:4096/rpc if one answers, else the data dir in-process') => cmd
+    .option('--url <url>', `server to talk to: ws://host:port/rpc (WebSocket) or http://host:port (REST + SSE) (default: ${fallback})`)
     .option('--stdio', 'start a private server (agentd serve --stdio) instead of connecting to one')
     .option('--api-key <key>', 'API key for --url (default: $AGENTD_API_KEY)')
-    .option('--data-dir <dir>', 'data directory of the server started by --stdio');
+    .option('--data-dir <dir>', 'data directory of a server of your own (in-process or --stdio)')
+    .option('--verbose', 'show the server\'s log on stderr (default: <data dir>/agentd.log)');
+  const collect = (v: string, all: string[] = []) => [...all, v];
+  const approvalOptions = (cmd: Command) => cmd
+    .option('--allow <rule>', 'allow tool calls matching TOOL or TOOL:MATCH without asking (repeatable; e.g. \'run_command:git status*\')', collect)
+    .option('--yes', 'allow every tool call that would ask (loudly, on stderr)');
 
-  connectOptions(program
+  approvalOptions(connectOptions(program
     .command('chat')
-    .description('chat with the agent in the terminal (Ctrl-C cancels a turn, /help lists commands)')
+    .description('chat with the agent in the terminal (Ctrl-C cancels a turn, /help lists commands); piped: one message per line')
     .option('--session <id>', 'continue this session (default: start a new one)')
     .option('--provider <id>', 'provider for new sessions')
-    .option('--model <model>', 'model for new sessions'))
+    .option('--model <model>', 'model for new sessions')))
     .action(async (o: ChatFlags) => {
-      const { runChat } = await import('./chat/terminal.js');
+      const { runChat } = await clientCommand(() => import('./chat/terminal.js'));
       const code = await runChat(o);
-      process.exit(code);
+      exit(code);
+    });
+
+  approvalOptions(program
+    .command('run')
+    .description('run one turn and print it as it streams (text on stdout; tools and approvals on stderr)')
+    .argument('[prompt]', 'the prompt; `-` or absent: read it from stdin (with both, stdin is appended as context)')
+    .option('--json', 'every event of the turn as a JSON line on stdout, then the final message')
+    .option('--session <id>', 'continue this session')
+    .option('--continue', 'continue the most recently updated session of the workspace')
+    .option('--name <name>', 'name of a new session')
+    .option('--provider <id>', 'provider of a new session')
+    .option('--model <model>', 'model of a new session')
+    .option('--workspace <dir>', 'the workspace (default: the current directory)')
+    .option('--url <url>', 'run on this server (ws://host:port/rpc or http://host:port) instead of in-process on the data dir')
+    .option('--api-key <key>', 'API key for --url (default: $AGENTD_API_KEY)')
+    .option('--data-dir <dir>', 'data directory (default: $AGENTD_HOME or ~/.local/share/agentd)')
+    .option('--verbose', 'show the server\'s log on stderr (default: <data dir>/agentd.log)'))
+    .action(async (prompt: string | undefined, o: RunFlags) => {
+      const { runOnce } = await clientCommand(() => import('./chat/run.js'));
+      exit(await runOnce(prompt, o));
     });
 
   const session = program.command('session').description('list, show and delete sessions (plain text, or --json)');
   connectOptions(session.command('list').description('one session per line: id, name, provider/model, status, updatedAt (tab-separated)').option('--json', 'print JSON'))
-    .action(async (o: SessionFlags) => (await import('./chat/sessions.js')).sessionList(o));
+    .action(async (o: SessionFlags) => (await clientCommand(() => import('./chat/sessions.js'))).sessionList(o));
   connectOptions(session.command('show').description('a session and its messages').argument('<id>', 'session id').option('--json', 'print JSON'))
-    .action(async (id: string, o: SessionFlags) => (await import('./chat/sessions.js')).sessionShow(id, o));
+    .action(async (id: string, o: SessionFlags) => (await clientCommand(() => import('./chat/sessions.js'))).sessionShow(id, o));
   connectOptions(session.command('delete').description('delete a session and its history').argument('<id>', 'session id').option('--json', 'print JSON'))
-    .action(async (id: string, o: SessionFlags) => (await import('./chat/sessions.js')).sessionDelete(id, o));
+    .action(async (id: string, o: SessionFlags) => (await clientCommand(() => import('./chat/sessions.js'))).sessionDelete(id, o));
 
   return program;
+}
+
+/** Exits once stdout has taken what was written (a pipe to jq must get the last line). */
+function exit(code: number) {
+  process.exitCode = code;
+  process.stdout.write('', () => process.exit(code));
 }
 
 export async function main(argv = process.argv) {

@@ -12,9 +12,10 @@ const REDACT = [
   'params.apiKey', 'params.code', 'secret', '*.secret',
 ];
 
-export function createLogger(level = process.env.AGENTD_LOG_LEVEL ?? 'info'): Logger {
+/** `fd`: where the lines go, stderr by default (an in-process server logs to a file: server/embedded.ts). */
+export function createLogger(level = process.env.AGENTD_LOG_LEVEL ?? 'info', fd = 2): Logger {
   return pino(
     { name: 'agentd', level, redact: { paths: REDACT, censor: '[redacted]' }, base: { pid: process.pid } },
-    pino.destination({ fd: 2, sync: false }),
+    pino.destination({ fd, sync: false }),
   );
 }

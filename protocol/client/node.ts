@@ -6,7 +6,8 @@ import WebSocket from 'ws';
 import { websocketConnector, type WebSocketConnectorOptions, type WebSocketLike } from './connectors/websocket.js';
 
 export * from './index.js';
-export { stdioConnector, StdioChannel, type StdioConnectorOptions } from './connectors/stdio.js';
+export { pipeConnector, stdioConnector, StdioChannel, StreamChannel, type PipeEnds, type StdioConnectorOptions } from './connectors/stdio.js';
+export { parseRuleFlag, ruleFlag, ruleMatches } from '../rules.js';
 
 /** A WebSocket connector for Node: `ws`, key in the Authorization header. */
 export function nodeWebSocketConnector(opts: Omit<WebSocketConnectorOptions, 'createSocket' | 'headerAuth'>) {

@@ -14,8 +14,11 @@
  * newline, redirections), so `git status*` cannot be stretched into `git status; rm -rf ~`,
  * while `deny` and `ask` rules also match each piece of a chained command.
  */
-import picomatch from 'picomatch';
 import type { ApprovalAction, ApprovalPolicy, ApprovalRule, Tool } from '../../protocol/index.js';
+import { mainArgument, ruleMatches } from '../../protocol/rules.js';
+
+// The rule language lives in protocol/ so clients (`agentd run --allow`) match exactly as the server does.
+export { mainArgument, ruleMatches };
 
 export const DEFAULT_APPROVAL_TIMEOUT_MS = 300_000;
 
@@ -25,45 +28,6 @@ export interface Decision {
   rule?: ApprovalRule;
   /** Which layer decided: `session`, `config` or `default`. */
   layer: 'session' | 'config' | 'default';
-}
-
-/** The argument `match` globs look at: `command`, else `path`, else the first string field. */
-export function mainArgument(input: Record<string, unknown>): { key: string; value: string } | undefined {
-  for (const key of ['command', 'path']) {
-    const v = input[key];
-    if (typeof v === 'string') return { key, value: v };
-  }
-  for (const [key, v] of Object.entries(input)) if (typeof v === 'string') return { key, value: v };
-  return undefined;
-}
-
-const SHELL_CONTROL = /[;&|`\n\r<>]|\$\(/;
-const SEGMENTS = /;|&&|\|\||\||&|\n|\r|`|\$\(|\)/;
-const cache = new Map<string, (s: string) => boolean>();
-
-function glob(pattern: string, command: boolean): (s: string) => boolean {
-  const key = `${command ? 'c' : 'p'}:${pattern}`;
-  let m = cache.get(key);
-  if (!m) {
-    // For commands a single `*` matches anything, `/` and spaces included (bash mode).
-    m = picomatch(pattern, { dot: true, bash: command, nobrace: command, noextglob: command });
-    if (cache.size > 1000) cache.clear();
-    cache.set(key, m);
-  }
-  return m;
-}
-
-export function ruleMatches(rule: ApprovalRule, tool: string, input: Record<string, unknown>): boolean {
-  if (!glob(rule.tool, false)(tool)) return false;
-  if (rule.match === undefined) return true;
-  const arg = mainArgument(input);
-  if (!arg) return false;
-  const isCommand = arg.key === 'command';
-  const m = glob(rule.match, isCommand);
-  if (!isCommand) return m(arg.value);
-  if (rule.action === 'allow') return !SHELL_CONTROL.test(arg.value) && m(arg.value);
-  // deny / ask rules also match any piece of a chained command (`git status; rm -rf ~`).
-  return m(arg.value) || arg.value.split(SEGMENTS).some((seg) => m(seg.trim()));
 }
 
 /** The built-in default for a tool no rule or configured default covers. */

@@ -11,8 +11,7 @@ export interface SessionFlags extends ConnectFlags {
 }
 
 async function withClient<T>(flags: ConnectFlags, fn: (client: AgentClient) => Promise<T>): Promise<T> {
-  const log: string[] = [];
-  const client = new AgentClient(connectorFor(flags, (t) => log.push(t)), { clientInfo: { name: 'agentd-cli' } });
+  const client = new AgentClient(await connectorFor(flags), { clientInfo: { name: 'agentd-cli' } });
   try {
     await client.connect();
     return await fn(client);

@@ -10,10 +10,11 @@ import {
   AgentClient, RpcResponseError, type PermissionDecision, type PermissionRequestParams,
   type PermissionRequestResult, type Session, type TypedEvent,
 } from '../../protocol/client/node.js';
-import { connectorFor, type ConnectFlags } from './connect.js';
+import { autoApprover, type ApprovalFlags } from './approve.js';
+import { connectorFor, logHint, type ConnectFlags } from './connect.js';
 import { json, messageLines, oneLine, textOf } from './format.js';
 
-export interface ChatFlags extends ConnectFlags {
+export interface ChatFlags extends ConnectFlags, ApprovalFlags {
   /** Continue this session (default: a new one). */
   session?: string;
   /** Provider and model for new sessions. */
@@ -45,11 +46,16 @@ export async function runChat(flags: ChatFlags, io: ChatIo = { input: process.st
   const color = Boolean(io.output.isTTY) && !process.env.NO_COLOR;
   const dim = (s: string) => (color ? `\x1b[2m${s}\x1b[22m` : s);
   const bold = (s: string) => (color ? `\x1b[1m${s}\x1b[22m` : s);
-  const serverLog: string[] = [];
-  const client = new AgentClient(connectorFor(flags, (t) => { serverLog.push(t); if (serverLog.length > 50) serverLog.shift(); }), {
+  const connector = await connectorFor(flags);
+  const own = connector.kind === 'stdio' || connector.kind === 'in-process';
+  const client = new AgentClient(connector, {
     clientInfo: { name: 'agentd-chat' },
-    reconnect: flags.stdio ? false : { maxAttempts: 5 },
+    reconnect: own ? false : { maxAttempts: 5 },
   });
+  // Piped input (a script): messages one per line, each after the previous turn; no prompts, and
+  // approvals come from --allow / --yes only (stdin holds the messages, not answers).
+  const interactive = Boolean((io.input as { isTTY?: boolean }).isTTY);
+  const approver = autoApprover(flags);
 
   let session: Session | undefined;
   let provider = flags.provider;
@@ -72,7 +78,16 @@ export async function runChat(flags: ChatFlags, io: ChatIo = { input: process.st
   };
 
   // ---- approvals: asked at the prompt; answered elsewhere first → the question goes away.
-  client.onPermissionRequest((req: PermissionRequestParams, signal: AbortSignal) => askApproval(req, signal));
+  client.onPermissionRequest((req: PermissionRequestParams, signal: AbortSignal) => {
+    if (interactive) {
+      const a = approver.answer(req);
+      if (a.result.decision !== 'deny') { line(dim(a.line)); return a.result; }
+      return askApproval(req, signal);
+    }
+    const a = approver.answer(req);
+    io.error.write(`${a.line}\n`);
+    return a.result;
+  });
 
   async function askApproval(req: PermissionRequestParams, signal: AbortSignal): Promise<PermissionRequestResult> {
     // The summary usually names the tool already (`write_file: x.txt`).
@@ -142,8 +157,7 @@ export async function runChat(flags: ChatFlags, io: ChatIo = { input: process.st
     if (state === 'reconnecting') line(dim(`(connection lost: ${err?.message ?? 'unknown'}; reconnecting…)`));
     if (state === 'connected' && session) line(dim('(reconnected)'));
     if (state === 'closed') {
-      line(`agentd: connection closed${err ? `: ${err.message}` : ''}`);
-      if (serverLog.length && flags.stdio) io.error.write(serverLog.join(''));
+      line(`agentd: connection closed${err ? `: ${err.message}` : ''}${own ? logHint(flags) : ''}`);
       void quit(1);
     }
   });
@@ -251,21 +265,25 @@ export async function runChat(flags: ChatFlags, io: ChatIo = { input: process.st
   const rl: Interface = createInterface({ input: io.input, output: io.output, terminal: Boolean(io.output.isTTY) && Boolean((io.input as { isTTY?: boolean }).isTTY), historySize: 200 });
   let busy = false;
   const queue: string[] = [];
+  /** Input ended (piped): quit once the queue is done and no turn runs. */
+  let inputEnded = false;
+  let started = false;
   const prompt = () => {
-    if (closing) return;
+    if (closing || !interactive) return;
     rl.setPrompt('> ');
     rl.prompt();
     atLineStart = true;
   };
 
   async function drain() {
-    if (busy) return;
+    if (busy || !started) return;
     busy = true;
     while (queue.length && !closing) {
       await handle(queue.shift()!);
       if (!closing && !queue.length) prompt();
     }
     busy = false;
+    if (inputEnded) void quit(0);
   }
 
   rl.on('line', (input) => {
@@ -276,7 +294,7 @@ export async function runChat(flags: ChatFlags, io: ChatIo = { input: process.st
       return;
     }
     idleInterrupt = false;
-    if (turn) {
+    if (turn && interactive) {
       line(dim('(a turn is running: wait for it, or Ctrl-C to cancel it)'));
       return;
     }
@@ -302,7 +320,11 @@ export async function runChat(flags: ChatFlags, io: ChatIo = { input: process.st
   rl.on('SIGINT', interrupt);
   const onSignal = () => interrupt();
   process.on('SIGINT', onSignal);
-  rl.on('close', () => { void quit(0); });
+  rl.on('close', () => {
+    if (interactive) { void quit(0); return; }
+    inputEnded = true;
+    void drain();
+  });
 
   async function quit(code: number) {
     if (closing) return;
@@ -325,11 +347,12 @@ export async function runChat(flags: ChatFlags, io: ChatIo = { input: process.st
     await client.close().catch(() => undefined);
     process.off('SIGINT', onSignal);
     const e = err as Error;
-    if (serverLog.length && flags.stdio) io.error.write(serverLog.join(''));
-    io.error.write(`agentd chat: ${e.message}\n`);
+    io.error.write(`agentd chat: ${e.message}${own ? logHint(flags) : ''}\n`);
     return 1;
   }
-  line(dim('/help for commands · Ctrl-C cancels a turn · /quit exits'));
+  if (interactive) line(dim('/help for commands · Ctrl-C cancels a turn · /quit exits'));
   prompt();
+  started = true;
+  void drain();
   return exited;
 }

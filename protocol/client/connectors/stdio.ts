@@ -1,9 +1,11 @@
 /**
  * Spawn-and-stdio connector (Node only): starts `agentd serve --stdio` (or any command) and speaks
  * JSON-RPC with Content-Length frames over its stdin/stdout through vscode-jsonrpc. Each connect()
- * spawns a fresh process; the process's stderr goes to `onStderr`.
+ * spawns a fresh process; the process's stderr goes to `onStderr`, or to a file (`stderr`).
+ * `pipeConnector` speaks the same framing over any pair of streams (a server in this process).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
 import {
   CancellationTokenSource, createMessageConnection, ResponseError,
   StreamMessageReader, StreamMessageWriter, type MessageConnection,
@@ -22,6 +24,8 @@ export interface StdioConnectorOptions {
   cwd?: string;
   /** Each chunk the server writes to stderr (its logs). */
   onStderr?: (text: string) => void;
+  /** Where the server's stderr goes instead: a file descriptor (a log file) or 'inherit'. */
+  stderr?: number | 'inherit';
   /** The spawned process, once per connect(). */
   onSpawn?: (proc: ChildProcess) => void;
   /** How long close() waits for the process to exit after `exit` before killing it. Default 3000. */
@@ -33,10 +37,10 @@ export function stdioConnector(opts: StdioConnectorOptions): Connector {
     kind: 'stdio',
     connect: async () => {
       const proc = spawn(opts.command, opts.args ?? ['serve', '--stdio'], {
-        cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'],
+        cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['pipe', 'pipe', opts.stderr ?? 'pipe'],
       });
-      proc.stderr!.setEncoding('utf8');
-      proc.stderr!.on('data', (d: string) => opts.onStderr?.(d));
+      proc.stderr?.setEncoding('utf8');
+      proc.stderr?.on('data', (d: string) => opts.onStderr?.(d));
       await new Promise<void>((resolve, reject) => {
         proc.once('spawn', () => resolve());
         proc.once('error', (err) => reject(new ConnectionClosedError(`could not start ${opts.command}: ${err.message}`)));
@@ -47,8 +51,28 @@ export function stdioConnector(opts: StdioConnectorOptions): Connector {
   };
 }
 
-/** A Channel over a vscode-jsonrpc MessageConnection on a child's stdio. */
-export class StdioChannel implements Channel {
+/** The two ends of a framed connection to a server, and how to learn of (and force) its end. */
+export interface PipeEnds {
+  /** What the server writes (its stdout). */
+  readable: Readable;
+  /** What the server reads (its stdin). */
+  writable: Writable;
+  /** Resolves once the server is gone, with why (e.g. `agentd exited (code 1)`). */
+  exited: Promise<string>;
+  /** Ends the server at once when it does not stop after `exit`. */
+  kill(): void;
+}
+
+/** Content-Length framed JSON-RPC over streams a function opens, e.g. a server in this process. */
+export function pipeConnector(open: () => Promise<PipeEnds>, opts: { exitTimeoutMs?: number; kind?: string } = {}): Connector {
+  return {
+    kind: opts.kind ?? 'pipe',
+    connect: async () => new StreamChannel(await open(), opts.exitTimeoutMs ?? 3000),
+  };
+}
+
+/** A Channel over a vscode-jsonrpc MessageConnection on a pair of streams. */
+export class StreamChannel implements Channel {
   readonly serverRequests = true;
   readonly handshake = true;
   private conn: MessageConnection;
@@ -57,16 +81,14 @@ export class StdioChannel implements Channel {
   private closingLocally = false;
   private readonly exited: Promise<void>;
 
-  constructor(readonly proc: ChildProcess, private exitTimeoutMs: number) {
-    this.conn = createMessageConnection(new StreamMessageReader(proc.stdout!), new StreamMessageWriter(proc.stdin!));
-    this.exited = new Promise((resolve) => {
-      if (proc.exitCode !== null || proc.signalCode !== null) resolve();
-      else proc.once('exit', () => resolve());
-    });
-    proc.stdin!.on('error', () => {}); // EPIPE after the server died: reported through 'exit'
-    proc.once('exit', (code, signal) => this.finish(new ConnectionClosedError(`agentd exited (${signal ?? `code ${code}`})`)));
-    // stdout usually ends just before 'exit' arrives: give the exit status a moment to name the cause.
+  constructor(private ends: PipeEnds, private exitTimeoutMs: number) {
+    this.conn = createMessageConnection(new StreamMessageReader(ends.readable), new StreamMessageWriter(ends.writable));
+    let gone = false;
+    this.exited = ends.exited.then((why) => { gone = true; this.finish(new ConnectionClosedError(why)); });
+    ends.writable.on('error', () => {}); // EPIPE after the server died: reported through `exited`
+    // The output usually ends just before the exit is known: give the exit status a moment to name the cause.
     this.conn.onClose(() => {
+      if (gone) return;
       const t = setTimeout(() => this.finish(new ConnectionClosedError('agentd closed its stdout')), 500);
       void this.exited.then(() => clearTimeout(t));
     });
@@ -126,8 +148,8 @@ export class StdioChannel implements Channel {
     } catch {
       // already gone
     }
-    this.proc.stdin!.end();
-    const t = setTimeout(() => this.proc.kill('SIGKILL'), this.exitTimeoutMs);
+    this.ends.writable.end();
+    const t = setTimeout(() => this.ends.kill(), this.exitTimeoutMs);
     await this.exited;
     clearTimeout(t);
     this.finish();
@@ -139,5 +161,21 @@ export class StdioChannel implements Channel {
     this.conn.dispose();
     const reason = this.closingLocally ? undefined : error;
     for (const h of this.closeHandlers) h(reason);
+  }
+}
+
+/** A StreamChannel on a child's stdio. */
+export class StdioChannel extends StreamChannel {
+  constructor(readonly proc: ChildProcess, exitTimeoutMs: number) {
+    super({
+      readable: proc.stdout!,
+      writable: proc.stdin!,
+      exited: new Promise((resolve) => {
+        const why = () => `agentd exited (${proc.signalCode ?? `code ${proc.exitCode}`})`;
+        if (proc.exitCode !== null || proc.signalCode !== null) resolve(why());
+        else proc.once('exit', () => resolve(why()));
+      }),
+      kill: () => proc.kill('SIGKILL'),
+    }, exitTimeoutMs);
   }
 }
