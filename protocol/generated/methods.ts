@@ -74,7 +74,7 @@ export interface ClientRequests {
   'session/cancel': { params: T.SessionIdParams; result: T.SessionCancelResult };
   'session/subscribe': { params: T.SessionSubscribeParams; result: T.SessionSubscribeResult };
   'session/unsubscribe': { params: T.SessionUnsubscribeParams; result: T.SessionUnsubscribeResult };
-  'provider/list': { params: T.Empty; result: T.ProviderListResult };
+  'provider/list': { params: T.ProviderListParams; result: T.ProviderListResult };
   'provider/auth': { params: T.ProviderAuthParams; result: T.ProviderAuthResult };
   'provider/oauth/authorize': { params: T.ProviderOauthAuthorizeParams; result: T.ProviderOauthAuthorizeResult };
   'provider/oauth/callback': { params: T.ProviderOauthCallbackParams; result: T.ProviderAuthResult };
@@ -237,7 +237,7 @@ export const methodTable = {
     "kind": "request",
     "direction": "clientToServer",
     "group": "provider",
-    "params": "Empty",
+    "params": "ProviderListParams",
     "result": "ProviderListResult",
     "summary": "Providers, their models and whether they are authenticated.",
     "rest": {

@@ -10,7 +10,7 @@ export const configHandlers: HandlerTable = {
   'config/update': (p, { core }) => {
     // Otherwise every later session/create fails with "provider not found".
     const dp = p.config.defaultProvider;
-    if (dp !== undefined && !core.providers.has(dp)) {
+    if (dp !== undefined && !core.providers.has(dp) && p.config.providers?.[dp]?.type !== 'openai-compatible') {
       throw RpcError.invalidParams('config.defaultProvider', `names no provider (known: ${core.providers.list().map((x) => x.id).join(', ')})`);
     }
     core.config.update(p.config);
