@@ -14,6 +14,7 @@ import { AnthropicProvider } from './provider/anthropic.js';
 import { CredentialStore } from './provider/credentials.js';
 import { EchoProvider } from './provider/echo.js';
 import { OAuthService } from './provider/oauth.js';
+import { OpenAIProviders } from './provider/openai-providers.js';
 import { ProviderRegistry } from './provider/registry.js';
 import { Dispatcher } from './rpc/dispatcher.js';
 import type { Peer } from './rpc/peer.js';
@@ -59,6 +60,8 @@ export class Core {
   /** Provider credentials (`credentials.json`, mode 0600). */
   readonly credentials: CredentialStore;
   readonly oauth: OAuthService;
+  /** openai-compatible providers: `openai`, configured endpoints, local servers detected on loopback. */
+  readonly openaiProviders: OpenAIProviders;
   /** Where tools come from: the built-in tools first, then MCP servers (one source for all of them). */
   readonly toolSources: CompositeToolHost;
   /** The single entry point the agent loop (and tool/list) calls: the approval gate in front of toolSources. */
@@ -96,6 +99,8 @@ export class Core {
     this.oauth = new OAuthService(this.config, this.credentials, this.log);
     this.providers.add(new EchoProvider());
     this.providers.add(new AnthropicProvider({ config: this.config, credentials: this.credentials, oauth: this.oauth, log: this.log }));
+    this.openaiProviders = new OpenAIProviders({ config: this.config, credentials: this.credentials, log: this.log, registry: this.providers });
+    this.providers.addSource(this.openaiProviders);
     this.approvals = new ApprovalService(this);
     this.mcp = new McpManager(this);
     this.sandbox = new CommandSandbox({ settings: () => this.config.get().tools?.runCommand, dataDir: this.dataDir });
@@ -122,6 +127,7 @@ export class Core {
    */
   start(): this {
     void this.sandbox.probe(); // once, in the background: initialize and tool/list report the result
+    this.openaiProviders.start(); // local model servers on loopback, in the background
     this.recovery.recoverAll();
     this.recovery.sweep();
     this.dispatcher.idempotency.prune();

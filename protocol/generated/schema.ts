@@ -357,10 +357,16 @@ export const schemaBundle = {
         },
         "providers": {
           "type": "object",
+          "propertyNames": {
+            "pattern": "^[A-Za-z0-9_-]{1,40}$"
+          },
           "additionalProperties": {
             "$ref": "#/definitions/ProviderConfig"
           },
-          "description": "Per-provider settings, by provider id."
+          "description": "Per-provider settings, by provider id (letters, digits, `_`, `-`; at most 40)."
+        },
+        "providerDetection": {
+          "$ref": "#/definitions/ProviderDetectionConfig"
         },
         "approvals": {
           "$ref": "#/definitions/ApprovalPolicy"
@@ -436,10 +442,54 @@ export const schemaBundle = {
     "ProviderConfig": {
       "type": "object",
       "additionalProperties": false,
+      "description": "Settings of a provider. For `anthropic`, `openai` and the detected local providers (`ollama`, `lmstudio`, `llamacpp`) they adjust the provider of that id; any other id with `type: \"openai-compatible\"` defines a provider of its own.",
       "properties": {
+        "type": {
+          "type": "string",
+          "enum": [
+            "openai-compatible"
+          ],
+          "description": "Defines a provider speaking the OpenAI Chat Completions API (Ollama, llama.cpp's llama-server, vLLM, LM Studio, OpenRouter, OpenAI, ...). Needs `baseUrl`. Not allowed for `echo` and `anthropic`."
+        },
+        "name": {
+          "type": "string",
+          "maxLength": 200,
+          "description": "Display name (openai-compatible). Default: the id."
+        },
         "baseUrl": {
           "type": "string",
-          "description": "API base URL (anthropic: overrides ANTHROPIC_BASE_URL)."
+          "description": "API base URL (anthropic: overrides ANTHROPIC_BASE_URL; openai: overrides OPENAI_BASE_URL; openai-compatible: the URL that `/chat/completions` and `/models` are relative to, e.g. `http://127.0.0.1:11434/v1`)."
+        },
+        "apiKey": {
+          "type": "string",
+          "maxLength": 4096,
+          "description": "API key sent as `Authorization: Bearer` (openai-compatible; never returned by config/get). A key stored with provider/auth wins. Without any key no Authorization header is sent."
+        },
+        "headers": {
+          "type": "object",
+          "additionalProperties": {
+            "type": "string",
+            "maxLength": 8192
+          },
+          "maxProperties": 50,
+          "description": "Extra HTTP headers on every request (openai-compatible; values never returned by config/get)."
+        },
+        "models": {
+          "type": "array",
+          "maxItems": 1000,
+          "items": {
+            "oneOf": [
+              {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 300
+              },
+              {
+                "$ref": "#/definitions/ProviderModelConfig"
+              }
+            ]
+          },
+          "description": "Models of an openai-compatible provider, used when its `GET /models` is missing or down; entries also name models and give their context window."
         },
         "defaultModel": {
           "type": "string",
@@ -454,7 +504,7 @@ export const schemaBundle = {
           "type": "integer",
           "minimum": 0,
           "maximum": 10,
-          "description": "Retries of 429/529/5xx. Default 3."
+          "description": "Retries of 429/529/5xx (anthropic, openai-compatible). Default 3."
         },
         "oauth": {
           "type": "object",
@@ -492,6 +542,74 @@ export const schemaBundle = {
                 "type": "string"
               },
               "description": "Scopes."
+            }
+          }
+        }
+      }
+    },
+    "ProviderModelConfig": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "id"
+      ],
+      "description": "A configured model.",
+      "properties": {
+        "id": {
+          "type": "string",
+          "minLength": 1,
+          "maxLength": 300,
+          "description": "Model id as the endpoint knows it."
+        },
+        "name": {
+          "type": "string",
+          "maxLength": 300,
+          "description": "Display name. Default: the id."
+        },
+        "contextWindow": {
+          "type": "integer",
+          "minimum": 1,
+          "description": "Context window in tokens."
+        }
+      }
+    },
+    "ProviderDetectionConfig": {
+      "type": "object",
+      "additionalProperties": false,
+      "description": "Looking for local model servers on loopback (127.0.0.1) at start and on `provider/list {refresh: true}`: each that answers `GET /v1/models` becomes a provider (`ollama`, `lmstudio`, `llamacpp`), marked `detected`. Never leaves loopback.",
+      "properties": {
+        "enabled": {
+          "type": "boolean",
+          "description": "Default true. (The environment variable AGENTD_DETECT_LOCAL=0 also turns it off.)"
+        },
+        "timeoutMs": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 10000,
+          "description": "How long each port may take to answer. Default 500."
+        },
+        "ports": {
+          "type": "object",
+          "additionalProperties": false,
+          "description": "Loopback ports looked at, per detected provider.",
+          "properties": {
+            "ollama": {
+              "type": "integer",
+              "minimum": 1,
+              "maximum": 65535,
+              "description": "Ollama. Default 11434."
+            },
+            "lmstudio": {
+              "type": "integer",
+              "minimum": 1,
+              "maximum": 65535,
+              "description": "LM Studio. Default 1234."
+            },
+            "llamacpp": {
+              "type": "integer",
+              "minimum": 1,
+              "maximum": 65535,
+              "description": "llama.cpp's llama-server. Default 8080."
             }
           }
         }
@@ -1518,9 +1636,10 @@ export const schemaBundle = {
             "apiKey",
             "oauth",
             "env",
+            "config",
             null
           ],
-          "description": "Where the credential comes from."
+          "description": "Where the credential comes from (`config`: `providers.<id>.apiKey`; `none`: the provider needs no key)."
         },
         "authMethods": {
           "type": "array",
@@ -1533,6 +1652,76 @@ export const schemaBundle = {
             ]
           },
           "description": "Ways to authenticate this provider."
+        },
+        "type": {
+          "type": "string",
+          "enum": [
+            "echo",
+            "anthropic",
+            "openai-compatible"
+          ],
+          "description": "What the provider speaks."
+        },
+        "baseUrl": {
+          "type": "string",
+          "description": "The endpoint (openai-compatible), without any credentials in it."
+        },
+        "detected": {
+          "type": "boolean",
+          "description": "Found by local detection on loopback (Ollama, LM Studio, llama-server), not configured."
+        },
+        "modelInfo": {
+          "type": "array",
+          "items": {
+            "$ref": "#/definitions/ModelInfo"
+          },
+          "description": "The models with their details, in the order of `models`."
+        },
+        "modelsSource": {
+          "type": "string",
+          "enum": [
+            "builtin",
+            "endpoint",
+            "config",
+            "none"
+          ],
+          "description": "Where `models` comes from: built into agentd, the endpoint's `GET /models`, the configured `models` (the endpoint has no `/models` or could not be reached), or nowhere (`none`: no list; any model id is accepted)."
+        },
+        "modelsError": {
+          "type": "string",
+          "description": "Why the endpoint's `GET /models` could not be used, when it could not."
+        }
+      }
+    },
+    "ModelInfo": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "id",
+        "name"
+      ],
+      "properties": {
+        "id": {
+          "type": "string",
+          "description": "Model id, as sessions name it."
+        },
+        "name": {
+          "type": "string",
+          "description": "Display name (the id when nothing better is known)."
+        },
+        "contextWindow": {
+          "type": "integer",
+          "description": "Context window in tokens, when known (configured, or given by the endpoint)."
+        }
+      }
+    },
+    "ProviderListParams": {
+      "type": "object",
+      "additionalProperties": false,
+      "properties": {
+        "refresh": {
+          "type": "boolean",
+          "description": "Fetch every openai-compatible provider's `GET /models` again and look for local servers again (otherwise model lists are fetched on first use and cached)."
         }
       }
     },

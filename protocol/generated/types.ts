@@ -337,11 +337,12 @@ export interface Config {
    */
   defaultModel?: string;
   /**
-   * Per-provider settings, by provider id.
+   * Per-provider settings, by provider id (letters, digits, `_`, `-`; at most 40).
    */
   providers?: {
     [k: string]: ProviderConfig | undefined;
   };
+  providerDetection?: ProviderDetectionConfig;
   approvals?: ApprovalPolicy;
   /**
    * MCP servers by name (letters, digits, `_`, `-`; at most 40). Their tools are named `mcp__<name>__<tool>`.
@@ -354,14 +355,40 @@ export interface Config {
   tools?: ToolsConfig;
 }
 /**
+ * Settings of a provider. For `anthropic`, `openai` and the detected local providers (`ollama`, `lmstudio`, `llamacpp`) they adjust the provider of that id; any other id with `type: "openai-compatible"` defines a provider of its own.
+ *
  * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
  * via the `definition` "ProviderConfig".
  */
 export interface ProviderConfig {
   /**
-   * API base URL (anthropic: overrides ANTHROPIC_BASE_URL).
+   * Defines a provider speaking the OpenAI Chat Completions API (Ollama, llama.cpp's llama-server, vLLM, LM Studio, OpenRouter, OpenAI, ...). Needs `baseUrl`. Not allowed for `echo` and `anthropic`.
+   */
+  type?: 'openai-compatible';
+  /**
+   * Display name (openai-compatible). Default: the id.
+   */
+  name?: string;
+  /**
+   * API base URL (anthropic: overrides ANTHROPIC_BASE_URL; openai: overrides OPENAI_BASE_URL; openai-compatible: the URL that `/chat/completions` and `/models` are relative to, e.g. `http://127.0.0.1:11434/v1`).
    */
   baseUrl?: string;
+  /**
+   * API key sent as `Authorization: Bearer` (openai-compatible; never returned by config/get). A key stored with provider/auth wins. Without any key no Authorization header is sent.
+   */
+  apiKey?: string;
+  /**
+   * Extra HTTP headers on every request (openai-compatible; values never returned by config/get).
+   */
+  headers?: {
+    [k: string]: string | undefined;
+  };
+  /**
+   * Models of an openai-compatible provider, used when its `GET /models` is missing or down; entries also name models and give their context window.
+   *
+   * @maxItems 1000
+   */
+  models?: (string | ProviderModelConfig)[];
   /**
    * Default model of this provider.
    */
@@ -371,7 +398,7 @@ export interface ProviderConfig {
    */
   maxTokens?: number;
   /**
-   * Retries of 429/529/5xx. Default 3.
+   * Retries of 429/529/5xx (anthropic, openai-compatible). Default 3.
    */
   maxRetries?: number;
   /**
@@ -402,6 +429,59 @@ export interface ProviderConfig {
      * Scopes.
      */
     scopes?: string[];
+  };
+}
+/**
+ * A configured model.
+ *
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "ProviderModelConfig".
+ */
+export interface ProviderModelConfig {
+  /**
+   * Model id as the endpoint knows it.
+   */
+  id: string;
+  /**
+   * Display name. Default: the id.
+   */
+  name?: string;
+  /**
+   * Context window in tokens.
+   */
+  contextWindow?: number;
+}
+/**
+ * Looking for local model servers on loopback (127.0.0.1) at start and on `provider/list {refresh: true}`: each that answers `GET /v1/models` becomes a provider (`ollama`, `lmstudio`, `llamacpp`), marked `detected`. Never leaves loopback.
+ *
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "ProviderDetectionConfig".
+ */
+export interface ProviderDetectionConfig {
+  /**
+   * Default true. (The environment variable AGENTD_DETECT_LOCAL=0 also turns it off.)
+   */
+  enabled?: boolean;
+  /**
+   * How long each port may take to answer. Default 500.
+   */
+  timeoutMs?: number;
+  /**
+   * Loopback ports looked at, per detected provider.
+   */
+  ports?: {
+    /**
+     * Ollama. Default 11434.
+     */
+    ollama?: number;
+    /**
+     * LM Studio. Default 1234.
+     */
+    lmstudio?: number;
+    /**
+     * llama.cpp's llama-server. Default 8080.
+     */
+    llamacpp?: number;
   };
 }
 /**
@@ -1175,13 +1255,65 @@ export interface Provider {
    */
   authenticated: boolean;
   /**
-   * Where the credential comes from.
+   * Where the credential comes from (`config`: `providers.<id>.apiKey`; `none`: the provider needs no key).
    */
-  authSource?: 'none' | 'apiKey' | 'oauth' | 'env' | null;
+  authSource?: 'none' | 'apiKey' | 'oauth' | 'env' | 'config' | null;
   /**
    * Ways to authenticate this provider.
    */
   authMethods: ('none' | 'apiKey' | 'oauth')[];
+  /**
+   * What the provider speaks.
+   */
+  type?: 'echo' | 'anthropic' | 'openai-compatible';
+  /**
+   * The endpoint (openai-compatible), without any credentials in it.
+   */
+  baseUrl?: string;
+  /**
+   * Found by local detection on loopback (Ollama, LM Studio, llama-server), not configured.
+   */
+  detected?: boolean;
+  /**
+   * The models with their details, in the order of `models`.
+   */
+  modelInfo?: ModelInfo[];
+  /**
+   * Where `models` comes from: built into agentd, the endpoint's `GET /models`, the configured `models` (the endpoint has no `/models` or could not be reached), or nowhere (`none`: no list; any model id is accepted).
+   */
+  modelsSource?: 'builtin' | 'endpoint' | 'config' | 'none';
+  /**
+   * Why the endpoint's `GET /models` could not be used, when it could not.
+   */
+  modelsError?: string;
+}
+/**
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "ModelInfo".
+ */
+export interface ModelInfo {
+  /**
+   * Model id, as sessions name it.
+   */
+  id: string;
+  /**
+   * Display name (the id when nothing better is known).
+   */
+  name: string;
+  /**
+   * Context window in tokens, when known (configured, or given by the endpoint).
+   */
+  contextWindow?: number;
+}
+/**
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "ProviderListParams".
+ */
+export interface ProviderListParams {
+  /**
+   * Fetch every openai-compatible provider's `GET /models` again and look for local servers again (otherwise model lists are fetched on first use and cached).
+   */
+  refresh?: boolean;
 }
 /**
  * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema

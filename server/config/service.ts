@@ -10,7 +10,7 @@
  * still applied where they are used (rate limits in server/serve.ts and bridge/app.ts, the SSE
  * heartbeat in bridge/sse.ts) until they move here.
  *
- * Secrets (MCP header and env values, OAuth client secrets) never leave through config/get or
+ * Secrets (MCP header and env values, provider API keys and header values, OAuth client secrets) never leave through config/get or
  * config.updated: they read `[redacted]`, and an update that sends `[redacted]` back keeps the
  * stored value.
  */
@@ -54,8 +54,24 @@ export function mergeConfig(base: Config, over: Config): Config {
   return merge(base, over, []) as Config;
 }
 
+/** Providers whose settings cannot define an openai-compatible provider. */
+const NOT_OPENAI_COMPATIBLE = ['echo', 'anthropic'];
+const OPENAI_ONLY_FIELDS = ['name', 'apiKey', 'headers', 'models'] as const;
+
 /** Checks beyond the JSON Schema; throws InvalidParams naming the field (`prefix` + path). */
 export function checkConfig(c: Config, prefix = 'config'): void {
+  for (const [id, p] of Object.entries(c.providers ?? {})) {
+    if (!p) continue;
+    const f = `${prefix}.providers.${id}`;
+    if (p.type !== undefined && NOT_OPENAI_COMPATIBLE.includes(id)) throw RpcError.invalidParams(`${f}.type`, `is not allowed: ${id} is a built-in provider of its own type`);
+    if (p.type === 'openai-compatible' && id !== 'openai' && p.baseUrl === undefined) throw RpcError.invalidParams(`${f}.baseUrl`, 'is required for an openai-compatible provider');
+    if (NOT_OPENAI_COMPATIBLE.includes(id)) for (const k of OPENAI_ONLY_FIELDS) if (p[k] !== undefined) throw RpcError.invalidParams(`${f}.${k}`, 'is only for openai-compatible providers');
+    if (p.baseUrl !== undefined) {
+      let u: URL | undefined;
+      try { u = new URL(p.baseUrl); } catch { /* below */ }
+      if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:')) throw RpcError.invalidParams(`${f}.baseUrl`, 'must be an http(s) URL');
+    }
+  }
   for (const [name, s] of Object.entries(c.mcpServers ?? {})) {
     if (!s) continue;
     const f = `${prefix}.mcpServers.${name}`;
@@ -87,6 +103,9 @@ function secrets(c: Config, fn: (path: string, value: string, set: (v: string) =
     }
   }
   for (const [id, p] of Object.entries(c.providers ?? {})) {
+    if (p?.apiKey !== undefined) fn(`providers.${id}.apiKey`, p.apiKey, (v) => { p.apiKey = v; });
+    const h = p?.headers;
+    if (h) for (const [k, v] of Object.entries(h)) if (v !== undefined) fn(`providers.${id}.headers.${k}`, v, (nv) => { h[k] = nv; });
     const o = p?.oauth;
     if (o?.clientSecret !== undefined) fn(`providers.${id}.oauth.clientSecret`, o.clientSecret, (v) => { o.clientSecret = v; });
   }

@@ -17,7 +17,7 @@ export const TRUST_FILE = 'trust.json';
 /** agentd.json and trust.json larger than this are refused (they are small documents). */
 export const MAX_FILE_BYTES = 1024 * 1024;
 /** Providers every server has (server/core.ts registers them); `defaultProvider` may name one untrusted. */
-export const BUILTIN_PROVIDERS = ['echo', 'anthropic'];
+export const BUILTIN_PROVIDERS = ['echo', 'anthropic', 'openai'];
 /** Defaults the bounds are compared with (as server/core.ts, the approval gate and the Anthropic provider apply them). */
 const DEFAULTS = { maxTokens: 4096, maxRetries: 3, approvalTimeoutMs: 300_000 };
 
@@ -129,8 +129,10 @@ const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !
  *    no longer than the user's (unanswered approvals are denied sooner);
  *  - `limits.*` no higher than the user's (or default), except `eventRetention` (lowering it
  *    deletes the history of every session).
- * Ignored: all of `mcpServers` and `security`, `providers.*.baseUrl` and `oauth`, `allow` rules, and
- * every bound raised.
+ *  - `providerDetection.enabled: false`.
+ * Ignored: all of `mcpServers` and `security`, every other provider field (`type`, `name`,
+ * `baseUrl`, `apiKey`, `headers`, `models`, `oauth`: a project can neither define a provider nor
+ * move one's traffic or key), `allow` rules, detection ports, and every bound raised.
  */
 export function untrustedView(project: Config, user: Config, limitDefaults: Required<Limits>, builtinProviders: readonly string[] = BUILTIN_PROVIDERS): { applied: Config; ignored: Ignored[] } {
   const applied: Config = {};
@@ -200,6 +202,14 @@ export function untrustedView(project: Config, user: Config, limitDefaults: Requ
       case 'mcpServers':
         for (const [name, s] of Object.entries(v as Obj)) skip(`mcpServers.${name}`, s);
         break;
+      case 'providerDetection': {
+        // Turning detection off only narrows; ports and timeouts are the user's to set.
+        for (const [f, fv] of Object.entries(v as Obj)) {
+          if (f === 'enabled' && fv === false) applied.providerDetection = { enabled: false };
+          else skip(`providerDetection.${f}`, fv);
+        }
+        break;
+      }
       case 'security':
         for (const [f, fv] of Object.entries(v as Obj)) skip(`security.${f}`, fv);
         break;

@@ -10,7 +10,7 @@ export const configHandlers = {
   'config/update': async (p, { core, peer }) => {
     // Otherwise every later session/create fails with "provider not found".
     const dp = p.config.defaultProvider;
-    if (dp !== undefined && !core.providers.list().some((x) => x.id === dp)) {
+    if (dp !== undefined && !core.providers.has(dp) && p.config.providers?.[dp]?.type !== 'openai-compatible') {
       throw RpcError.invalidParams('config.defaultProvider', `names no provider (known: ${core.providers.list().map((x) => x.id).join(', ')})`);
     }
     await core.config.checkUpdate(p.config, peer);

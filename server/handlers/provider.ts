@@ -4,7 +4,10 @@ import { RpcError } from '../rpc/errors.js';
 import { now } from '../session/ids.js';
 
 export const providerHandlers = {
-  'provider/list': (_p, { core }) => ({ providers: core.providers.list() }),
+  'provider/list': async (p, { core }) => {
+    await core.providers.refresh(p.refresh === true);
+    return { providers: core.providers.list() };
+  },
 
   'provider/auth': (p, { core }) => {
     const info = core.providers.get(p.providerId).info();

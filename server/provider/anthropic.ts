@@ -62,7 +62,10 @@ export class AnthropicProvider implements ModelProvider {
     return {
       id: this.id,
       name: 'Anthropic',
+      type: 'anthropic',
       models: ANTHROPIC_MODELS,
+      modelInfo: ANTHROPIC_MODELS.map((id) => ({ id, name: id })),
+      modelsSource: 'builtin',
       defaultModel: this.settings().defaultModel ?? DEFAULT_MODEL,
       authenticated: authSource !== null,
       authSource,

@@ -27,10 +27,15 @@ const sleep = (ms: number, signal: AbortSignal) =>
 export class EchoProvider implements ModelProvider {
   readonly id = 'echo';
 
+  checkModel(model: string) {
+    return this.info().models.includes(model);
+  }
+
   info(): Provider {
     return {
       id: 'echo', name: 'Echo (offline)', models: ['echo', 'echo-slow', 'echo-bench'], defaultModel: 'echo',
-      authenticated: true, authSource: 'none', authMethods: ['none'],
+      authenticated: true, authSource: 'none', authMethods: ['none'], type: 'echo', modelsSource: 'builtin',
+      modelInfo: [{ id: 'echo', name: 'Echo' }, { id: 'echo-slow', name: 'Echo (slow)' }, { id: 'echo-bench', name: 'Echo (benchmark)' }],
     };
   }
 

@@ -30,6 +30,11 @@ export interface ModelProvider {
   readonly id: string;
   /** Public description; `authenticated` must never expose the secret. */
   info(): ProviderInfo;
+  /**
+   * Whether a session may use `model` (session/create). Absent: any model id is accepted
+   * (Anthropic's API knows more models than it lists).
+   */
+  checkModel?(model: string): Promise<boolean> | boolean;
   /** Streams one model call. Throws an RpcError (ProviderError, RequestCancelled) on failure. */
   stream(req: ProviderRequest, emit: (e: StreamEvent) => void): Promise<ProviderResponse>;
 }

@@ -23,16 +23,25 @@ export class SessionService {
     return rec;
   }
 
-  create(p: SessionCreateParams): Session {
+  async create(p: SessionCreateParams): Promise<Session> {
     const providerId = p.provider ?? this.core.config.defaultProvider();
+    // Local servers found at start count as configured: wait for that look (it has a short timeout).
+    if (!this.core.providers.has(providerId)) await this.core.providers.ready();
+    if (!this.core.providers.has(providerId)) throw RpcError.invalidParams('provider', `names no provider: ${providerId} (known: ${this.core.providers.ids().join(', ')})`);
     const provider = this.core.providers.get(providerId);
     const root = this.workspace(p.workspaceRoot ?? this.core.cwd);
+    const model = p.model ?? (providerId === this.core.config.defaultProvider() ? this.core.config.get().defaultModel : undefined) ?? provider.info().defaultModel;
+    if (!model) throw RpcError.invalidParams('model', `is required: provider ${providerId} lists no models (its endpoint gave none and none are configured)`);
+    if (provider.checkModel && !(await provider.checkModel(model))) {
+      const known = provider.info().models;
+      throw RpcError.invalidParams('model', `names no model of provider ${providerId}: ${model} (known: ${known.slice(0, 20).join(', ')}${known.length > 20 ? ', ...' : ''})`);
+    }
     const t = now();
     const rec: SessionRecord = {
       id: newId('ses'),
       name: p.name ?? 'session',
       provider: providerId,
-      model: p.model ?? (providerId === this.core.config.defaultProvider() ? this.core.config.get().defaultModel : undefined) ?? provider.info().defaultModel,
+      model,
       workspaceRoot: root,
       status: 'idle',
       activeTurnId: null,

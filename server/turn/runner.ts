@@ -122,6 +122,8 @@ export class TurnRunner {
     let assistant: Message | undefined;
     /** The last assistant message of this turn, for the turn's end event. */
     let lastId: string | null = null;
+    /** Tool calls whose arguments were not valid JSON, by call id: answered with an error, never run. */
+    const badInput = new Map<string, string>();
 
     try {
       for (let step = 1; ; step++) {
@@ -130,7 +132,7 @@ export class TurnRunner {
         events.append(sid, 'message.created', { message: assistant });
         const res = await untilAborted(provider.stream(
           { model: session.model, system: systemPrompt(session), messages: history, tools: core.tools.list(session), signal, maxTokens: core.providerMaxTokens(session.provider) },
-          this.collector(assistant, turnId, signal),
+          this.collector(assistant, turnId, signal, badInput),
         ), signal);
         if (signal.aborted) throw RpcError.cancelled();
         usage.inputTokens += res.usage?.inputTokens ?? 0;
@@ -158,7 +160,8 @@ export class TurnRunner {
         const results: ToolResultPart[] = [];
         for (const call of calls) {
           if (signal.aborted) break;
-          results.push(await this.runTool(session, turnId, call, signal, () => turn.reason ?? 'cancelled by client'));
+          const bad = badInput.get(call.id);
+          results.push(bad !== undefined ? this.refuseInput(session, turnId, call, bad) : await this.runTool(session, turnId, call, signal, () => turn.reason ?? 'cancelled by client'));
         }
         // Every tool_use gets its tool_result, even when the turn was cancelled part-way, so
         // the stored conversation stays valid for the next turn.
@@ -199,7 +202,7 @@ export class TurnRunner {
   }
 
   /** Turns provider stream events into message content and `message.delta` events. */
-  private collector(msg: Message, turnId: string, signal: AbortSignal) {
+  private collector(msg: Message, turnId: string, signal: AbortSignal, badInput: Map<string, string>) {
     const json = new Map<number, string>();
     const { events } = this.core;
     return (e: StreamEvent) => {
@@ -225,16 +228,30 @@ export class TurnRunner {
           const part = msg.content[e.index];
           const raw = json.get(e.index);
           if (part?.type === 'tool_use' && raw !== undefined) {
+            let input: unknown;
             try {
-              part.input = raw.trim() ? (JSON.parse(raw) as Record<string, unknown>) : {};
-            } catch {
-              part.input = {};
+              input = raw.trim() ? JSON.parse(raw) : {};
+            } catch (err) {
+              badInput.set(part.id, `the arguments are not valid JSON (${(err as Error).message}): ${raw.slice(0, 200)}`);
             }
+            if (input !== undefined && (typeof input !== 'object' || input === null || Array.isArray(input))) badInput.set(part.id, `the arguments must be a JSON object: ${raw.slice(0, 200)}`);
+            part.input = badInput.has(part.id) ? {} : (input as Record<string, unknown>);
           }
           break;
         }
       }
     };
+  }
+
+  /** A call the model sent with unusable arguments: an error result for it to correct, and tool.failed for clients. */
+  private refuseInput(session: SessionRecord, turnId: string, call: ToolUsePart, reason: string): ToolResultPart {
+    const { events } = this.core;
+    const base = { turnId, callId: call.id, tool: call.name };
+    const text = `Invalid tool call: ${reason}`;
+    const result: ToolResultPart = { type: 'tool_result', toolUseId: call.id, isError: true, content: [{ type: 'text', text }] };
+    events.append(session.id, 'tool.started', { ...base, input: call.input });
+    events.append(session.id, 'tool.failed', { ...base, input: call.input, result, error: { code: ErrorCodes.ToolFailed, message: text.slice(0, 500) } });
+    return result;
   }
 
   private async runTool(session: SessionRecord, turnId: string, call: ToolUsePart, signal: AbortSignal, reason: () => string): Promise<ToolResultPart> {

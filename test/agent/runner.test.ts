@@ -24,7 +24,7 @@ t.test('cancel does not wait for a tool that ignores its signal', async (t) => {
   core.toolSources.add(stubborn);
   const types: string[] = [];
   const texts: string[] = [];
-  const session = core.sessions.create({ provider: 'echo' });
+  const session = await core.sessions.create({ provider: 'echo' });
   core.events.on(session.id, (e) => {
     const ev = JSON.parse(e.json);
     types.push(ev.type);

@@ -10,7 +10,7 @@ import { hasTmux, Tmux } from '../helpers/tmux.js';
 if (!hasTmux()) {
   t.skip('tmux is not installed (apt-get install -y tmux; .ci/run does it)');
 } else {
-  const env = { AGENTD_LOG_LEVEL: 'warn', AGENTD_CHECK_RESULTS: '1', NO_COLOR: '1', AGENTD_URL: '', AGENTD_API_KEY: '' };
+  const env = { AGENTD_LOG_LEVEL: 'warn', AGENTD_CHECK_RESULTS: '1', AGENTD_DETECT_LOCAL: '0', NO_COLOR: '1', AGENTD_URL: '', AGENTD_API_KEY: '' };
   const agentd = (...args: string[]) => spawnSync(process.execPath, [AGENTD, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 30_000 });
   const words = (n: number) => Array.from({ length: n }, (_, i) => `w${i + 1}`).join(' ');
 

@@ -5,7 +5,7 @@ import { AGENTD, ROOT, spawnHttp, tempDir, type HttpServer } from './rpc-client.
 export const CLIENT_TRANSPORTS = ['stdio', 'websocket'] as const;
 export type ClientTransport = (typeof CLIENT_TRANSPORTS)[number];
 
-export const serverEnv = (extra: Record<string, string> = {}) => ({ ...process.env, AGENTD_LOG_LEVEL: 'warn', AGENTD_CHECK_RESULTS: '1', ...extra });
+export const serverEnv = (extra: Record<string, string> = {}) => ({ ...process.env, AGENTD_LOG_LEVEL: 'warn', AGENTD_CHECK_RESULTS: '1', AGENTD_DETECT_LOCAL: '0', ...extra });
 
 /** A stdio connector that spawns this checkout's agentd on a data dir. */
 export function localStdio(dataDir: string, hooks: Pick<StdioConnectorOptions, 'onStderr' | 'onSpawn'> = {}) {

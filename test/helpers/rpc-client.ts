@@ -153,7 +153,9 @@ export interface ServerOptions {
   cwd?: string;
 }
 
-const childEnv = (o: ServerOptions) => ({ ...process.env, AGENTD_LOG_LEVEL: 'warn', AGENTD_CHECK_RESULTS: '1', ...o.env });
+// Local model detection is off unless a test turns it on (AGENTD_DETECT_LOCAL: '1'): whatever listens
+// on this machine's 11434/1234/8080 must not show up in other tests.
+const childEnv = (o: ServerOptions) => ({ ...process.env, AGENTD_LOG_LEVEL: 'warn', AGENTD_CHECK_RESULTS: '1', AGENTD_DETECT_LOCAL: '0', ...o.env });
 
 /** Spawns `agentd serve --stdio` and returns a client on its stdio. */
 export function spawnStdio(o: ServerOptions = {}): StdioClient {
