@@ -204,6 +204,8 @@ for (const transport of RPC_TRANSPORTS) {
       api.script(reply.toolUse([{ id: 'toolu_sleep', name: 'run_command', input: { command: `${sleep} & echo started; wait` } }]));
       const accepted = await client.request('session/message', { sessionId: s.id, content: 'run it', async: true });
       await client.waitForEvent('tool.output', (e) => e.sessionId === s.id && /started/.test(e.data.text));
+      // `echo started` can run before the backgrounded sleep has exec'd: wait for it to appear.
+      await client.waitFor(() => pidsRunning(sleep).length === 1, 5000, 'the sleep process');
       t.ok(pidsRunning(sleep).length === 1, 'the command is running');
       const t0 = Date.now();
       await client.request('session/cancel', { sessionId: s.id });
