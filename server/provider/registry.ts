@@ -11,6 +11,10 @@ export class ProviderRegistry {
     return this;
   }
 
+  has(id: string): boolean {
+    return this.providers.has(id);
+  }
+
   get(id: string): ModelProvider {
     const p = this.providers.get(id);
     if (!p) throw RpcError.notFound('provider', id);
