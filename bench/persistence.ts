@@ -4,7 +4,9 @@
  * against raw better-sqlite3 inserting the same rows in the same table with the same settings,
  * one transaction per 64 rows. (b) Replay of a long session to a late subscriber: a second
  * `agentd serve --stdio` on the same data directory subscribes with `since: 0`, against
- * vscode-jsonrpc moving the same number of same-sized messages over a pipe.
+ * vscode-jsonrpc moving the same number of same-sized messages over a pipe. (c) Paging a long
+ * history: session/messages pages of 50 through a 10,000-message session over stdio, per page,
+ * against the same pages of a 100-message session (constant time per page: ratio near 1).
  */
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
@@ -12,8 +14,9 @@ import { createMessageConnection, StreamMessageReader, StreamMessageWriter } fro
 import { EventLog } from '../server/events/log.js';
 import { createLogger } from '../server/log.js';
 import { SqliteStore } from '../server/store/sqlite.js';
-import { fmtRate, ratioRow, removeDir, spawnChild, StdioServer, stopChild, tempDir, within, type Options, type Row, dataDir } from './lib.js';
+import { fmtRate, ratioRow, removeDir, ROOT, spawnChild, StdioServer, stopChild, tempDir, within, type Options, type Row, dataDir } from './lib.js';
 import { TurnWatch } from './throughput.js';
+import type { Message } from '../protocol/index.js';
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -66,8 +69,75 @@ async function appendRaw(n: number, chunk: number): Promise<number> {
   return rate;
 }
 
+/** A session of `n` messages written straight into the store of `dir` (no turns: the bench is about reading). */
+function seedSession(dir: string, n: number): { id: string; plans: string[] } {
+  const store = new SqliteStore(join(dir, 'agentd.db'));
+  const t = new Date().toISOString();
+  const id = `ses_bench${n}`;
+  const messages: Message[] = Array.from({ length: n }, (_, i) => ({
+    id: `msg_bench${n}_${String(i).padStart(6, '0')}`, sessionId: id, turnId: `turn_bench${Math.floor(i / 2)}`, role: i % 2 ? 'assistant' : 'user',
+    content: [{ type: 'text', text: `message ${i} ${'x'.repeat(200)}` }], status: 'complete', createdAt: t,
+  }));
+  store.insertSessionWithMessages({ id, name: 'bench', provider: 'echo', model: 'echo', workspaceRoot: ROOT, status: 'idle', activeTurnId: null, createdAt: t, updatedAt: t }, messages);
+  const plans = store.explainPaging();
+  store.close();
+  return { id, plans };
+}
+
+/** Pages through the whole session `rounds` times; the time of each page request, in ms. */
+async function pageTimes(server: StdioServer, sessionId: string, rounds: number, expected: number): Promise<number[]> {
+  const times: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const seen = new Set<string>();
+    let before: string | null = null;
+    do {
+      const t0 = performance.now();
+      const page: { messages: Message[]; nextCursor: string | null } = await server.request('session/messages', { sessionId, limit: 50, ...(before ? { before } : {}) });
+      times.push(performance.now() - t0);
+      for (const m of page.messages) seen.add(m.id);
+      before = page.nextCursor;
+    } while (before);
+    if (seen.size !== expected) throw new Error(`paging saw ${seen.size} of ${expected} messages`);
+  }
+  return times;
+}
+
+const medianOf = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function paging(o: Options): Promise<Row> {
+  const dir = dataDir();
+  const big = seedSession(dir, 10_000);
+  const small = seedSession(dir, 100);
+  const server = await StdioServer.start(dir);
+  const a: number[] = [];
+  const b: number[] = [];
+  let firstPages: number[] = [];
+  let lastPages: number[] = [];
+  for (let r = 0; r < o.repeats; r++) {
+    const bigTimes = await pageTimes(server, big.id, 1, 10_000);
+    const smallTimes = await pageTimes(server, small.id, 100, 100);
+    a.push(medianOf(bigTimes));
+    b.push(medianOf(smallTimes));
+    firstPages = firstPages.concat(bigTimes.slice(0, 10));
+    lastPages = lastPages.concat(bigTimes.slice(-10));
+  }
+  await server.stop();
+  removeDir(dir);
+  o.log(`paging: 10k ${a.map((x) => x.toFixed(2))} ms/page, 100 ${b.map((x) => x.toFixed(2))} ms/page`);
+  const indexed = big.plans.every((p) => p.includes('USING INDEX') && !p.includes('TEMP B-TREE'));
+  // ratioRow divides agentd by baseline: here a time, so a ratio near 1 means no growth with length.
+  return {
+    ...ratioRow({ group: '6. persistence', name: 'session/messages page of 50, 10,000-message session (stdio, per page, all 200 pages)', baselineName: 'the same pages of a 100-message session' }, a, b, (v) => `${v.toFixed(2)} ms`),
+    target: '≤ 1.5 (constant per page)',
+    met: indexed && median(a.map((x, i) => x / b[i])) <= 1.5,
+    note: `newest 10 pages ${medianOf(firstPages).toFixed(2)} ms, oldest 10 pages ${medianOf(lastPages).toFixed(2)} ms (median); plans: ${big.plans.join(' / ')}`,
+  };
+}
+
+const median = (xs: number[]) => medianOf(xs);
+
 export async function persistence(o: Options): Promise<Row[]> {
-  const rows: Row[] = [];
+  const rows: Row[] = [await paging(o)];
   for (const chunk of [64, 1]) {
     const n = (o.quick ? 20_000 : 100_000) / (chunk === 1 ? 4 : 1);
     const a: number[] = [];

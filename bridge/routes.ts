@@ -108,7 +108,7 @@ function handle(core: Core, route: RestRoute): RequestHandler {
 /** Mounts every route of the table on the router. */
 export function mountRoutes(router: Router, core: Core) {
   for (const route of restRoutes) {
-    const verb = route.method.toLowerCase() as 'get' | 'post' | 'put' | 'delete';
+    const verb = route.method.toLowerCase() as 'get' | 'post' | 'put' | 'patch' | 'delete';
     router[verb](expressPath(route.path), handle(core, route));
   }
 }

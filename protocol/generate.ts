@@ -134,7 +134,7 @@ function methodsTs(manifest: Manifest, errors: ErrorTable, definitions: Record<s
   lines.push(
     '/** How a method maps onto the /v1 bridge. */',
     'export interface RestSpec {',
-    '  /** HTTP verb. */', "  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';",
+    '  /** HTTP verb. */', "  readonly method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';",
     '  /** Path with `{field}` placeholders named after params fields. */', '  readonly path: string;',
     '  /** Success status. */', '  readonly status: number;',
     '  /** Status when the request asked `Prefer: respond-async`. */', '  readonly asyncStatus?: number;',

@@ -3,7 +3,7 @@ export type JsonSchema = Record<string, unknown>;
 
 export interface RestMapping {
   /** HTTP verb. */
-  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   /** Path under the server root, with `{field}` placeholders named after params fields. */
   path: string;
   /** Success status; default 200. */

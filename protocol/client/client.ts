@@ -41,6 +41,9 @@ export const requestWrappers = {
   createSession: Methods.SessionCreate,
   listSessions: Methods.SessionList,
   getSession: Methods.SessionGet,
+  updateSession: Methods.SessionUpdate,
+  listMessages: Methods.SessionMessages,
+  forkSession: Methods.SessionFork,
   deleteSession: Methods.SessionDelete,
   sendMessage: Methods.SessionMessage,
   cancel: Methods.SessionCancel,
@@ -52,6 +55,7 @@ export const requestWrappers = {
   oauthCallback: Methods.ProviderOauthCallback,
   listTools: Methods.ToolList,
   approveTool: Methods.ToolApprove,
+  listPermissions: Methods.PermissionList,
   listMcp: Methods.McpList,
   connectMcp: Methods.McpConnect,
   disconnectMcp: Methods.McpDisconnect,
@@ -276,8 +280,17 @@ export class AgentClient {
 
   shutdown() { return this.request(Methods.Shutdown, {}); }
   createSession(params: T.SessionCreateParams = {}) { return this.request(Methods.SessionCreate, params); }
-  listSessions() { return this.request(Methods.SessionList, {}); }
+  /** A page of sessions, the most recently updated first (`nextCursor` continues). */
+  listSessions(params: T.SessionListParams = {}) { return this.request(Methods.SessionList, params); }
+  /** The session and its newest 50 messages (`messagesCursor`: listMessages for older ones). */
   getSession(sessionId: string) { return this.request(Methods.SessionGet, { sessionId }); }
+  /** Rename, or change provider, model or policy (from the next turn). */
+  updateSession(params: T.SessionUpdateParams) { return this.request(Methods.SessionUpdate, params); }
+  /** A page of messages, the newest page first; pass `nextCursor` as `before` for the older one. */
+  listMessages(params: T.SessionMessagesParams) { return this.request(Methods.SessionMessages, params); }
+  forkSession(params: T.SessionForkParams) { return this.request(Methods.SessionFork, params); }
+  /** Approvals waiting for an answer. */
+  listPermissions(params: T.PermissionListParams = {}) { return this.request(Methods.PermissionList, params); }
   deleteSession(sessionId: string) { return this.request(Methods.SessionDelete, { sessionId }); }
   /** Runs a turn; resolves with the assistant message (or, with `async: true`, the accepted turn). Abort to cancel. */
   sendMessage(params: T.SessionMessageParams, signal?: AbortSignal) { return this.request(Methods.SessionMessage, params, signal); }

@@ -17,10 +17,16 @@ export const Methods = {
   Exit: 'exit',
   /** Create a session. */
   SessionCreate: 'session/create',
-  /** List sessions. */
+  /** List sessions in pages, the most recently updated first; `search` filters by name. */
   SessionList: 'session/list',
-  /** A session with its messages. */
+  /** A session with its newest 50 messages (older ones: session/messages from `messagesCursor`). */
   SessionGet: 'session/get',
+  /** Rename a session or change its provider, model or policy (from the next turn; allowed while a turn runs). */
+  SessionUpdate: 'session/update',
+  /** A page of a session's messages, newest page first, oldest first within it. */
+  SessionMessages: 'session/messages',
+  /** A new session with a copy of the messages up to one (default: all), the same workspace, provider, model and policy. */
+  SessionFork: 'session/fork',
   /** Delete a session, its messages and events. */
   SessionDelete: 'session/delete',
   /** Send a user message and run a turn; returns the completed assistant message (or, with async, the turn id at once). */
@@ -45,6 +51,8 @@ export const Methods = {
   ToolList: 'tool/list',
   /** Answer a pending approval. */
   ToolApprove: 'tool/approve',
+  /** The approvals waiting for an answer. */
+  PermissionList: 'permission/list',
   /** Ask the client to approve a tool call (only to clients with capabilities.permissionRequests). */
   PermissionRequest: 'permission/request',
   /** MCP servers with status and tools. */
@@ -69,6 +77,9 @@ export interface ClientRequests {
   'session/create': { params: T.SessionCreateParams; result: T.Session };
   'session/list': { params: T.SessionListParams; result: T.SessionListResult };
   'session/get': { params: T.SessionIdParams; result: T.SessionGetResult };
+  'session/update': { params: T.SessionUpdateParams; result: T.Session };
+  'session/messages': { params: T.SessionMessagesParams; result: T.SessionMessagesResult };
+  'session/fork': { params: T.SessionForkParams; result: T.Session };
   'session/delete': { params: T.SessionIdParams; result: T.SessionDeleteResult };
   'session/message': { params: T.SessionMessageParams; result: T.SessionMessageResult };
   'session/cancel': { params: T.SessionIdParams; result: T.SessionCancelResult };
@@ -80,6 +91,7 @@ export interface ClientRequests {
   'provider/oauth/callback': { params: T.ProviderOauthCallbackParams; result: T.ProviderAuthResult };
   'tool/list': { params: T.ToolListParams; result: T.ToolListResult };
   'tool/approve': { params: T.ToolApproveParams; result: T.ToolApproveResult };
+  'permission/list': { params: T.PermissionListParams; result: T.PermissionListResult };
   'mcp/list': { params: T.Empty; result: T.McpListResult };
   'mcp/connect': { params: T.McpNameParams; result: T.McpServerResult };
   'mcp/disconnect': { params: T.McpNameParams; result: T.McpServerResult };
@@ -105,18 +117,18 @@ export interface ServerNotifications {
 }
 
 /** A definition name of protocol/schema/*.json. */
-export type DefinitionName = 'Session' | 'SessionStatus' | 'Role' | 'Message' | 'MessageStatus' | 'ContentPart' | 'TextPart' | 'ToolUsePart' | 'ToolResultPart' | 'ImagePart' | 'Usage' | 'ErrorObject' | 'Empty' | 'IdempotencyKey' | 'Config' | 'ToolsConfig' | 'RunCommandConfig' | 'ProviderConfig' | 'ProviderModelConfig' | 'ProviderDetectionConfig' | 'ApprovalAction' | 'ApprovalRule' | 'ApprovalPolicy' | 'Limits' | 'ConfigGetResult' | 'ConfigUpdateParams' | 'SecurityConfig' | 'ProjectConfigState' | 'ConfigTrustParams' | 'Event' | 'EventType' | 'SessionEventData' | 'SessionDeletedData' | 'MessageEventData' | 'MessageDeltaData' | 'TurnStartedData' | 'TurnCompletedData' | 'TurnEndedData' | 'ToolEventData' | 'PermissionRequestedData' | 'PermissionResolvedData' | 'ConfigUpdatedData' | 'McpUpdatedData' | 'StreamGapData' | 'HealthResult' | 'ErrorBody' | 'InitializeParams' | 'ClientCapabilities' | 'InitializeResult' | 'ServerCapabilities' | 'McpServerConfig' | 'McpServer' | 'McpListResult' | 'McpNameParams' | 'McpServerResult' | 'Provider' | 'ModelInfo' | 'ProviderListParams' | 'ProviderListResult' | 'ProviderAuthParams' | 'ProviderAuthResult' | 'ProviderOauthAuthorizeParams' | 'ProviderOauthAuthorizeResult' | 'ProviderOauthCallbackParams' | 'SessionCreateParams' | 'SessionListParams' | 'SessionListResult' | 'SessionIdParams' | 'SessionGetResult' | 'SessionDeleteResult' | 'SessionMessageParams' | 'SessionMessageResult' | 'TurnAccepted' | 'SessionCancelResult' | 'SessionSubscribeParams' | 'SessionSubscribeResult' | 'SessionUnsubscribeParams' | 'SessionUnsubscribeResult' | 'Tool' | 'ToolListParams' | 'ToolListResult' | 'CommandSandbox' | 'PermissionDecision' | 'ToolApproveParams' | 'ToolApproveResult' | 'PermissionRequestParams' | 'PermissionRequestResult';
+export type DefinitionName = 'Session' | 'SessionContext' | 'ModelPrice' | 'SessionStatus' | 'Role' | 'Message' | 'MessageStatus' | 'ContentPart' | 'TextPart' | 'ToolUsePart' | 'ToolResultPart' | 'ImagePart' | 'Usage' | 'ErrorObject' | 'Empty' | 'IdempotencyKey' | 'Config' | 'ToolsConfig' | 'RunCommandConfig' | 'ModelConfig' | 'ProviderConfig' | 'ProviderDetectionConfig' | 'ApprovalAction' | 'ApprovalRule' | 'ApprovalPolicy' | 'Limits' | 'ConfigGetResult' | 'ConfigUpdateParams' | 'SecurityConfig' | 'ProjectConfigState' | 'ConfigTrustParams' | 'Event' | 'EventType' | 'SessionEventData' | 'SessionDeletedData' | 'MessageEventData' | 'MessageDeltaData' | 'TurnStartedData' | 'TurnCompletedData' | 'UsageUpdatedData' | 'TurnEndedData' | 'ToolEventData' | 'PermissionRequestedData' | 'PermissionResolvedData' | 'ConfigUpdatedData' | 'McpUpdatedData' | 'StreamGapData' | 'HealthResult' | 'ErrorBody' | 'InitializeParams' | 'ClientCapabilities' | 'InitializeResult' | 'ServerCapabilities' | 'McpServerConfig' | 'McpServer' | 'McpListResult' | 'McpNameParams' | 'McpServerResult' | 'Provider' | 'ModelInfo' | 'ProviderListParams' | 'ProviderListResult' | 'ProviderAuthParams' | 'ProviderAuthResult' | 'ProviderOauthAuthorizeParams' | 'ProviderOauthAuthorizeResult' | 'ProviderOauthCallbackParams' | 'SessionCreateParams' | 'SessionListParams' | 'SessionListResult' | 'SessionUpdateParams' | 'SessionMessagesParams' | 'SessionMessagesResult' | 'SessionForkParams' | 'SessionIdParams' | 'SessionGetResult' | 'SessionDeleteResult' | 'SessionMessageParams' | 'SessionMessageResult' | 'TurnAccepted' | 'SessionCancelResult' | 'SessionSubscribeParams' | 'SessionSubscribeResult' | 'SessionUnsubscribeParams' | 'SessionUnsubscribeResult' | 'Tool' | 'ToolListParams' | 'ToolListResult' | 'CommandSandbox' | 'PermissionDecision' | 'ToolApproveParams' | 'ToolApproveResult' | 'PermissionAnswerer' | 'PermissionListParams' | 'PermissionListResult' | 'PendingPermission' | 'PermissionRequestParams' | 'PermissionRequestResult';
 
 /** A client request (what the dispatcher serves and the handler table must cover). */
 export type ClientRequestName = keyof ClientRequests;
 
 /** A client request with a REST route. */
-export type RestMethodName = 'session/create' | 'session/list' | 'session/get' | 'session/delete' | 'session/message' | 'session/cancel' | 'provider/list' | 'provider/auth' | 'provider/oauth/authorize' | 'provider/oauth/callback' | 'tool/list' | 'tool/approve' | 'mcp/list' | 'mcp/connect' | 'mcp/disconnect' | 'config/get' | 'config/update' | 'config/trust';
+export type RestMethodName = 'session/create' | 'session/list' | 'session/get' | 'session/update' | 'session/messages' | 'session/fork' | 'session/delete' | 'session/message' | 'session/cancel' | 'provider/list' | 'provider/auth' | 'provider/oauth/authorize' | 'provider/oauth/callback' | 'tool/list' | 'tool/approve' | 'permission/list' | 'mcp/list' | 'mcp/connect' | 'mcp/disconnect' | 'config/get' | 'config/update' | 'config/trust';
 
 /** How a method maps onto the /v1 bridge. */
 export interface RestSpec {
   /** HTTP verb. */
-  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  readonly method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   /** Path with `{field}` placeholders named after params fields. */
   readonly path: string;
   /** Success status. */
@@ -209,7 +221,7 @@ export const methodTable: MethodTable = {
     "group": "session",
     "params": "SessionListParams",
     "result": "SessionListResult",
-    "summary": "List sessions.",
+    "summary": "List sessions in pages, the most recently updated first; `search` filters by name.",
     "rest": {
       "method": "GET",
       "path": "/v1/session",
@@ -223,7 +235,7 @@ export const methodTable: MethodTable = {
     "group": "session",
     "params": "SessionIdParams",
     "result": "SessionGetResult",
-    "summary": "A session with its messages.",
+    "summary": "A session with its newest 50 messages (older ones: session/messages from `messagesCursor`).",
     "errors": [
       "NotFound"
     ],
@@ -231,6 +243,54 @@ export const methodTable: MethodTable = {
       "method": "GET",
       "path": "/v1/session/{sessionId}",
       "status": 200
+    }
+  },
+  "session/update": {
+    "kind": "request",
+    "direction": "clientToServer",
+    "group": "session",
+    "params": "SessionUpdateParams",
+    "result": "Session",
+    "summary": "Rename a session or change its provider, model or policy (from the next turn; allowed while a turn runs).",
+    "errors": [
+      "NotFound"
+    ],
+    "rest": {
+      "method": "PATCH",
+      "path": "/v1/session/{sessionId}",
+      "status": 200
+    }
+  },
+  "session/messages": {
+    "kind": "request",
+    "direction": "clientToServer",
+    "group": "session",
+    "params": "SessionMessagesParams",
+    "result": "SessionMessagesResult",
+    "summary": "A page of a session's messages, newest page first, oldest first within it.",
+    "errors": [
+      "NotFound"
+    ],
+    "rest": {
+      "method": "GET",
+      "path": "/v1/session/{sessionId}/message",
+      "status": 200
+    }
+  },
+  "session/fork": {
+    "kind": "request",
+    "direction": "clientToServer",
+    "group": "session",
+    "params": "SessionForkParams",
+    "result": "Session",
+    "summary": "A new session with a copy of the messages up to one (default: all), the same workspace, provider, model and policy.",
+    "errors": [
+      "NotFound"
+    ],
+    "rest": {
+      "method": "POST",
+      "path": "/v1/session/{sessionId}/fork",
+      "status": 201
     }
   },
   "session/delete": {
@@ -417,6 +477,22 @@ export const methodTable: MethodTable = {
       "status": 200
     }
   },
+  "permission/list": {
+    "kind": "request",
+    "direction": "clientToServer",
+    "group": "tool",
+    "params": "PermissionListParams",
+    "result": "PermissionListResult",
+    "summary": "The approvals waiting for an answer.",
+    "errors": [
+      "NotFound"
+    ],
+    "rest": {
+      "method": "GET",
+      "path": "/v1/permission",
+      "status": 200
+    }
+  },
   "permission/request": {
     "kind": "request",
     "direction": "serverToClient",
@@ -523,9 +599,9 @@ export const methodTable: MethodTable = {
 };
 
 /** Client requests with a REST route, in manifest order. */
-export const restMethods: readonly RestMethodName[] = ["session/create","session/list","session/get","session/delete","session/message","session/cancel","provider/list","provider/auth","provider/oauth/authorize","provider/oauth/callback","tool/list","tool/approve","mcp/list","mcp/connect","mcp/disconnect","config/get","config/update","config/trust"];
+export const restMethods: readonly RestMethodName[] = ["session/create","session/list","session/get","session/update","session/messages","session/fork","session/delete","session/message","session/cancel","provider/list","provider/auth","provider/oauth/authorize","provider/oauth/callback","tool/list","tool/approve","permission/list","mcp/list","mcp/connect","mcp/disconnect","config/get","config/update","config/trust"];
 
-const clientRequestNames: ReadonlySet<string> = new Set<ClientRequestName>(["initialize","shutdown","session/create","session/list","session/get","session/delete","session/message","session/cancel","session/subscribe","session/unsubscribe","provider/list","provider/auth","provider/oauth/authorize","provider/oauth/callback","tool/list","tool/approve","mcp/list","mcp/connect","mcp/disconnect","config/get","config/update","config/trust"]);
+const clientRequestNames: ReadonlySet<string> = new Set<ClientRequestName>(["initialize","shutdown","session/create","session/list","session/get","session/update","session/messages","session/fork","session/delete","session/message","session/cancel","session/subscribe","session/unsubscribe","provider/list","provider/auth","provider/oauth/authorize","provider/oauth/callback","tool/list","tool/approve","permission/list","mcp/list","mcp/connect","mcp/disconnect","config/get","config/update","config/trust"]);
 
 /** Whether a method name (from the wire) is a client request. */
 export function isClientRequest(name: string): name is ClientRequestName {
@@ -551,6 +627,7 @@ export const EventTypes = {
   ToolFailed: 'tool.failed',
   PermissionRequested: 'permission.requested',
   PermissionResolved: 'permission.resolved',
+  UsageUpdated: 'usage.updated',
   ConfigUpdated: 'config.updated',
   McpUpdated: 'mcp.updated',
   StreamGap: 'stream.gap',
@@ -575,6 +652,7 @@ export interface EventDataMap {
   'tool.failed': T.ToolEventData;
   'permission.requested': T.PermissionRequestedData;
   'permission.resolved': T.PermissionResolvedData;
+  'usage.updated': T.UsageUpdatedData;
   'config.updated': T.ConfigUpdatedData;
   'mcp.updated': T.McpUpdatedData;
   'stream.gap': T.StreamGapData;
@@ -602,6 +680,7 @@ export const eventTable = {
   "tool.failed": "ToolEventData",
   "permission.requested": "PermissionRequestedData",
   "permission.resolved": "PermissionResolvedData",
+  "usage.updated": "UsageUpdatedData",
   "config.updated": "ConfigUpdatedData",
   "mcp.updated": "McpUpdatedData",
   "stream.gap": "StreamGapData"

@@ -67,6 +67,87 @@ export const schemaBundle = {
         "policy": {
           "$ref": "#/definitions/ApprovalPolicy",
           "description": "Per-session approval policy overrides, layered over the config's policy."
+        },
+        "usage": {
+          "$ref": "#/definitions/Usage",
+          "description": "Running token totals of every model call of this session."
+        },
+        "costUsd": {
+          "type": [
+            "number",
+            "null"
+          ],
+          "minimum": 0,
+          "description": "Running cost in US dollars of the model calls whose model has a price; null while none had one."
+        },
+        "context": {
+          "$ref": "#/definitions/SessionContext"
+        },
+        "parentId": {
+          "type": "string",
+          "description": "For a fork: the session it was forked from."
+        },
+        "forkedFromMessageId": {
+          "type": [
+            "string",
+            "null"
+          ],
+          "description": "For a fork: the source's last copied message (null when the source had none)."
+        }
+      }
+    },
+    "SessionContext": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "usedTokens",
+        "windowTokens"
+      ],
+      "description": "How full the model's context window is.",
+      "properties": {
+        "usedTokens": {
+          "type": "integer",
+          "minimum": 0,
+          "description": "Input tokens of the last model call (uncached, cache read and cache write together); 0 before the first."
+        },
+        "windowTokens": {
+          "type": [
+            "integer",
+            "null"
+          ],
+          "minimum": 1,
+          "description": "The session model's context window in tokens, when known (config `providers.<id>.models[].contextWindow` or the shipped table)."
+        }
+      }
+    },
+    "ModelPrice": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "inputPerMTok",
+        "outputPerMTok"
+      ],
+      "description": "A model's price in US dollars per million tokens.",
+      "properties": {
+        "inputPerMTok": {
+          "type": "number",
+          "minimum": 0,
+          "description": "Uncached input tokens."
+        },
+        "outputPerMTok": {
+          "type": "number",
+          "minimum": 0,
+          "description": "Output tokens."
+        },
+        "cacheReadPerMTok": {
+          "type": "number",
+          "minimum": 0,
+          "description": "Input tokens read from the prompt cache. Default: the input price."
+        },
+        "cacheWritePerMTok": {
+          "type": "number",
+          "minimum": 0,
+          "description": "Input tokens written to the prompt cache. Default: the input price."
         }
       }
     },
@@ -128,7 +209,16 @@ export const schemaBundle = {
           "$ref": "#/definitions/MessageStatus"
         },
         "usage": {
-          "$ref": "#/definitions/Usage"
+          "$ref": "#/definitions/Usage",
+          "description": "Assistant messages: the tokens of the model call that produced it."
+        },
+        "costUsd": {
+          "type": [
+            "number",
+            "null"
+          ],
+          "minimum": 0,
+          "description": "Assistant messages: the cost of that call in US dollars; null when the model's price is unknown."
         },
         "stopReason": {
           "type": [
@@ -283,12 +373,12 @@ export const schemaBundle = {
     "Usage": {
       "type": "object",
       "additionalProperties": false,
-      "description": "Token usage reported by the provider.",
+      "description": "Token usage reported by the provider. The four counts do not overlap (Anthropic's convention): a provider whose input count includes cached tokens reports the rest in inputTokens.",
       "properties": {
         "inputTokens": {
           "type": "integer",
           "minimum": 0,
-          "description": "Input tokens."
+          "description": "Input tokens not read from or written to the prompt cache."
         },
         "outputTokens": {
           "type": "integer",
@@ -298,12 +388,12 @@ export const schemaBundle = {
         "cacheReadInputTokens": {
           "type": "integer",
           "minimum": 0,
-          "description": "Input tokens read from the prompt cache."
+          "description": "Input tokens read from the prompt cache (cache read)."
         },
         "cacheCreationInputTokens": {
           "type": "integer",
           "minimum": 0,
-          "description": "Input tokens written to the prompt cache."
+          "description": "Input tokens written to the prompt cache (cache write)."
         }
       }
     },
@@ -439,6 +529,35 @@ export const schemaBundle = {
         }
       }
     },
+    "ModelConfig": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "id"
+      ],
+      "properties": {
+        "id": {
+          "type": "string",
+          "minLength": 1,
+          "maxLength": 300,
+          "description": "Model id as the provider takes it."
+        },
+        "name": {
+          "type": "string",
+          "maxLength": 300,
+          "description": "Display name. Default: the id."
+        },
+        "price": {
+          "$ref": "#/definitions/ModelPrice",
+          "description": "Replaces the shipped default price of this model."
+        },
+        "contextWindow": {
+          "type": "integer",
+          "minimum": 1,
+          "description": "Context window in tokens (Session.context.windowTokens)."
+        }
+      }
+    },
     "ProviderConfig": {
       "type": "object",
       "additionalProperties": false,
@@ -485,11 +604,11 @@ export const schemaBundle = {
                 "maxLength": 300
               },
               {
-                "$ref": "#/definitions/ProviderModelConfig"
+                "$ref": "#/definitions/ModelConfig"
               }
             ]
           },
-          "description": "Models of an openai-compatible provider, used when its `GET /models` is missing or down; entries also name models and give their context window."
+          "description": "Models of this provider: a model id, or an entry with its display name, price and context window (over the shipped defaults). For an openai-compatible provider the list is used when its `GET /models` is missing or down; a model listed here may be chosen with session/update."
         },
         "defaultModel": {
           "type": "string",
@@ -544,32 +663,6 @@ export const schemaBundle = {
               "description": "Scopes."
             }
           }
-        }
-      }
-    },
-    "ProviderModelConfig": {
-      "type": "object",
-      "additionalProperties": false,
-      "required": [
-        "id"
-      ],
-      "description": "A configured model.",
-      "properties": {
-        "id": {
-          "type": "string",
-          "minLength": 1,
-          "maxLength": 300,
-          "description": "Model id as the endpoint knows it."
-        },
-        "name": {
-          "type": "string",
-          "maxLength": 300,
-          "description": "Display name. Default: the id."
-        },
-        "contextWindow": {
-          "type": "integer",
-          "minimum": 1,
-          "description": "Context window in tokens."
         }
       }
     },
@@ -924,6 +1017,7 @@ export const schemaBundle = {
         "tool.failed",
         "permission.requested",
         "permission.resolved",
+        "usage.updated",
         "config.updated",
         "mcp.updated",
         "stream.gap"
@@ -939,6 +1033,13 @@ export const schemaBundle = {
       "properties": {
         "session": {
           "$ref": "#/definitions/Session"
+        },
+        "changed": {
+          "type": "array",
+          "items": {
+            "type": "string"
+          },
+          "description": "session.updated: the fields that changed (`name`, `provider`, `model`, `policy`)."
         }
       }
     },
@@ -1078,7 +1179,71 @@ export const schemaBundle = {
           "description": "The provider's stop reason (`end_turn`, `max_tokens`, `step_limit`, ...)."
         },
         "usage": {
-          "$ref": "#/definitions/Usage"
+          "$ref": "#/definitions/Usage",
+          "description": "The turn's totals over its model calls."
+        },
+        "costUsd": {
+          "type": [
+            "number",
+            "null"
+          ],
+          "minimum": 0,
+          "description": "The turn's cost in US dollars; null when no call of it had a price."
+        }
+      }
+    },
+    "UsageUpdatedData": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "turnId",
+        "messageId",
+        "usage",
+        "costUsd",
+        "sessionUsage",
+        "sessionCostUsd",
+        "context"
+      ],
+      "description": "usage.updated: after each model call, its usage and cost and the session's new totals.",
+      "properties": {
+        "turnId": {
+          "type": "string",
+          "description": "The turn."
+        },
+        "messageId": {
+          "type": "string",
+          "description": "The assistant message the call produced."
+        },
+        "model": {
+          "type": "string",
+          "description": "The model called."
+        },
+        "usage": {
+          "$ref": "#/definitions/Usage",
+          "description": "This call's tokens."
+        },
+        "costUsd": {
+          "type": [
+            "number",
+            "null"
+          ],
+          "minimum": 0,
+          "description": "This call's cost; null when the model's price is unknown."
+        },
+        "sessionUsage": {
+          "$ref": "#/definitions/Usage",
+          "description": "The session's running totals."
+        },
+        "sessionCostUsd": {
+          "type": [
+            "number",
+            "null"
+          ],
+          "minimum": 0,
+          "description": "The session's running cost (Session.costUsd)."
+        },
+        "context": {
+          "$ref": "#/definitions/SessionContext"
         }
       }
     },
@@ -1223,6 +1388,9 @@ export const schemaBundle = {
         "reason": {
           "type": "string",
           "description": "The user's reason, or `timeout`, `no client`, `server restart`."
+        },
+        "by": {
+          "$ref": "#/definitions/PermissionAnswerer"
         }
       }
     },
@@ -1879,13 +2047,33 @@ export const schemaBundle = {
     "SessionListParams": {
       "type": "object",
       "additionalProperties": false,
-      "properties": {}
+      "properties": {
+        "limit": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 1000,
+          "description": "At most this many sessions. Default 100."
+        },
+        "cursor": {
+          "type": "string",
+          "minLength": 1,
+          "maxLength": 500,
+          "description": "`nextCursor` of the previous page: continue after it."
+        },
+        "search": {
+          "type": "string",
+          "minLength": 1,
+          "maxLength": 200,
+          "description": "Only sessions whose name contains this text (case-insensitive)."
+        }
+      }
     },
     "SessionListResult": {
       "type": "object",
       "additionalProperties": false,
       "required": [
-        "sessions"
+        "sessions",
+        "nextCursor"
       ],
       "properties": {
         "sessions": {
@@ -1893,7 +2081,122 @@ export const schemaBundle = {
           "items": {
             "$ref": "#/definitions/Session"
           },
-          "description": "All sessions, newest first."
+          "description": "A page of sessions, the most recently updated first."
+        },
+        "nextCursor": {
+          "type": [
+            "string",
+            "null"
+          ],
+          "description": "Pass as `cursor` for the next page; null when this was the last."
+        }
+      }
+    },
+    "SessionUpdateParams": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "sessionId"
+      ],
+      "properties": {
+        "sessionId": {
+          "type": "string",
+          "minLength": 1,
+          "description": "The session."
+        },
+        "name": {
+          "type": "string",
+          "minLength": 1,
+          "maxLength": 200,
+          "description": "New name."
+        },
+        "provider": {
+          "type": "string",
+          "minLength": 1,
+          "description": "Provider for the next turns (a running turn keeps its own). Unknown: -32602. Without `model`, the model becomes the provider's default unless the current one is also the new provider's."
+        },
+        "model": {
+          "type": "string",
+          "minLength": 1,
+          "description": "Model for the next turns: one the provider lists, or one configured under `providers.<id>.models`. Unknown: -32602."
+        },
+        "policy": {
+          "$ref": "#/definitions/ApprovalPolicy",
+          "description": "Replaces the session's approval policy overrides."
+        }
+      }
+    },
+    "SessionMessagesParams": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "sessionId"
+      ],
+      "properties": {
+        "sessionId": {
+          "type": "string",
+          "minLength": 1,
+          "description": "The session."
+        },
+        "limit": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 200,
+          "description": "At most this many messages. Default 50."
+        },
+        "before": {
+          "type": "string",
+          "minLength": 1,
+          "description": "A message id: the page ends just before it (the `nextCursor` of the previous page). Omitted: the newest page."
+        }
+      }
+    },
+    "SessionMessagesResult": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "messages",
+        "nextCursor"
+      ],
+      "properties": {
+        "messages": {
+          "type": "array",
+          "items": {
+            "$ref": "#/definitions/Message"
+          },
+          "description": "The page, oldest first."
+        },
+        "nextCursor": {
+          "type": [
+            "string",
+            "null"
+          ],
+          "description": "The message id to pass as `before` for the older page; null when there is none."
+        }
+      }
+    },
+    "SessionForkParams": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "sessionId"
+      ],
+      "properties": {
+        "sessionId": {
+          "type": "string",
+          "minLength": 1,
+          "description": "The session to fork."
+        },
+        "messageId": {
+          "type": "string",
+          "minLength": 1,
+          "description": "Copy the messages up to and including this one. Default: all (while a turn runs: the completed ones)."
+        },
+        "name": {
+          "type": "string",
+          "minLength": 1,
+          "maxLength": 200,
+          "description": "Name of the fork. Default: the source's name."
         }
       }
     },
@@ -1916,7 +2219,8 @@ export const schemaBundle = {
       "additionalProperties": false,
       "required": [
         "session",
-        "messages"
+        "messages",
+        "messagesCursor"
       ],
       "properties": {
         "session": {
@@ -1927,7 +2231,14 @@ export const schemaBundle = {
           "items": {
             "$ref": "#/definitions/Message"
           },
-          "description": "The session's messages, oldest first."
+          "description": "The session's newest 50 messages, oldest first (the whole history of a short session). Older ones: session/messages."
+        },
+        "messagesCursor": {
+          "type": [
+            "string",
+            "null"
+          ],
+          "description": "Pass as `before` to session/messages for the older messages; null when `messages` is the whole history."
         }
       }
     },
@@ -2274,6 +2585,126 @@ export const schemaBundle = {
         },
         "decision": {
           "$ref": "#/definitions/PermissionDecision"
+        }
+      }
+    },
+    "PermissionAnswerer": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "type"
+      ],
+      "description": "Who answered a permission first (the answer that won).",
+      "properties": {
+        "type": {
+          "type": "string",
+          "enum": [
+            "client",
+            "server"
+          ],
+          "description": "`client`: a client's permission/request reply or tool/approve. `server`: decided by the server (timeout, no client, cancelled, restart)."
+        },
+        "via": {
+          "type": "string",
+          "enum": [
+            "permission/request",
+            "tool/approve"
+          ],
+          "description": "For `client`: how it answered."
+        },
+        "transport": {
+          "type": "string",
+          "enum": [
+            "stdio",
+            "websocket",
+            "rest"
+          ],
+          "description": "For `client`: its transport."
+        },
+        "clientName": {
+          "type": "string",
+          "description": "For `client`: clientInfo.name from initialize (REST: the User-Agent)."
+        },
+        "connectionId": {
+          "type": "string",
+          "description": "For `client`: the server's id of that connection (`peer_N`), unique while the server runs."
+        }
+      }
+    },
+    "PermissionListParams": {
+      "type": "object",
+      "additionalProperties": false,
+      "properties": {
+        "sessionId": {
+          "type": "string",
+          "minLength": 1,
+          "description": "Only this session's (omitted: every session's)."
+        }
+      }
+    },
+    "PermissionListResult": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "permissions"
+      ],
+      "properties": {
+        "permissions": {
+          "type": "array",
+          "items": {
+            "$ref": "#/definitions/PendingPermission"
+          },
+          "description": "Approvals waiting for an answer, oldest first."
+        }
+      }
+    },
+    "PendingPermission": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "permissionId",
+        "sessionId",
+        "turnId",
+        "callId",
+        "tool",
+        "input",
+        "summary",
+        "requestedAt"
+      ],
+      "description": "An approval waiting for an answer (answer it with tool/approve).",
+      "properties": {
+        "permissionId": {
+          "type": "string",
+          "description": "The permission."
+        },
+        "sessionId": {
+          "type": "string",
+          "description": "The session."
+        },
+        "turnId": {
+          "type": "string",
+          "description": "The turn."
+        },
+        "callId": {
+          "type": "string",
+          "description": "The tool call."
+        },
+        "tool": {
+          "type": "string",
+          "description": "Tool name."
+        },
+        "input": {
+          "type": "object",
+          "description": "Tool input."
+        },
+        "summary": {
+          "type": "string",
+          "description": "One line for a human."
+        },
+        "requestedAt": {
+          "type": "string",
+          "format": "date-time",
+          "description": "When it was asked, ISO 8601."
         }
       }
     },

@@ -66,6 +66,7 @@ export type EventType =
   | 'tool.failed'
   | 'permission.requested'
   | 'permission.resolved'
+  | 'usage.updated'
   | 'config.updated'
   | 'mcp.updated'
   | 'stream.gap';
@@ -129,6 +130,20 @@ export interface Session {
    */
   activeTurnId?: string | null;
   policy?: ApprovalPolicy;
+  usage?: Usage;
+  /**
+   * Running cost in US dollars of the model calls whose model has a price; null while none had one.
+   */
+  costUsd?: number | null;
+  context?: SessionContext;
+  /**
+   * For a fork: the session it was forked from.
+   */
+  parentId?: string;
+  /**
+   * For a fork: the source's last copied message (null when the source had none).
+   */
+  forkedFromMessageId?: string | null;
 }
 /**
  * Rules are checked in order, the first match wins; then `default`.
@@ -163,6 +178,70 @@ export interface ApprovalRule {
   action: ApprovalAction;
 }
 /**
+ * Token usage reported by the provider. The four counts do not overlap (Anthropic's convention): a provider whose input count includes cached tokens reports the rest in inputTokens.
+ *
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "Usage".
+ */
+export interface Usage {
+  /**
+   * Input tokens not read from or written to the prompt cache.
+   */
+  inputTokens?: number;
+  /**
+   * Output tokens.
+   */
+  outputTokens?: number;
+  /**
+   * Input tokens read from the prompt cache (cache read).
+   */
+  cacheReadInputTokens?: number;
+  /**
+   * Input tokens written to the prompt cache (cache write).
+   */
+  cacheCreationInputTokens?: number;
+}
+/**
+ * How full the model's context window is.
+ *
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "SessionContext".
+ */
+export interface SessionContext {
+  /**
+   * Input tokens of the last model call (uncached, cache read and cache write together); 0 before the first.
+   */
+  usedTokens: number;
+  /**
+   * The session model's context window in tokens, when known (config `providers.<id>.models[].contextWindow` or the shipped table).
+   */
+  windowTokens: number | null;
+}
+/**
+ * A model's price in US dollars per million tokens.
+ *
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "ModelPrice".
+ */
+export interface ModelPrice {
+  /**
+   * Uncached input tokens.
+   */
+  inputPerMTok: number;
+  /**
+   * Output tokens.
+   */
+  outputPerMTok: number;
+  /**
+   * Input tokens read from the prompt cache. Default: the input price.
+   */
+  cacheReadPerMTok?: number;
+  /**
+   * Input tokens written to the prompt cache. Default: the input price.
+   */
+  cacheWritePerMTok?: number;
+}
+/**
  * One message of a session: the user's input, or the assistant's reply, or tool results fed back to the model.
  *
  * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
@@ -188,6 +267,10 @@ export interface Message {
   content: ContentPart[];
   status: MessageStatus;
   usage?: Usage;
+  /**
+   * Assistant messages: the cost of that call in US dollars; null when the model's price is unknown.
+   */
+  costUsd?: number | null;
   /**
    * Why the model stopped (`end_turn`, `tool_use`, `max_tokens`, ...), for assistant messages.
    */
@@ -269,30 +352,6 @@ export interface ImagePart {
    * Base64 data.
    */
   data: string;
-}
-/**
- * Token usage reported by the provider.
- *
- * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
- * via the `definition` "Usage".
- */
-export interface Usage {
-  /**
-   * Input tokens.
-   */
-  inputTokens?: number;
-  /**
-   * Output tokens.
-   */
-  outputTokens?: number;
-  /**
-   * Input tokens read from the prompt cache.
-   */
-  cacheReadInputTokens?: number;
-  /**
-   * Input tokens written to the prompt cache.
-   */
-  cacheCreationInputTokens?: number;
 }
 /**
  * A typed error: the JSON-RPC error object, also the `error` member of every REST error body.
@@ -384,11 +443,11 @@ export interface ProviderConfig {
     [k: string]: string | undefined;
   };
   /**
-   * Models of an openai-compatible provider, used when its `GET /models` is missing or down; entries also name models and give their context window.
+   * Models of this provider: a model id, or an entry with its display name, price and context window (over the shipped defaults). For an openai-compatible provider the list is used when its `GET /models` is missing or down; a model listed here may be chosen with session/update.
    *
    * @maxItems 1000
    */
-  models?: (string | ProviderModelConfig)[];
+  models?: (string | ModelConfig)[];
   /**
    * Default model of this provider.
    */
@@ -432,22 +491,21 @@ export interface ProviderConfig {
   };
 }
 /**
- * A configured model.
- *
  * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
- * via the `definition` "ProviderModelConfig".
+ * via the `definition` "ModelConfig".
  */
-export interface ProviderModelConfig {
+export interface ModelConfig {
   /**
-   * Model id as the endpoint knows it.
+   * Model id as the provider takes it.
    */
   id: string;
   /**
    * Display name. Default: the id.
    */
   name?: string;
+  price?: ModelPrice;
   /**
-   * Context window in tokens.
+   * Context window in tokens (Session.context.windowTokens).
    */
   contextWindow?: number;
 }
@@ -753,6 +811,10 @@ export interface Event {
  */
 export interface SessionEventData {
   session: Session;
+  /**
+   * session.updated: the fields that changed (`name`, `provider`, `model`, `policy`).
+   */
+  changed?: string[];
 }
 /**
  * session.deleted: the last event of a session; subscriptions to it end.
@@ -849,6 +911,41 @@ export interface TurnCompletedData {
    */
   stopReason?: string | null;
   usage?: Usage;
+  /**
+   * The turn's cost in US dollars; null when no call of it had a price.
+   */
+  costUsd?: number | null;
+}
+/**
+ * usage.updated: after each model call, its usage and cost and the session's new totals.
+ *
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "UsageUpdatedData".
+ */
+export interface UsageUpdatedData {
+  /**
+   * The turn.
+   */
+  turnId: string;
+  /**
+   * The assistant message the call produced.
+   */
+  messageId: string;
+  /**
+   * The model called.
+   */
+  model?: string;
+  usage: Usage;
+  /**
+   * This call's cost; null when the model's price is unknown.
+   */
+  costUsd: number | null;
+  sessionUsage: Usage;
+  /**
+   * The session's running cost (Session.costUsd).
+   */
+  sessionCostUsd: number | null;
+  context: SessionContext;
 }
 /**
  * turn.failed, turn.cancelled, turn.interrupted: the turn ended early; partial output is kept in an `incomplete` message.
@@ -961,6 +1058,35 @@ export interface PermissionResolvedData {
    * The user's reason, or `timeout`, `no client`, `server restart`.
    */
   reason?: string;
+  by?: PermissionAnswerer;
+}
+/**
+ * Who answered a permission first (the answer that won).
+ *
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "PermissionAnswerer".
+ */
+export interface PermissionAnswerer {
+  /**
+   * `client`: a client's permission/request reply or tool/approve. `server`: decided by the server (timeout, no client, cancelled, restart).
+   */
+  type: 'client' | 'server';
+  /**
+   * For `client`: how it answered.
+   */
+  via?: 'permission/request' | 'tool/approve';
+  /**
+   * For `client`: its transport.
+   */
+  transport?: 'stdio' | 'websocket' | 'rest';
+  /**
+   * For `client`: clientInfo.name from initialize (REST: the User-Agent).
+   */
+  clientName?: string;
+  /**
+   * For `client`: the server's id of that connection (`peer_N`), unique while the server runs.
+   */
+  connectionId?: string;
 }
 /**
  * config.updated: the new effective config (secrets removed).
@@ -1427,16 +1553,106 @@ export interface SessionCreateParams {
  * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
  * via the `definition` "SessionListParams".
  */
-export interface SessionListParams {}
+export interface SessionListParams {
+  /**
+   * At most this many sessions. Default 100.
+   */
+  limit?: number;
+  /**
+   * `nextCursor` of the previous page: continue after it.
+   */
+  cursor?: string;
+  /**
+   * Only sessions whose name contains this text (case-insensitive).
+   */
+  search?: string;
+}
 /**
  * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
  * via the `definition` "SessionListResult".
  */
 export interface SessionListResult {
   /**
-   * All sessions, newest first.
+   * A page of sessions, the most recently updated first.
    */
   sessions: Session[];
+  /**
+   * Pass as `cursor` for the next page; null when this was the last.
+   */
+  nextCursor: string | null;
+}
+/**
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "SessionUpdateParams".
+ */
+export interface SessionUpdateParams {
+  /**
+   * The session.
+   */
+  sessionId: string;
+  /**
+   * New name.
+   */
+  name?: string;
+  /**
+   * Provider for the next turns (a running turn keeps its own). Unknown: -32602. Without `model`, the model becomes the provider's default unless the current one is also the new provider's.
+   */
+  provider?: string;
+  /**
+   * Model for the next turns: one the provider lists, or one configured under `providers.<id>.models`. Unknown: -32602.
+   */
+  model?: string;
+  policy?: ApprovalPolicy;
+}
+/**
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "SessionMessagesParams".
+ */
+export interface SessionMessagesParams {
+  /**
+   * The session.
+   */
+  sessionId: string;
+  /**
+   * At most this many messages. Default 50.
+   */
+  limit?: number;
+  /**
+   * A message id: the page ends just before it (the `nextCursor` of the previous page). Omitted: the newest page.
+   */
+  before?: string;
+}
+/**
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "SessionMessagesResult".
+ */
+export interface SessionMessagesResult {
+  /**
+   * The page, oldest first.
+   */
+  messages: Message[];
+  /**
+   * The message id to pass as `before` for the older page; null when there is none.
+   */
+  nextCursor: string | null;
+}
+/**
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "SessionForkParams".
+ */
+export interface SessionForkParams {
+  /**
+   * The session to fork.
+   */
+  sessionId: string;
+  /**
+   * Copy the messages up to and including this one. Default: all (while a turn runs: the completed ones).
+   */
+  messageId?: string;
+  /**
+   * Name of the fork. Default: the source's name.
+   */
+  name?: string;
 }
 /**
  * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
@@ -1455,9 +1671,13 @@ export interface SessionIdParams {
 export interface SessionGetResult {
   session: Session;
   /**
-   * The session's messages, oldest first.
+   * The session's newest 50 messages, oldest first (the whole history of a short session). Older ones: session/messages.
    */
   messages: Message[];
+  /**
+   * Pass as `before` to session/messages for the older messages; null when `messages` is the whole history.
+   */
+  messagesCursor: string | null;
 }
 /**
  * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
@@ -1628,6 +1848,66 @@ export interface ToolApproveResult {
    */
   permissionId: string;
   decision: PermissionDecision;
+}
+/**
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "PermissionListParams".
+ */
+export interface PermissionListParams {
+  /**
+   * Only this session's (omitted: every session's).
+   */
+  sessionId?: string;
+}
+/**
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "PermissionListResult".
+ */
+export interface PermissionListResult {
+  /**
+   * Approvals waiting for an answer, oldest first.
+   */
+  permissions: PendingPermission[];
+}
+/**
+ * An approval waiting for an answer (answer it with tool/approve).
+ *
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "PendingPermission".
+ */
+export interface PendingPermission {
+  /**
+   * The permission.
+   */
+  permissionId: string;
+  /**
+   * The session.
+   */
+  sessionId: string;
+  /**
+   * The turn.
+   */
+  turnId: string;
+  /**
+   * The tool call.
+   */
+  callId: string;
+  /**
+   * Tool name.
+   */
+  tool: string;
+  /**
+   * Tool input.
+   */
+  input: {};
+  /**
+   * One line for a human.
+   */
+  summary: string;
+  /**
+   * When it was asked, ISO 8601.
+   */
+  requestedAt: string;
 }
 /**
  * Server-to-client request, sent to clients that declared `capabilities.permissionRequests`.

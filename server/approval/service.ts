@@ -7,22 +7,30 @@
  * clients' `permission/request` calls are cancelled ($/cancelRequest).
  *
  * Interested clients: peers subscribed to the session (or to all events) and peers waiting on a
- * `session/message` of that session. No answer within the timeout denies (`timeout`); the last
+ * `session/message` of that session. A client that subscribes while a permission is pending (a
+ * reconnecting IDE) becomes interested and receives its `permission/request` then. No answer within the timeout denies (`timeout`); the last
  * interested client disconnecting denies (`no client`); cancelling the turn denies (`cancelled`).
  */
-import type { PermissionDecision, PermissionRequestParams, PermissionRequestResult } from '../../protocol/index.js';
+import type { PendingPermission, PermissionAnswerer, PermissionDecision, PermissionRequestParams, PermissionRequestResult } from '../../protocol/index.js';
 import type { Core } from '../core.js';
 import { RpcError } from '../rpc/errors.js';
 import type { Peer } from '../rpc/peer.js';
 import { matches } from '../rpc/validate.js';
-import { newId } from '../session/ids.js';
+import { newId, now } from '../session/ids.js';
 
 export interface Answer {
   decision: PermissionDecision;
   reason?: string;
   /** Set when the server decided (timeout, no client, cancelled) rather than a user. */
   automatic?: boolean;
+  /** Who answered (permission.resolved `by`); the server when automatic. */
+  by?: PermissionAnswerer;
 }
+
+/** The answerer record of a client connection. */
+export const answerer = (peer: Peer, via: 'permission/request' | 'tool/approve'): PermissionAnswerer => ({
+  type: 'client', via, transport: peer.transport, ...(peer.clientInfo?.name ? { clientName: peer.clientInfo.name } : {}), connectionId: peer.id,
+});
 
 export interface PermissionAsk {
   sessionId: string;
@@ -38,6 +46,9 @@ export interface PermissionAsk {
 
 interface Pending extends PermissionAsk {
   id: string;
+  requestedAt: string;
+  /** Peers a permission/request went to (each gets at most one). */
+  asked: Set<Peer>;
   settle(answer: Answer): void;
   /** Cancels the permission/request calls still out. */
   requests: AbortController;
@@ -64,6 +75,25 @@ export class ApprovalService {
       set.delete(peer);
       if (set.size === 0 && this.watchers.get(sessionId) === set) this.watchers.delete(sessionId);
     };
+  }
+
+  /** permission/list: what waits for an answer, oldest first. */
+  list(sessionId?: string): PendingPermission[] {
+    return [...this.pending.values()].filter((p) => sessionId === undefined || p.sessionId === sessionId).map((p) => ({
+      permissionId: p.id, sessionId: p.sessionId, turnId: p.turnId, callId: p.callId, tool: p.tool, input: p.input, summary: p.summary, requestedAt: p.requestedAt,
+    }));
+  }
+
+  /**
+   * A peer subscribed to a session (or to all, `null`): it is now interested in that session's
+   * pending permissions, and one that takes permission requests is asked each of them.
+   */
+  subscribed(peer: Peer, sessionId: string | null): void {
+    for (const p of [...this.pending.values()]) {
+      if (sessionId !== null && p.sessionId !== sessionId) continue;
+      p.interested.add(peer);
+      this.send(p, peer);
+    }
   }
 
   private interestedPeers(sessionId: string): Peer[] {
@@ -93,7 +123,7 @@ export class ApprovalService {
       const timer = setTimeout(() => pending.settle({ decision: 'deny', reason: 'timeout', automatic: true }), a.timeoutMs);
       const onAbort = () => pending.settle({ decision: 'deny', reason: 'cancelled', automatic: true });
       const pending: Pending = {
-        ...a, id, requests: new AbortController(), interested: new Set(this.interestedPeers(a.sessionId)),
+        ...a, id, requestedAt: now(), asked: new Set(), requests: new AbortController(), interested: new Set(this.interestedPeers(a.sessionId)),
         settle: (answer) => {
           if (!this.pending.has(id)) return;
           this.pending.delete(id);
@@ -103,6 +133,7 @@ export class ApprovalService {
           this.remember(id, { ...answer, tool: a.tool });
           events.append(a.sessionId, 'permission.resolved', {
             permissionId: id, callId: a.callId, tool: a.tool, decision: answer.decision, ...(answer.reason ? { reason: answer.reason } : {}),
+            by: answer.automatic ? { type: 'server' } : answer.by ?? { type: 'client' },
           });
           resolve(answer);
         },
@@ -113,26 +144,31 @@ export class ApprovalService {
       });
       if (a.signal.aborted) return onAbort();
       a.signal.addEventListener('abort', onAbort, { once: true });
-      const params: PermissionRequestParams = {
-        sessionId: a.sessionId, permissionId: id, turnId: a.turnId, callId: a.callId, tool: a.tool, input: a.input, summary: a.summary,
-      };
-      for (const peer of pending.interested) {
-        if (!peer.capabilities.permissionRequests || !peer.request) continue;
-        peer.request('permission/request', params, pending.requests.signal).then((result) => {
-          const check = matches('PermissionRequestResult', result);
-          if (!check.ok) {
-            // A reply that cannot be understood denies at once rather than waiting for the timeout.
-            log.warn({ peer: peer.id, errors: check.errors }, 'invalid permission/request reply: denied');
-            pending.settle({ decision: 'deny', reason: `invalid reply from the client to permission/request: ${String(check.errors).slice(0, 300)}`, automatic: true });
-            return;
-          }
-          // Fields the server does not know are ignored (a newer client); only these two count.
-          const r = result as PermissionRequestResult;
-          pending.settle({ decision: r.decision, ...(r.reason ? { reason: r.reason } : {}) });
-        }, (err: unknown) => {
-          if (!pending.requests.signal.aborted) log.debug({ peer: peer.id, err: String(err) }, 'permission/request failed');
-        });
+      for (const peer of pending.interested) this.send(pending, peer);
+    });
+  }
+
+  /** Sends a pending permission's permission/request to a peer that takes them, once; the first reply answers it. */
+  private send(pending: Pending, peer: Peer) {
+    if (!peer.capabilities.permissionRequests || !peer.request || peer.closed || pending.asked.has(peer) || !this.pending.has(pending.id)) return;
+    pending.asked.add(peer);
+    const { log } = this.core;
+    const params: PermissionRequestParams = {
+      sessionId: pending.sessionId, permissionId: pending.id, turnId: pending.turnId, callId: pending.callId, tool: pending.tool, input: pending.input, summary: pending.summary,
+    };
+    peer.request('permission/request', params, pending.requests.signal).then((result) => {
+      const check = matches('PermissionRequestResult', result);
+      if (!check.ok) {
+        // A reply that cannot be understood denies at once rather than waiting for the timeout.
+        log.warn({ peer: peer.id, errors: check.errors }, 'invalid permission/request reply: denied');
+        pending.settle({ decision: 'deny', reason: `invalid reply from the client to permission/request: ${String(check.errors).slice(0, 300)}`, automatic: true });
+        return;
       }
+      // Fields the server does not know are ignored (a newer client); only these two count.
+      const r = result as PermissionRequestResult;
+      pending.settle({ decision: r.decision, ...(r.reason ? { reason: r.reason } : {}), by: answerer(peer, 'permission/request') });
+    }, (err: unknown) => {
+      if (!pending.requests.signal.aborted) log.debug({ peer: peer.id, err: String(err) }, 'permission/request failed');
     });
   }
 
@@ -162,7 +198,7 @@ export class ApprovalService {
     for (const [permissionId, p] of open) {
       if (this.pending.has(permissionId)) continue;
       this.remember(permissionId, { decision: 'deny', reason: 'server restart', automatic: true, tool: p.tool });
-      this.core.events.append(sessionId, 'permission.resolved', { permissionId, callId: p.callId, tool: p.tool, decision: 'deny', reason: 'server restart' });
+      this.core.events.append(sessionId, 'permission.resolved', { permissionId, callId: p.callId, tool: p.tool, decision: 'deny', reason: 'server restart', by: { type: 'server' } });
     }
   }
 

@@ -5,8 +5,11 @@ import type { HandlerTable } from '../rpc/dispatcher.js';
 
 export const sessionHandlers = {
   'session/create': (p, { core }) => core.sessions.create(p),
-  'session/list': (_p, { core }) => ({ sessions: core.sessions.list() }),
+  'session/list': (p, { core }) => core.sessions.list(p),
   'session/get': (p, { core }) => core.sessions.get(p.sessionId),
+  'session/update': (p, { core }) => core.sessions.update(p),
+  'session/messages': (p, { core }) => core.sessions.messages(p),
+  'session/fork': (p, { core }) => core.sessions.fork(p),
   'session/delete': (p, { core }) => core.sessions.delete(p.sessionId),
 
   'session/message': async (p, { core, peer, signal, respondAsync }) => {
@@ -46,6 +49,9 @@ export const sessionHandlers = {
     if (peer.closed) sub.stop();
     // The reply may go out before a long replay finishes; events keep their order on the wire.
     sub.ready.catch((err) => core.log.error({ err, sessionId }, 'event replay failed'));
+    // Permissions already pending are asked of this peer too (a reconnecting IDE sees the open
+    // question), after this reply.
+    if (!peer.closed) setImmediate(() => { if (peer.subscriptions.has(key)) core.approvals.subscribed(peer, sessionId); });
     return { subscribed: true, ...(sessionId ? { sessionId } : {}), lastSeq };
   },
 

@@ -348,10 +348,12 @@ function causeCode(err: unknown): string | undefined {
 
 function usageOf(u: OpenAI.CompletionUsage): Usage {
   const out: Usage = {};
-  if (typeof u.prompt_tokens === 'number') out.inputTokens = u.prompt_tokens;
-  if (typeof u.completion_tokens === 'number') out.outputTokens = u.completion_tokens;
+  // prompt_tokens includes the cached ones; Usage counts them apart, as Anthropic does (no overlap).
   const cached = u.prompt_tokens_details?.cached_tokens;
-  if (typeof cached === 'number' && cached > 0) out.cacheReadInputTokens = cached;
+  const cachedN = typeof cached === 'number' && cached > 0 ? cached : 0;
+  if (typeof u.prompt_tokens === 'number') out.inputTokens = Math.max(0, u.prompt_tokens - cachedN);
+  if (typeof u.completion_tokens === 'number') out.outputTokens = u.completion_tokens;
+  if (cachedN) out.cacheReadInputTokens = cachedN;
   return out;
 }
 

@@ -99,7 +99,7 @@ export class AccessGuard {
     return {
       'access-control-allow-origin': origin,
       'access-control-allow-headers': 'authorization, content-type, idempotency-key, last-event-id, prefer',
-      'access-control-allow-methods': 'GET, POST, PUT, DELETE, OPTIONS',
+      'access-control-allow-methods': 'GET, POST, PUT, PATCH, DELETE, OPTIONS',
       'access-control-max-age': '600',
       vary: 'Origin',
     };

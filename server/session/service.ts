@@ -1,11 +1,29 @@
-/** Session lifecycle: create, list, get, delete, each with its event. */
+/** Session lifecycle: create, list, get, update, fork, delete, each with its event; message pages. */
 import { realpathSync, statSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
-import type { Message, Session, SessionCreateParams } from '../../protocol/index.js';
+import type {
+  Message, Session, SessionCreateParams, SessionForkParams, SessionGetResult, SessionListParams, SessionListResult,
+  SessionMessagesParams, SessionMessagesResult, SessionUpdateParams,
+} from '../../protocol/index.js';
 import type { Core } from '../core.js';
 import { RpcError } from '../rpc/errors.js';
-import type { SessionRecord } from '../store/store.js';
+import { configuredIds, modelFacts, type ModelFacts } from '../provider/models.js';
+import type { SessionKey, SessionRecord } from '../store/store.js';
 import { newId, now } from './ids.js';
+
+/** session/get's page: the newest this many messages. */
+const GET_MESSAGES = 50;
+const DEFAULT_PAGE = 50;
+const DEFAULT_LIST = 100;
+
+const encodeCursor = (k: SessionKey) => Buffer.from(JSON.stringify([k.updatedAt, k.id])).toString('base64url');
+function decodeCursor(c: string): SessionKey {
+  try {
+    const v: unknown = JSON.parse(Buffer.from(c, 'base64url').toString('utf8'));
+    if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && typeof v[1] === 'string') return { updatedAt: v[0], id: v[1] };
+  } catch { /* fall through */ }
+  throw RpcError.invalidParams('cursor', 'is not a cursor this server returned');
+}
 
 export class SessionService {
   constructor(private core: Core) {}
@@ -13,7 +31,30 @@ export class SessionService {
   /** The protocol view of a stored session. */
   view(rec: SessionRecord): Session {
     const { ownerPid: _owner, ...session } = rec;
-    return { ...session, lastSeq: this.core.events.lastSeq(rec.id) };
+    return {
+      ...session,
+      // Sessions stored before usage was tracked read as zero.
+      usage: { inputTokens: 0, outputTokens: 0, cacheReadInputTokens: 0, cacheCreationInputTokens: 0, ...rec.usage },
+      costUsd: rec.costUsd ?? null,
+      context: { usedTokens: rec.context?.usedTokens ?? 0, windowTokens: this.facts(rec.provider, rec.model).contextWindow ?? null },
+      lastSeq: this.core.events.lastSeq(rec.id),
+    };
+  }
+
+  /** Price and context window of a model: config `providers.<id>.models` over the shipped table. */
+  facts(providerId: string, model: string): ModelFacts {
+    return modelFacts(providerId, model, this.core.config.get().providers?.[providerId]?.models);
+  }
+
+  /** Models a session may switch to: those the provider lists and those the config names. */
+  private knownModels(providerId: string): Set<string> {
+    return new Set([...this.core.providers.get(providerId).info().models, ...configuredIds(this.core.config.get().providers?.[providerId]?.models)]);
+  }
+
+  private defaultModel(providerId: string): string {
+    return (providerId === this.core.config.defaultProvider() ? this.core.config.get().defaultModel : undefined)
+      ?? this.core.config.get().providers?.[providerId]?.defaultModel
+      ?? this.core.providers.get(providerId).info().defaultModel;
   }
 
   /** The stored session, or NotFound. */
@@ -69,13 +110,77 @@ export class SessionService {
     }
   }
 
-  list(): Session[] {
-    return this.core.store.listSessions().map((r) => this.view(r));
+  list(p: SessionListParams = {}): SessionListResult {
+    const page = this.core.store.pageSessions(p.limit ?? DEFAULT_LIST, p.cursor === undefined ? undefined : decodeCursor(p.cursor), p.search);
+    return { sessions: page.sessions.map((r) => this.view(r)), nextCursor: page.next ? encodeCursor(page.next) : null };
   }
 
-  get(id: string): { session: Session; messages: Message[] } {
+  /** The session and its newest messages: bounded however long the session is. */
+  get(id: string): SessionGetResult {
     const rec = this.require(id);
-    return { session: this.view(rec), messages: this.core.store.listMessages(id) };
+    const page = this.messages({ sessionId: id, limit: GET_MESSAGES });
+    return { session: this.view(rec), messages: page.messages, messagesCursor: page.nextCursor };
+  }
+
+  /** One page of messages: the newest page first, oldest first within it. */
+  messages(p: SessionMessagesParams): SessionMessagesResult {
+    this.require(p.sessionId);
+    const limit = p.limit ?? DEFAULT_PAGE;
+    // One more than asked says whether an older page exists.
+    const rows = this.core.store.pageMessages(p.sessionId, limit + 1, p.before);
+    if (!rows) throw RpcError.notFound('message', p.before!);
+    const page = rows.slice(0, limit).reverse();
+    return { messages: page, nextCursor: rows.length > limit ? page[0].id : null };
+  }
+
+  /**
+   * Name, provider, model, policy. A running turn keeps the provider and model it started with;
+   * the change applies from the next turn. Emits session.updated with the changed fields.
+   */
+  update(p: SessionUpdateParams): Session {
+    const cur = this.require(p.sessionId);
+    const providerId = p.provider ?? cur.provider;
+    if (p.provider !== undefined && !this.core.providers.has(p.provider)) throw RpcError.invalidParams('provider', `unknown provider ${p.provider}`);
+    const known = this.knownModels(providerId);
+    if (p.model !== undefined && !known.has(p.model)) throw RpcError.invalidParams('model', `unknown model ${p.model} for provider ${providerId} (known: ${[...known].join(', ')})`);
+    const model = p.model ?? (providerId === cur.provider || known.has(cur.model) ? cur.model : this.defaultModel(providerId));
+    const next = { name: p.name ?? cur.name, provider: providerId, model, policy: p.policy ?? cur.policy };
+    let changed: string[] = [];
+    const stored = this.core.store.patchSession(p.sessionId, (rec) => {
+      changed = (['name', 'provider', 'model', 'policy'] as const).filter((k) => JSON.stringify(rec[k]) !== JSON.stringify(next[k]));
+      if (!changed.length) return undefined;
+      const out: SessionRecord = { ...rec, name: next.name, provider: next.provider, model: next.model, updatedAt: now() };
+      if (next.policy) out.policy = next.policy;
+      return out;
+    });
+    if (!stored) throw RpcError.notFound('session', p.sessionId);
+    const session = this.view(stored);
+    if (changed.length) this.core.events.append(stored.id, 'session.updated', { session: { ...session, lastSeq: session.lastSeq + 1 }, changed });
+    return changed.length ? { ...session, lastSeq: session.lastSeq + 1 } : session;
+  }
+
+  /**
+   * A new session with copies of the source's messages through `messageId` (default: all),
+   * leaving out any still streaming (a running turn's), on the same workspace, provider, model
+   * and policy. The copies get new ids; the rest of their content is unchanged.
+   */
+  fork(p: SessionForkParams): Session {
+    const src = this.require(p.sessionId);
+    const through = this.core.store.messagesThrough(src.id, p.messageId);
+    if (!through) throw RpcError.notFound('message', p.messageId!);
+    const kept = through.filter((m) => m.status !== 'streaming');
+    const t = now();
+    const id = newId('ses');
+    const rec: SessionRecord = {
+      id, name: p.name ?? src.name, provider: src.provider, model: src.model, workspaceRoot: src.workspaceRoot,
+      status: 'idle', activeTurnId: null, createdAt: t, updatedAt: t,
+      ...(src.policy ? { policy: src.policy } : {}),
+      parentId: src.id, forkedFromMessageId: p.messageId ?? kept.at(-1)?.id ?? null,
+    };
+    this.core.store.insertSessionWithMessages(rec, kept.map((m): Message => ({ ...m, id: newId('msg'), sessionId: id })));
+    const session = { ...this.view(rec), lastSeq: 1 };
+    this.core.events.append(id, 'session.created', { session });
+    return session;
   }
 
   async delete(id: string) {

@@ -5,7 +5,7 @@
  */
 import Database from 'better-sqlite3';
 import type { Message } from '../../protocol/index.js';
-import type { SessionRecord, StoredEvent, Store } from './store.js';
+import type { SessionKey, SessionRecord, StoredEvent, Store } from './store.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -17,6 +17,7 @@ CREATE TABLE IF NOT EXISTS messages (
   id TEXT PRIMARY KEY, session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE, json TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS messages_session ON messages(session_id);
+CREATE INDEX IF NOT EXISTS sessions_updated ON sessions(updated_at, id);
 CREATE TABLE IF NOT EXISTS events (
   id INTEGER PRIMARY KEY, session_id TEXT, seq INTEGER NOT NULL, type TEXT NOT NULL, json TEXT NOT NULL
 );
@@ -26,6 +27,9 @@ CREATE TABLE IF NOT EXISTS kv (ns TEXT NOT NULL, key TEXT NOT NULL, value TEXT N
 
 /** Rows per multi-row event INSERT. */
 const EVENT_ROWS = 64;
+
+/** Rows a name search looks at per page before it gives up the page short (bounds a search of many sessions). */
+const SEARCH_SCAN = 100_000;
 
 interface SessionRow { json: string; status: string; active_turn_id: string | null; owner_pid: number | null; updated_at: string }
 
@@ -45,6 +49,8 @@ export class SqliteStore implements Store {
       insertSession: db.prepare('INSERT INTO sessions (id, json, status, active_turn_id, owner_pid, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       getSession: db.prepare<[string], SessionRow>('SELECT json, status, active_turn_id, owner_pid, updated_at FROM sessions WHERE id = ?'),
       listSessions: db.prepare<[], SessionRow>('SELECT json, status, active_turn_id, owner_pid, updated_at FROM sessions ORDER BY created_at DESC, id DESC'),
+      pageSessions: db.prepare<[string, string, number], SessionRow>('SELECT json, status, active_turn_id, owner_pid, updated_at FROM sessions WHERE (updated_at, id) < (?, ?) ORDER BY updated_at DESC, id DESC LIMIT ?'),
+      scanSessions: db.prepare<[string, string, number], SessionRow & { id: string; name: string | null }>("SELECT id, json_extract(json, '$.name') AS name, json, status, active_turn_id, owner_pid, updated_at FROM sessions WHERE (updated_at, id) < (?, ?) ORDER BY updated_at DESC, id DESC LIMIT ?"),
       updateSession: db.prepare('UPDATE sessions SET json = ?, status = ?, active_turn_id = ?, owner_pid = ?, updated_at = ? WHERE id = ?'),
       claimTurn: db.prepare("UPDATE sessions SET status = 'running', active_turn_id = ?, owner_pid = ?, updated_at = ? WHERE id = ? AND status = 'idle'"),
       releaseTurn: db.prepare("UPDATE sessions SET status = 'idle', active_turn_id = NULL, owner_pid = NULL, updated_at = ? WHERE id = ? AND active_turn_id = ?"),
@@ -53,6 +59,10 @@ export class SqliteStore implements Store {
       deleteSessionEvents: db.prepare("DELETE FROM events WHERE session_id = ? AND type != 'session.deleted'"),
       putMessage: db.prepare('INSERT INTO messages (id, session_id, json) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET json = excluded.json'),
       listMessages: db.prepare<[string], { json: string }>('SELECT json FROM messages WHERE session_id = ? ORDER BY rowid'),
+      messageRowid: db.prepare<[string, string], { r: number }>('SELECT rowid AS r FROM messages WHERE id = ? AND session_id = ?'),
+      newestMessages: db.prepare<[string, number], { json: string }>('SELECT json FROM messages WHERE session_id = ? ORDER BY rowid DESC LIMIT ?'),
+      messagesBefore: db.prepare<[string, number, number], { json: string }>('SELECT json FROM messages WHERE session_id = ? AND rowid < ? ORDER BY rowid DESC LIMIT ?'),
+      messagesThrough: db.prepare<[string, number], { json: string }>('SELECT json FROM messages WHERE session_id = ? AND rowid <= ? ORDER BY rowid'),
       insertEvent: db.prepare('INSERT INTO events (id, session_id, seq, type, json) VALUES (?, ?, ?, ?, ?)'),
       sessionEventsSince: db.prepare<[string, number, number], StoredEvent>('SELECT id, session_id AS sessionId, seq, type, json FROM events WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?'),
       allEventsSince: db.prepare<[number, number], StoredEvent>('SELECT id, session_id AS sessionId, seq, type, json FROM events WHERE id > ? ORDER BY id LIMIT ?'),
@@ -126,8 +136,39 @@ export class SqliteStore implements Store {
   }
   getSession(id: string) { return this.row(this.stmts.getSession.get(id)); }
   listSessions() { return this.stmts.listSessions.all().map((r) => this.row(r)!); }
+  pageSessions(limit: number, after?: SessionKey, search?: string) {
+    // '\uffff' sorts after every ISO timestamp: no cursor means from the newest.
+    const [u, id] = after ? [after.updatedAt, after.id] : ['\uffff', ''];
+    const keyOf = (s: SessionRecord): SessionKey => ({ updatedAt: s.updatedAt, id: s.id });
+    if (search === undefined) {
+      const rows = this.stmts.pageSessions.all(u, id, limit + 1).map((r) => this.row(r)!);
+      const sessions = rows.slice(0, limit);
+      return { sessions, next: rows.length > limit ? keyOf(sessions[sessions.length - 1]) : null };
+    }
+    // Case-insensitive on the whole of Unicode (SQLite's lower() knows only ASCII), so matched here.
+    const needle = search.toLowerCase();
+    const sessions: SessionRecord[] = [];
+    let last: SessionKey | undefined;
+    let scanned = 0;
+    for (const r of this.stmts.scanSessions.iterate(u, id, SEARCH_SCAN)) {
+      scanned++;
+      last = { updatedAt: r.updated_at, id: r.id };
+      if (typeof r.name !== 'string' || !r.name.toLowerCase().includes(needle)) continue;
+      if (sessions.length === limit) return { sessions, next: keyOf(sessions[limit - 1]) };
+      sessions.push(this.row(r)!);
+    }
+    return { sessions, next: scanned === SEARCH_SCAN && last ? last : null };
+  }
   updateSession(s: SessionRecord) {
     this.stmts.updateSession.run(this.json(s), s.status, s.activeTurnId ?? null, s.ownerPid ?? null, s.updatedAt, s.id);
+  }
+  patchSession(id: string, fn: (s: SessionRecord) => SessionRecord | undefined) {
+    return this.db.transaction(() => {
+      const cur = this.getSession(id);
+      const next = cur && fn(cur);
+      if (next) this.updateSession(next);
+      return next ?? cur;
+    }).immediate();
   }
   claimTurn(sessionId: string, turnId: string, ownerPid: number, updatedAt: string) {
     return this.stmts.claimTurn.run(turnId, ownerPid, updatedAt, sessionId).changes === 1;
@@ -145,6 +186,34 @@ export class SqliteStore implements Store {
 
   putMessage(m: Message) { this.stmts.putMessage.run(m.id, m.sessionId, JSON.stringify(m)); }
   listMessages(sessionId: string) { return this.stmts.listMessages.all(sessionId).map((r) => JSON.parse(r.json) as Message); }
+  pageMessages(sessionId: string, limit: number, before?: string) {
+    let rows: Array<{ json: string }>;
+    if (before === undefined) rows = this.stmts.newestMessages.all(sessionId, limit);
+    else {
+      const at = this.stmts.messageRowid.get(before, sessionId);
+      if (!at) return undefined;
+      rows = this.stmts.messagesBefore.all(sessionId, at.r, limit);
+    }
+    return rows.map((r) => JSON.parse(r.json) as Message);
+  }
+  messagesThrough(sessionId: string, through?: string) {
+    if (through === undefined) return this.listMessages(sessionId);
+    const at = this.stmts.messageRowid.get(through, sessionId);
+    return at ? this.stmts.messagesThrough.all(sessionId, at.r).map((r) => JSON.parse(r.json) as Message) : undefined;
+  }
+  insertSessionWithMessages(s: SessionRecord, messages: Message[]) {
+    this.db.transaction(() => {
+      this.insertSession(s);
+      for (const m of messages) this.putMessage(m);
+    })();
+  }
+  /** The query plans of the paging statements (bench and tests check they use an index). */
+  explainPaging(): string[] {
+    return [
+      this.db.prepare("EXPLAIN QUERY PLAN SELECT json FROM messages WHERE session_id = 'x' AND rowid < 5 ORDER BY rowid DESC LIMIT 50").all(),
+      this.db.prepare("EXPLAIN QUERY PLAN SELECT json FROM sessions WHERE (updated_at, id) < ('a', 'b') ORDER BY updated_at DESC, id DESC LIMIT 100").all(),
+    ].map((rows) => (rows as Array<{ detail: string }>).map((r) => r.detail).join('; '));
+  }
 
   appendEvents(events: StoredEvent[]) { if (events.length) this.appendTx(events); }
   eventsSince(sessionId: string | null, since: number, limit: number) {

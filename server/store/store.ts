@@ -20,11 +20,26 @@ export interface SessionRecord extends Omit<Session, 'lastSeq'> {
   ownerPid?: number | null;
 }
 
+/** Where a page of sessions continues: after this (updatedAt, id), in newest-updated-first order. */
+export interface SessionKey { updatedAt: string; id: string }
+
 export interface Store {
   insertSession(s: SessionRecord): void;
   getSession(id: string): SessionRecord | undefined;
   listSessions(): SessionRecord[];
+  /**
+   * Up to `limit` sessions, most recently updated first, after `after` (indexed by (updated_at, id));
+   * `search`: only those whose name contains it, case-insensitive. `next`: where the following page
+   * starts, null at the end. A search looks at a bounded number of sessions per page, so its page
+   * may be short (even empty) with a `next`.
+   */
+  pageSessions(limit: number, after?: SessionKey, search?: string): { sessions: SessionRecord[]; next: SessionKey | null };
   updateSession(s: SessionRecord): void;
+  /**
+   * Read-modify-write of one session in a write transaction (no other writer, in this process or
+   * another, interleaves): `fn` returns the new record, or undefined to leave it. Returns what was stored.
+   */
+  patchSession(id: string, fn: (s: SessionRecord) => SessionRecord | undefined): SessionRecord | undefined;
   /** Atomically mark a session running with a turn; false when it was not idle. */
   claimTurn(sessionId: string, turnId: string, ownerPid: number, updatedAt: string): boolean;
   /** Mark a session idle again (only if the given turn still owns it). */
@@ -35,6 +50,15 @@ export interface Store {
 
   putMessage(m: Message): void;
   listMessages(sessionId: string): Message[];
+  /**
+   * Up to `limit` messages of a session, NEWEST first, older than the message `before` (omitted:
+   * the newest). Undefined when `before` is not a message of that session. Indexed: constant work per page.
+   */
+  pageMessages(sessionId: string, limit: number, before?: string): Message[] | undefined;
+  /** A session's messages up to and including `through` (omitted: all), oldest first; undefined when `through` is not one of them. */
+  messagesThrough(sessionId: string, through?: string): Message[] | undefined;
+  /** Inserts a session and its messages (in order) in one transaction. */
+  insertSessionWithMessages(s: SessionRecord, messages: Message[]): void;
 
   /** Appends events in one transaction. */
   appendEvents(events: StoredEvent[]): void;

@@ -12,6 +12,7 @@ import { newId, now } from '../session/ids.js';
 import { closeOpenToolCalls } from '../session/recovery.js';
 import type { SessionRecord } from '../store/store.js';
 import type { StreamEvent } from '../provider/types.js';
+import { addCost, addUsage, contextTokens, costOf } from '../provider/models.js';
 
 export interface ActiveTurn {
   turnId: string;
@@ -117,7 +118,9 @@ export class TurnRunner {
     const history = store.listMessages(sid);
     const provider = core.providers.get(session.provider);
     const maxSteps = core.config.limits().maxSteps;
-    const usage: Required<Pick<Usage, 'inputTokens' | 'outputTokens'>> = { inputTokens: 0, outputTokens: 0 };
+    /** The turn's totals. */
+    let usage: Usage = addUsage(undefined, undefined);
+    let costUsd: number | null = null;
     /** The assistant message being streamed (undefined between model calls). */
     let assistant: Message | undefined;
     /** The last assistant message of this turn, for the turn's end event. */
@@ -135,26 +138,30 @@ export class TurnRunner {
           this.collector(assistant, turnId, signal, badInput),
         ), signal);
         if (signal.aborted) throw RpcError.cancelled();
-        usage.inputTokens += res.usage?.inputTokens ?? 0;
-        usage.outputTokens += res.usage?.outputTokens ?? 0;
         const done: Message = assistant;
         assistant = undefined;
         // A block the stream opened but never filled (an empty text block) is not kept.
         done.content = done.content.filter((p) => p && (p.type !== 'text' || p.text !== ''));
         done.status = 'complete';
         done.stopReason = res.stopReason;
-        if (res.usage) done.usage = res.usage;
+        done.usage = res.usage ?? {};
+        // The price as configured now (a config change applies to the next call).
+        const facts = core.sessions.facts(session.provider, session.model);
+        done.costUsd = costOf(done.usage, facts.price);
+        usage = addUsage(usage, done.usage);
+        costUsd = addCost(costUsd, done.costUsd);
         store.putMessage(done);
         events.append(sid, 'message.completed', { message: done });
         history.push(done);
+        this.recordUsage(sid, turnId, done, session.model, facts.contextWindow);
 
         const calls = done.content.filter((p): p is ToolUsePart => p.type === 'tool_use');
         if (res.stopReason !== 'tool_use' || calls.length === 0) {
-          events.append(sid, 'turn.completed', { turnId, messageId: done.id, stopReason: res.stopReason, usage });
+          events.append(sid, 'turn.completed', { turnId, messageId: done.id, stopReason: res.stopReason, usage, costUsd });
           return done;
         }
         if (step >= maxSteps) {
-          events.append(sid, 'turn.completed', { turnId, messageId: done.id, stopReason: 'step_limit', usage });
+          events.append(sid, 'turn.completed', { turnId, messageId: done.id, stopReason: 'step_limit', usage, costUsd });
           return done;
         }
         const results: ToolResultPart[] = [];
@@ -199,6 +206,20 @@ export class TurnRunner {
       events.append(sid, 'turn.failed', { turnId, messageId, error });
       throw err instanceof RpcError ? new RpcError(err.code, err.message, { ...err.data, turnId, messageId }) : RpcError.internal('session/message');
     }
+  }
+
+  /**
+   * Adds a model call to the session's running totals (one write transaction, so a concurrent
+   * session/update is never lost) and announces it as usage.updated.
+   */
+  private recordUsage(sessionId: string, turnId: string, msg: Message, model: string, windowTokens: number | undefined) {
+    const context = { usedTokens: contextTokens(msg.usage), windowTokens: windowTokens ?? null };
+    const rec = this.core.store.patchSession(sessionId, (r) => ({ ...r, usage: addUsage(r.usage, msg.usage), costUsd: addCost(r.costUsd, msg.costUsd ?? null), context }));
+    if (!rec) return; // deleted meanwhile
+    this.core.events.append(sessionId, 'usage.updated', {
+      turnId, messageId: msg.id, model, usage: msg.usage ?? {}, costUsd: msg.costUsd ?? null,
+      sessionUsage: addUsage(rec.usage, undefined), sessionCostUsd: rec.costUsd ?? null, context,
+    });
   }
 
   /** Turns provider stream events into message content and `message.delta` events. */

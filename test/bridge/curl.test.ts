@@ -41,5 +41,5 @@ t.test('README curl examples', { skip: hasCurl ? false : 'curl is not installed'
   await until(() => stream.includes('event: turn.completed'), 'turn.completed on the stream');
   t.match(stream, /event: message\.delta\nid: \d+\ndata: \{.*"text":"Echo: "/, 'deltas stream as SSE');
   const types = [...stream.matchAll(/^event: (.+)$/gm)].map((m) => m[1]);
-  t.same(types, ['message.created', 'turn.started', 'message.created', 'message.delta', 'message.delta', 'message.completed', 'turn.completed']);
+  t.same(types, ['message.created', 'turn.started', 'message.created', 'message.delta', 'message.delta', 'message.completed', 'usage.updated', 'turn.completed']);
 });

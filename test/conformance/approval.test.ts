@@ -68,7 +68,10 @@ const approvals: Scenario = async (d, rec, t) => {
   t.match(await text(), /^Tool error: Permission denied by rule/);
   t.equal(d.events(s.id).filter((e) => e.type === 'permission.requested').length, 3, 'three questions: once, deny, always');
   rec.note('session event types', collapseDeltas(d.events(s.id).map((e) => e.type)));
-  rec.note('resolutions', d.events(s.id).filter((e) => e.type === 'permission.resolved').map((e) => e.data));
+  const resolutions = d.events(s.id).filter((e) => e.type === 'permission.resolved').map((e) => e.data);
+  // Who answered: this transport's connection (its name and id differ between transports, so they are checked here, not compared).
+  for (const r of resolutions) t.match(r.by, { type: 'client', via: 'tool/approve', transport: d.transport, connectionId: /^peer_\d+$/ });
+  rec.note('resolutions', resolutions.map(({ by, ...r }: Json) => ({ ...r, by: { type: by.type, via: by.via } })));
 
   // no answer: the session's timeout denies
   const quick = await d.request('session/create', { name: 'quick', policy: { timeoutMs: 300 } });

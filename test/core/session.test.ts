@@ -28,7 +28,7 @@ for (const transport of RPC_TRANSPORTS) {
     await client.waitForEvent('turn.completed');
     const events = client.events(a.id);
     const types = events.map((e) => e.type);
-    t.same(types, ['message.created', 'turn.started', 'message.created', 'message.delta', 'message.delta', 'message.delta', 'message.delta', 'message.completed', 'turn.completed']);
+    t.same(types, ['message.created', 'turn.started', 'message.created', 'message.delta', 'message.delta', 'message.delta', 'message.delta', 'message.completed', 'usage.updated', 'turn.completed']);
     const deltas = events.filter((e) => e.type === 'message.delta').map((e) => e.data.delta.text).join('');
     t.equal(deltas, 'Echo: hello there world', 'deltas add up to the reply');
     const seqs = events.map((e) => e.seq);

@@ -35,7 +35,10 @@ export const credentialOf = (r: Recorded): string | undefined =>
 
 let msgCounter = 0;
 
-const start = (usage = { input_tokens: 12, output_tokens: 1 }): Step => ({
+/** Usage as Anthropic reports it (message_start; output_tokens again, cumulative, in message_delta). */
+export interface ScriptedUsage { input_tokens: number; output_tokens?: number; cache_read_input_tokens?: number; cache_creation_input_tokens?: number }
+
+const start = (usage: ScriptedUsage = { input_tokens: 12, output_tokens: 1 }): Step => ({
   event: 'message_start',
   data: { type: 'message_start', message: { id: `msg_test_${++msgCounter}`, type: 'message', role: 'assistant', model: 'claude-test', content: [], stop_reason: null, stop_sequence: null, usage } },
 });
@@ -51,9 +54,10 @@ const textBlock = (index: number, chunks: string[], delay = 0): Step[] => [
 
 /** Script builders. */
 export const reply = {
-  /** A streamed text reply, one delta per chunk, with a ping after message_start. */
-  text(chunks: string[], o: { delay?: number; stopReason?: string } = {}): Reply {
-    return { kind: 'stream', steps: [start(), { event: 'ping', data: { type: 'ping' } }, ...textBlock(0, chunks, o.delay), ...end(o.stopReason ?? 'end_turn', chunks.length)] };
+  /** A streamed text reply, one delta per chunk, with a ping after message_start; `usage` scripts the counts (output: default one per chunk). */
+  text(chunks: string[], o: { delay?: number; stopReason?: string; usage?: ScriptedUsage } = {}): Reply {
+    const output = o.usage?.output_tokens ?? chunks.length;
+    return { kind: 'stream', steps: [start(o.usage ? { ...o.usage, output_tokens: 1 } : undefined), { event: 'ping', data: { type: 'ping' } }, ...textBlock(0, chunks, o.delay), ...end(o.stopReason ?? 'end_turn', output)] };
   },
   /** Text (optional), then tool_use blocks whose input arrives as input_json_delta pieces. */
   toolUse(calls: Array<{ id: string; name: string; input: Json }>, text?: string): Reply {

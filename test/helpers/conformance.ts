@@ -31,7 +31,7 @@ export class Recorder {
 export type Scenario = (d: Driver, rec: Recorder, t: Test) => Promise<void>;
 
 const ID = /^(ses|msg|turn|perm|call|toolu)_[A-Za-z0-9_]+$/;
-const TIME_KEYS = new Set(['time', 'createdAt', 'updatedAt']);
+const TIME_KEYS = new Set(['time', 'createdAt', 'updatedAt', 'requestedAt']);
 
 /**
  * Replaces server-made ids with placeholders numbered by first appearance (`<ses:1>`), timestamps

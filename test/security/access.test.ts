@@ -74,7 +74,7 @@ t.test('on loopback a key is required once one exists; header or subprotocol', a
   const c = await WsClient.connect(server.wsUrl, {}, ['agentd', `agentd.bearer.${key}`]);
   t.equal(c.ws.protocol, 'agentd', 'the token subprotocol is never echoed');
   await c.initialize();
-  t.same(await c.request('session/list', {}), { sessions: [] });
+  t.same(await c.request('session/list', {}), { sessions: [], nextCursor: null });
   await c.close();
   t.equal(cli(dir, 'key', 'revoke', 'k').status, 0);
   t.equal(await upgradeStatus(server.wsUrl), 101, 'revoked: open again');
@@ -118,7 +118,7 @@ t.test('mTLS: https/wss, a client without a valid certificate is refused', async
   const ca = readFileSync(certs.ca);
   const good = await WsClient.connect(server.wsUrl, { ca, cert: readFileSync(certs.clientCert), key: readFileSync(certs.clientKey) });
   await good.initialize();
-  t.same(await good.request('session/list', {}), { sessions: [] }, 'wss with a client certificate works');
+  t.same(await good.request('session/list', {}), { sessions: [], nextCursor: null }, 'wss with a client certificate works');
   await good.close();
   await t.rejects(WsClient.connect(server.wsUrl, { ca }), 'no client certificate');
   await t.rejects(WsClient.connect(server.wsUrl, { ca, cert: readFileSync(certs.rogueCert), key: readFileSync(certs.rogueKey) }), 'certificate from another CA');

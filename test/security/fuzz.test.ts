@@ -59,5 +59,5 @@ t.test('websocket: invalid UTF-8 in a text frame closes with 1007; the server st
   t.equal(await closed, 1007);
   const fresh = await another();
   await fresh.initialize();
-  t.same(await fresh.request('session/list', {}), { sessions: [] });
+  t.same(await fresh.request('session/list', {}), { sessions: [], nextCursor: null });
 });

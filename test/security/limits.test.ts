@@ -41,7 +41,7 @@ t.test('stdio: invalid UTF-8 is a parse error', async (t) => {
   c.rawBytes(Buffer.concat([Buffer.from(`Content-Length: ${body.length}\r\n\r\n`), body]));
   await c.waitFor(() => c.orphans.length === 1, 5000, 'parse error');
   t.equal(c.orphans[0].error?.code, -32700);
-  t.same(await c.request('session/list', {}), { sessions: [] });
+  t.same(await c.request('session/list', {}), { sessions: [], nextCursor: null });
 });
 
 t.test('websocket: frames over the limit close with 1009; other clients are unaffected', async (t) => {
@@ -53,7 +53,7 @@ t.test('websocket: frames over the limit close with 1009; other clients are unaf
   const closed = new Promise<number>((resolve) => c.ws.on('close', (code) => resolve(code)));
   c.raw(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '1.0', clientInfo: { name: 'x'.repeat(10_000) } } }));
   t.equal(await closed, 1009);
-  t.same(await other.request('session/list', {}), { sessions: [] });
+  t.same(await other.request('session/list', {}), { sessions: [], nextCursor: null });
   await other.close();
 });
 

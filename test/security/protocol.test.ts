@@ -55,7 +55,7 @@ for (const transport of RPC_TRANSPORTS) {
     t.equal(before.error?.code, -32002, 'not initialized yet, still alive');
     await c.initialize();
     for (const text of CANCELS) c.raw(text);
-    t.same(await c.request('session/list', {}), { sessions: [] });
+    t.same(await c.request('session/list', {}), { sessions: [], nextCursor: null });
     const refused = c.orphans.filter((m) => m.id === null && m.error);
     t.ok(refused.length >= 2 * 12, `bad protocol notifications are refused with typed errors (${refused.length})`);
     t.ok(refused.every((m) => [-32600, -32602].includes(m.error!.code)), 'as -32600 / -32602');
