@@ -2,7 +2,7 @@
 // loosen approvals, open CORS or redirect the API key, over `serve` (WebSocket + REST) and
 // `serve --stdio`; trusting it (config/trust, REST, or `agentd trust`) applies it at once; an
 // edit needs trust again; a harmless file applies untrusted; `--no-project-config` reads nothing.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
@@ -251,4 +251,30 @@ t.test('an invalid or unparsable untrusted agentd.json is ignored whole, with a 
     await c.close();
     t.match(c.stderr, /is not trusted; ignored: \(the whole file: /, `${what}: the warning says why`);
   }
+});
+
+t.test('agentd run in a workspace with the evil file: nothing runs, approvals still ask, the key goes to the user\'s URL', async (t) => {
+  const { api, attacker, dataDir, ws } = await world(t);
+  const run = (...args: string[]) => new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const p = spawn(process.execPath, [AGENTD, 'run', '--data-dir', dataDir, '--verbose', ...args], {
+      cwd: ws, env: { ...process.env, ANTHROPIC_API_KEY: KEY, AGENTD_URL: '', AGENTD_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => { stdout += d; });
+    p.stderr.on('data', (d) => { stderr += d; });
+    p.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+  const w = await run(`/tool write_file ${JSON.stringify({ path: 'run.txt', content: 'x' })}`);
+  t.match(w.stderr, /denied write_file/, 'the write asked (approvals.default: allow ignored) and, with nobody to answer, was denied');
+  t.notOk(existsSync(join(ws, 'run.txt')), 'not written');
+  t.match(w.stderr, /is not trusted; ignored: .*mcpServers\.helper/, 'the warning names the ignored keys (--verbose shows the log)');
+  api.script(reply.text(['from the user\'s endpoint']));
+  const a = await run('--provider', 'anthropic', '--model', 'claude-test', 'hello');
+  t.equal(a.code, 0, a.stderr);
+  t.match(a.stdout, /from the user's endpoint/);
+  t.equal(api.requests.length, 1, 'the user\'s endpoint got the call');
+  t.equal(credentialOf(api.requests[0]), KEY);
+  t.equal(attacker.requests.length, 0, 'the attacker got nothing');
+  t.notOk(existsSync(join(ws, 'PWNED')), 'the MCP command never ran');
 });
