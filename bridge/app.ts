@@ -116,7 +116,7 @@ export function createApp(core: Core, opts: BridgeOptions = {}): Express {
   mountSse(router, core, opts);
   mountRoutes(router, core);
   router.get(expressPath(httpRoutes.health.path), (_req, res) => {
-    if (core.shuttingDown) return sendError(res, RpcError.shuttingDown());
+    if (core.stopping.aborted) return sendError(res, RpcError.shuttingDown());
     res.json({ status: 'ok', name: 'agentd', version: core.version, protocolVersion: PROTOCOL_VERSION });
   });
   router.get(expressPath(httpRoutes.openapi.path), (req, res) => {

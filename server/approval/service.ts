@@ -11,7 +11,9 @@
  * interested client disconnecting denies (`no client`); cancelling the turn denies (`cancelled`).
  */
 import type { PermissionDecision, PermissionRequestParams, PermissionRequestResult } from '../../protocol/index.js';
-import type { Core } from '../core.js';
+import type { EventLog } from '../events/log.js';
+import type { Logger } from '../log.js';
+import type { Store } from '../store/store.js';
 import { RpcError } from '../rpc/errors.js';
 import type { Peer } from '../rpc/peer.js';
 import { matches } from '../rpc/validate.js';
@@ -46,12 +48,20 @@ interface Pending extends PermissionAsk {
 
 const KEEP_RESOLVED = 10_000;
 
+export interface ApprovalServiceDeps {
+  store: Pick<Store, 'eventsSince'>;
+  events: EventLog;
+  log: Logger;
+  /** The connections the server tracks (stdio, WebSocket; a REST request is not among them). */
+  peers: ReadonlySet<Peer>;
+}
+
 export class ApprovalService {
   private pending = new Map<string, Pending>();
   private resolved = new Map<string, Answer & { tool: string }>();
   private watchers = new Map<string, Set<Peer>>();
 
-  constructor(private core: Core) {}
+  constructor(private deps: ApprovalServiceDeps) {}
 
   /** Marks a peer as interested in a session's approvals while it waits on a turn. */
   watch(sessionId: string, peer: Peer): () => void {
@@ -59,7 +69,7 @@ export class ApprovalService {
     if (!set) this.watchers.set(sessionId, (set = new Set()));
     set.add(peer);
     // A one-request peer (REST) is not tracked by the core: learn of its end here.
-    if (!this.core.peers.has(peer)) peer.onClose(() => this.peerClosed(peer));
+    if (!this.deps.peers.has(peer)) peer.onClose(() => this.peerClosed(peer));
     return () => {
       set.delete(peer);
       if (set.size === 0 && this.watchers.get(sessionId) === set) this.watchers.delete(sessionId);
@@ -67,7 +77,7 @@ export class ApprovalService {
   }
 
   private interestedPeers(sessionId: string): Peer[] {
-    const out = new Set([...this.core.peers].filter((p) => p.state === 'initialized' && (p.subscriptions.has(sessionId) || p.subscriptions.has('*'))));
+    const out = new Set([...this.deps.peers].filter((p) => p.state === 'initialized' && (p.subscriptions.has(sessionId) || p.subscriptions.has('*'))));
     for (const p of this.watchers.get(sessionId) ?? []) out.add(p);
     return [...out].filter((p) => !p.closed);
   }
@@ -88,7 +98,7 @@ export class ApprovalService {
   /** Waits for an answer; always resolves (timeouts, disconnects and cancels are denials). */
   ask(a: PermissionAsk): Promise<Answer> {
     const id = newId('perm');
-    const { events, log } = this.core;
+    const { events, log } = this.deps;
     return new Promise<Answer>((resolve) => {
       const timer = setTimeout(() => pending.settle({ decision: 'deny', reason: 'timeout', automatic: true }), a.timeoutMs);
       const onAbort = () => pending.settle({ decision: 'deny', reason: 'cancelled', automatic: true });
@@ -149,7 +159,7 @@ export class ApprovalService {
   recoverTurn(sessionId: string, turnId: string): void {
     const open = new Map<string, { callId: string; tool: string }>();
     for (let since = 0; ;) {
-      const page = this.core.store.eventsSince(sessionId, since, 1000);
+      const page = this.deps.store.eventsSince(sessionId, since, 1000);
       for (const e of page) {
         if (e.type !== 'permission.requested' && e.type !== 'permission.resolved') continue;
         const data = (JSON.parse(e.json) as { data: { permissionId: string; turnId?: string; callId: string; tool: string } }).data;
@@ -162,7 +172,7 @@ export class ApprovalService {
     for (const [permissionId, p] of open) {
       if (this.pending.has(permissionId)) continue;
       this.remember(permissionId, { decision: 'deny', reason: 'server restart', automatic: true, tool: p.tool });
-      this.core.events.append(sessionId, 'permission.resolved', { permissionId, callId: p.callId, tool: p.tool, decision: 'deny', reason: 'server restart' });
+      this.deps.events.append(sessionId, 'permission.resolved', { permissionId, callId: p.callId, tool: p.tool, decision: 'deny', reason: 'server restart' });
     }
   }
 

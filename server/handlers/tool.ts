@@ -1,11 +1,22 @@
 /** tool/*: the tool list (through the approval gate's sources) and approval answers. */
+import type { ApprovalService } from '../approval/service.js';
 import type { HandlerTable } from '../rpc/dispatcher.js';
+import type { SessionService } from '../session/service.js';
+import type { ToolHost } from '../tools/host.js';
+import type { CommandSandbox } from '../tools/sandbox.js';
 
-export const toolHandlers = {
-  'tool/list': async (p, { core }) => {
-    const tools = core.tools.list(p.sessionId ? core.sessions.require(p.sessionId) : undefined);
-    return { tools, sandbox: await core.sandbox.status() };
+export interface ToolHandlerDeps {
+  tools: Pick<ToolHost, 'list'>;
+  sessions: Pick<SessionService, 'require'>;
+  sandbox: Pick<CommandSandbox, 'status'>;
+  approvals: Pick<ApprovalService, 'answer'>;
+}
+
+export const toolHandlers = ({ tools, sessions, sandbox, approvals }: ToolHandlerDeps) => ({
+  'tool/list': async (p) => {
+    const list = tools.list(p.sessionId ? sessions.require(p.sessionId) : undefined);
+    return { tools: list, sandbox: await sandbox.status() };
   },
-  'tool/approve': (p, { core }) =>
-    core.approvals.answer(p.permissionId, { decision: p.decision, ...(p.reason ? { reason: p.reason } : {}) }, p.toolName),
-} satisfies Partial<HandlerTable>;
+  'tool/approve': (p) =>
+    approvals.answer(p.permissionId, { decision: p.decision, ...(p.reason ? { reason: p.reason } : {}) }, p.toolName),
+}) satisfies Partial<HandlerTable>;

@@ -11,7 +11,8 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { resolve } from 'node:path';
 import type { Config, McpServer, McpServerConfig, Tool, ToolResultPart } from '../../protocol/index.js';
-import type { Core } from '../core.js';
+import type { EventLog } from '../events/log.js';
+import type { Logger } from '../log.js';
 import { RpcError } from '../rpc/errors.js';
 import type { ToolCall, ToolContext, ToolSource } from '../tools/host.js';
 import { convertResult, toTool, type McpCallResult } from './convert.js';
@@ -54,11 +55,20 @@ async function sdk() {
 
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err)).slice(0, 500);
 
+export interface McpManagerDeps {
+  events: Pick<EventLog, 'append'>;
+  log: Logger;
+  /** agentd's version, told to each MCP server. */
+  version: string;
+  /** Base of relative `cwd`s of stdio servers. */
+  cwd: string;
+}
+
 export class McpManager implements ToolSource {
   readonly id = 'mcp';
   private conns = new Map<string, Conn>();
 
-  constructor(private core: Core) {}
+  constructor(private deps: McpManagerDeps) {}
 
   private timeout(c: Conn) {
     return c.config.timeoutMs ?? DEFAULT_MCP_TIMEOUT_MS;
@@ -108,7 +118,7 @@ export class McpManager implements ToolSource {
   }
 
   private publish(c: Conn) {
-    this.core.events.append(null, 'mcp.updated', { server: this.view(c) });
+    this.deps.events.append(null, 'mcp.updated', { server: this.view(c) });
   }
 
   private set(c: Conn, status: Status, error?: string) {
@@ -137,7 +147,7 @@ export class McpManager implements ToolSource {
 
   private connectConn(c: Conn): Promise<void> {
     const gen = ++c.generation;
-    const log = this.core.log.child({ mcp: c.name });
+    const log = this.deps.log.child({ mcp: c.name });
     const cfg = c.config;
     const timeout = cfg.connectTimeoutMs ?? DEFAULT_MCP_CONNECT_TIMEOUT_MS;
     this.set(c, 'connecting');
@@ -147,7 +157,7 @@ export class McpManager implements ToolSource {
       try {
         const { Client, StdioClientTransport, StreamableHTTPClientTransport, SSEClientTransport, ToolListChangedNotificationSchema } = await sdk();
         if (stale()) return;
-        const cl = new Client({ name: 'agentd', version: this.core.version }, { capabilities: {} });
+        const cl = new Client({ name: 'agentd', version: this.deps.version }, { capabilities: {} });
         client = cl;
         c.client = cl;
         cl.onclose = () => {
@@ -167,7 +177,7 @@ export class McpManager implements ToolSource {
         } else {
           if (!cfg.command) throw new Error('no command or url configured');
           const stdio = new StdioClientTransport({
-            command: cfg.command, args: cfg.args ?? [], env: cfg.env as Record<string, string> | undefined, cwd: resolve(this.core.cwd, cfg.cwd ?? '.'), stderr: 'pipe',
+            command: cfg.command, args: cfg.args ?? [], env: cfg.env as Record<string, string> | undefined, cwd: resolve(this.deps.cwd, cfg.cwd ?? '.'), stderr: 'pipe',
           });
           stdio.stderr?.on('data', (d: Buffer) => log.debug({ stderr: d.toString().slice(0, 2000) }, 'MCP server stderr'));
           transport = stdio;
@@ -262,7 +272,7 @@ export class McpManager implements ToolSource {
         // A slow tool, or a hung server? Ask it.
         const alive = await client.ping({ timeout: Math.min(PING_TIMEOUT_MS, timeout) }).then(() => true, () => false);
         if (!alive && c.generation === gen) {
-          this.core.log.warn({ mcp: c.name }, 'MCP server does not answer; marked failed');
+          this.deps.log.warn({ mcp: c.name }, 'MCP server does not answer; marked failed');
           void this.close(c, 'failed', true, `server stopped responding (no reply within ${timeout} ms, ping failed)`);
         }
         return fail(`MCP server ${c.name} did not answer ${call.name} within ${timeout} ms.`);

@@ -2,37 +2,60 @@
 import { realpathSync, statSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
 import type { Message, Session, SessionCreateParams } from '../../protocol/index.js';
-import type { Core } from '../core.js';
+import type { ConfigService } from '../config/service.js';
+import type { EventLog } from '../events/log.js';
+import type { ProviderRegistry } from '../provider/registry.js';
 import { RpcError } from '../rpc/errors.js';
-import type { SessionRecord } from '../store/store.js';
+import type { SessionRecord, Store } from '../store/store.js';
 import { newId, now } from './ids.js';
 
+/** The protocol view of a stored session. */
+export function sessionView(events: Pick<EventLog, 'lastSeq'>, rec: SessionRecord): Session {
+  const { ownerPid: _owner, ...session } = rec;
+  return { ...session, lastSeq: events.lastSeq(rec.id) };
+}
+
+/** The stored session, or NotFound. */
+export function requireSession(store: Pick<Store, 'getSession'>, id: string): SessionRecord {
+  const rec = store.getSession(id);
+  if (!rec) throw RpcError.notFound('session', id);
+  return rec;
+}
+
+export interface SessionServiceDeps {
+  store: Store;
+  events: EventLog;
+  config: Pick<ConfigService, 'defaultProvider' | 'get'>;
+  providers: Pick<ProviderRegistry, 'get'>;
+  /** Base of relative workspace roots. */
+  cwd: string;
+  /** Deleting a running session cancels its turn first. */
+  turns: { cancel(sessionId: string, reason?: string): Promise<unknown> };
+}
+
 export class SessionService {
-  constructor(private core: Core) {}
+  constructor(private deps: SessionServiceDeps) {}
 
   /** The protocol view of a stored session. */
   view(rec: SessionRecord): Session {
-    const { ownerPid: _owner, ...session } = rec;
-    return { ...session, lastSeq: this.core.events.lastSeq(rec.id) };
+    return sessionView(this.deps.events, rec);
   }
 
   /** The stored session, or NotFound. */
   require(id: string): SessionRecord {
-    const rec = this.core.store.getSession(id);
-    if (!rec) throw RpcError.notFound('session', id);
-    return rec;
+    return requireSession(this.deps.store, id);
   }
 
   create(p: SessionCreateParams): Session {
-    const providerId = p.provider ?? this.core.config.defaultProvider();
-    const provider = this.core.providers.get(providerId);
-    const root = this.workspace(p.workspaceRoot ?? this.core.cwd);
+    const providerId = p.provider ?? this.deps.config.defaultProvider();
+    const provider = this.deps.providers.get(providerId);
+    const root = this.workspace(p.workspaceRoot ?? this.deps.cwd);
     const t = now();
     const rec: SessionRecord = {
       id: newId('ses'),
       name: p.name ?? 'session',
       provider: providerId,
-      model: p.model ?? (providerId === this.core.config.defaultProvider() ? this.core.config.get().defaultModel : undefined) ?? provider.info().defaultModel,
+      model: p.model ?? (providerId === this.deps.config.defaultProvider() ? this.deps.config.get().defaultModel : undefined) ?? provider.info().defaultModel,
       workspaceRoot: root,
       status: 'idle',
       activeTurnId: null,
@@ -40,16 +63,16 @@ export class SessionService {
       updatedAt: t,
       ...(p.policy ? { policy: p.policy } : {}),
     };
-    this.core.store.insertSession(rec);
+    this.deps.store.insertSession(rec);
     const session = this.view(rec);
-    this.core.events.append(rec.id, 'session.created', { session: { ...session, lastSeq: 1 } });
+    this.deps.events.append(rec.id, 'session.created', { session: { ...session, lastSeq: 1 } });
     return { ...session, lastSeq: 1 };
   }
 
   private workspace(dir: string): string {
-    const abs = resolve(this.core.cwd, dir);
+    const abs = resolve(this.deps.cwd, dir);
     // A relative root is relative to the server's directory and may not climb out of it.
-    if (!isAbsolute(dir) && relative(this.core.cwd, abs).startsWith('..')) {
+    if (!isAbsolute(dir) && relative(this.deps.cwd, abs).startsWith('..')) {
       throw RpcError.invalidParams('workspaceRoot', 'must not escape the server directory (give an absolute path)');
     }
     try {
@@ -61,21 +84,21 @@ export class SessionService {
   }
 
   list(): Session[] {
-    return this.core.store.listSessions().map((r) => this.view(r));
+    return this.deps.store.listSessions().map((r) => this.view(r));
   }
 
   get(id: string): { session: Session; messages: Message[] } {
     const rec = this.require(id);
-    return { session: this.view(rec), messages: this.core.store.listMessages(id) };
+    return { session: this.view(rec), messages: this.deps.store.listMessages(id) };
   }
 
   async delete(id: string) {
     const rec = this.require(id);
-    if (rec.status === 'running') await this.core.turns.cancel(id, 'session deleted');
-    this.core.events.append(id, 'session.deleted', { sessionId: id });
-    this.core.events.flush();
-    this.core.store.deleteSession(id);
-    this.core.events.forget(id);
+    if (rec.status === 'running') await this.deps.turns.cancel(id, 'session deleted');
+    this.deps.events.append(id, 'session.deleted', { sessionId: id });
+    this.deps.events.flush();
+    this.deps.store.deleteSession(id);
+    this.deps.events.forget(id);
     return { sessionId: id, deleted: true };
   }
 }

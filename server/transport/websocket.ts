@@ -7,14 +7,22 @@ import type { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ErrorCodes } from '../../protocol/index.js';
-import type { Core } from '../core.js';
+import type { ConfigService } from '../config/service.js';
+import type { Peer } from '../rpc/peer.js';
 import { RpcError } from '../rpc/errors.js';
 import { CheckedReader, errorFrame } from '../rpc/frames.js';
-import { JsonRpcPeer } from '../rpc/jsonrpc-peer.js';
+import { JsonRpcPeer, type JsonRpcPeerDeps } from '../rpc/jsonrpc-peer.js';
 import { heartbeat, wsPingInterval } from './liveness.js';
 import { WS_PROTOCOL } from '../security/guard.js';
 import { rateSubject } from '../security/rate.js';
-import { BatchingWriter, OVERFLOW_GRACE_MS, overflowReason } from './writer.js';
+import { BatchingWriter, OVERFLOW_GRACE_MS, overflowReason, type SendBudget } from './writer.js';
+
+/** What the WebSocket transport needs: a peer's deps, the limits, the server-wide send budget and a place to register peers. */
+export interface WebSocketDeps extends JsonRpcPeerDeps {
+  config: Pick<ConfigService, 'limits'>;
+  sendBudget: SendBudget;
+  trackPeer(peer: Peer): void;
+}
 
 export const RPC_PATH = '/rpc';
 /** Close code of a peer disconnected for not reading (1008: policy violation). */
@@ -148,7 +156,7 @@ function serveAsPlainRequest(server: Server, req: IncomingMessage, socket: Duple
   server.emit((socket as TLSSocket).encrypted ? 'secureConnection' : 'connection', socket);
 }
 
-export function attachWebSocket(core: Core, server: Server, opts: WebSocketOptions = {}): WebSocketServer {
+export function attachWebSocket(core: WebSocketDeps, server: Server, opts: WebSocketOptions = {}): WebSocketServer {
   const limits = core.config.limits();
   const wss = new WebSocketServer({
     noServer: true,
@@ -199,7 +207,7 @@ export function closeWebSockets(wss: WebSocketServer) {
   }
 }
 
-function onConnection(core: Core, ws: WebSocket, limits: { sendBufferBytes: number }, admit?: () => number): JsonRpcPeer {
+function onConnection(core: WebSocketDeps, ws: WebSocket, limits: { sendBufferBytes: number }, admit?: () => number): JsonRpcPeer {
   const writer = new BatchingWriter(
     {
       write: (batch) => {

@@ -6,12 +6,17 @@
  */
 import type { ContentPart, ErrorObject, Message, SessionMessageParams, ToolResultPart, ToolUsePart, Usage } from '../../protocol/index.js';
 import { ErrorCodes } from '../../protocol/index.js';
-import type { Core } from '../core.js';
+import type { ConfigService } from '../config/service.js';
+import type { EventLog } from '../events/log.js';
+import type { Logger } from '../log.js';
+import type { ProviderRegistry } from '../provider/registry.js';
 import { RpcError } from '../rpc/errors.js';
 import { newId, now } from '../session/ids.js';
-import { closeOpenToolCalls } from '../session/recovery.js';
-import type { SessionRecord } from '../store/store.js';
+import { closeOpenToolCalls, type Recovery } from '../session/recovery.js';
+import { requireSession } from '../session/service.js';
+import type { SessionRecord, Store } from '../store/store.js';
 import type { StreamEvent } from '../provider/types.js';
+import type { ToolHost } from '../tools/host.js';
 
 export interface ActiveTurn {
   turnId: string;
@@ -51,10 +56,26 @@ function untilAborted<T>(p: Promise<T>, signal: AbortSignal, graceMs = ABORT_GRA
   });
 }
 
-export class TurnRunner {
-  private active = new Map<string, ActiveTurn>();
+export interface TurnRunnerDeps {
+  store: Store;
+  events: EventLog;
+  log: Logger;
+  config: Pick<ConfigService, 'limits' | 'get'>;
+  providers: Pick<ProviderRegistry, 'get'>;
+  /** The tools the model may call (the approval gate in front of every tool source). */
+  tools: ToolHost;
+  /** A session left `running` by a dead process is recovered before a new turn starts. */
+  recovery: Pick<Recovery, 'recoverSession'>;
+  /** The turns running in this process, by session id (recovery reads it to leave them alone). */
+  active: Map<string, ActiveTurn>;
+}
 
-  constructor(private core: Core) {}
+export class TurnRunner {
+  private active: Map<string, ActiveTurn>;
+
+  constructor(private deps: TurnRunnerDeps) {
+    this.active = deps.active;
+  }
 
   get running(): number {
     return this.active.size;
@@ -66,21 +87,22 @@ export class TurnRunner {
 
   /** Starts a turn; `done` resolves with the final assistant message or rejects with a typed error. */
   start(sessionId: string, content: Content): ActiveTurn {
-    let session = this.core.sessions.require(sessionId);
+    const { store } = this.deps;
+    let session = requireSession(store, sessionId);
     // Left running by a process that died: end that turn as interrupted, then go on.
-    if (session.status === 'running' && !this.active.has(sessionId) && this.core.recovery.recoverSession(sessionId)) session = this.core.sessions.require(sessionId);
-    const limits = this.core.config.limits();
+    if (session.status === 'running' && !this.active.has(sessionId) && this.deps.recovery.recoverSession(sessionId)) session = requireSession(store, sessionId);
+    const limits = this.deps.config.limits();
     if (this.active.has(sessionId) || session.status === 'running') throw RpcError.busy(sessionId, session.activeTurnId);
     if (this.active.size >= limits.maxConcurrentTurns) throw RpcError.limit('concurrent turns', limits.maxConcurrentTurns);
     const turnId = newId('turn');
-    if (!this.core.store.claimTurn(sessionId, turnId, process.pid, now())) throw RpcError.busy(sessionId);
+    if (!this.deps.store.claimTurn(sessionId, turnId, process.pid, now())) throw RpcError.busy(sessionId);
     // Another process may have appended to this session since we last looked.
-    this.core.events.refresh(sessionId);
+    this.deps.events.refresh(sessionId);
     const turn: ActiveTurn = { turnId, sessionId, abort: new AbortController(), done: Promise.resolve(null as never) };
     this.active.set(sessionId, turn);
     turn.done = this.run(turn, { ...session, status: 'running', activeTurnId: turnId }, content).finally(() => {
       this.active.delete(sessionId);
-      this.core.store.releaseTurn(sessionId, turnId, now());
+      this.deps.store.releaseTurn(sessionId, turnId, now());
     });
     // The caller may not await `done` (async turns); a failure is already reported as an event.
     turn.done.catch(() => {});
@@ -103,7 +125,7 @@ export class TurnRunner {
   }
 
   private async run(turn: ActiveTurn, session: SessionRecord, content: Content): Promise<Message> {
-    const { core } = this;
+    const core = this.deps;
     const { events, store } = core;
     const sid = session.id;
     const { turnId } = turn;
@@ -129,7 +151,7 @@ export class TurnRunner {
         lastId = assistant.id;
         events.append(sid, 'message.created', { message: assistant });
         const res = await untilAborted(provider.stream(
-          { model: session.model, system: systemPrompt(session), messages: history, tools: core.tools.list(session), signal, maxTokens: core.providerMaxTokens(session.provider) },
+          { model: session.model, system: systemPrompt(session), messages: history, tools: core.tools.list(session), signal, maxTokens: this.maxTokens(session.provider) },
           this.collector(assistant, turnId, signal),
         ), signal);
         if (signal.aborted) throw RpcError.cancelled();
@@ -198,10 +220,15 @@ export class TurnRunner {
     }
   }
 
+  /** max_tokens for a provider's requests. */
+  private maxTokens(providerId: string): number {
+    return this.deps.config.get().providers?.[providerId]?.maxTokens ?? 4096;
+  }
+
   /** Turns provider stream events into message content and `message.delta` events. */
   private collector(msg: Message, turnId: string, signal: AbortSignal) {
     const json = new Map<number, string>();
-    const { events } = this.core;
+    const { events } = this.deps;
     return (e: StreamEvent) => {
       // After a cancel nothing more is added: the turn may already have ended.
       if (signal.aborted) return;
@@ -238,13 +265,13 @@ export class TurnRunner {
   }
 
   private async runTool(session: SessionRecord, turnId: string, call: ToolUsePart, signal: AbortSignal, reason: () => string): Promise<ToolResultPart> {
-    const { events } = this.core;
+    const { events } = this.deps;
     const base = { turnId, callId: call.id, tool: call.name };
     events.append(session.id, 'tool.started', { ...base, input: call.input });
     let result: ToolResultPart;
     let done = false;
     try {
-      result = await untilAborted(this.core.tools.execute(
+      result = await untilAborted(this.deps.tools.execute(
         { id: call.id, name: call.name, input: call.input },
         { session, turnId, signal, output: (stream, text) => { if (!signal.aborted || !done) events.append(session.id, 'tool.output', { ...base, stream, text }); } },
       ), signal);
