@@ -7,35 +7,13 @@
 import type { Ajv, ValidateFunction } from 'ajv';
 import type { Limits, Tool, ToolResultPart } from '../../protocol/index.js';
 import type { SessionRecord } from '../store/store.js';
+import type { BuiltinContext, BuiltinTool } from './builtin-tool.js';
 import { runCommandTool } from './command.js';
 import { editFileTool, grepTool, listFilesTool, readFileTool, writeFileTool } from './files.js';
 import type { ChildProcess } from 'node:child_process';
 import { errorResult, type ToolCall, type ToolContext, type ToolSource } from './host.js';
 import { CommandSandbox } from './sandbox.js';
 import { ToolError } from './workspace.js';
-
-export interface BuiltinContext {
-  /** The session's workspace root (a real path). */
-  root: string;
-  /** Real paths the file tools never reach, even inside the root (the data directory). */
-  hidden: readonly string[];
-  signal: AbortSignal;
-  output: ToolContext['output'];
-  limits: () => Required<Limits>;
-  /** Registers a spawned process group, so shutdown can kill it (core.processes). */
-  track?: (child: ChildProcess) => void;
-  /** Where run_command's commands run. */
-  sandbox: CommandSandbox;
-}
-
-export interface BuiltinTool {
-  name: string;
-  description: string;
-  inputSchema: Record<string, unknown>;
-  readOnly: boolean;
-  /** Returns the result text; throws ToolError for a failure the model should read. */
-  run(input: Record<string, unknown>, ctx: BuiltinContext): Promise<string>;
-}
 
 export const BUILTIN_TOOLS: BuiltinTool[] = [readFileTool, writeFileTool, editFileTool, listFilesTool, grepTool, runCommandTool];
 

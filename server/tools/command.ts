@@ -6,7 +6,7 @@
  * leader; --die-with-parent and the PID namespace take everything inside down with it).
  */
 import { spawn } from 'node:child_process';
-import type { BuiltinTool } from './builtin.js';
+import type { BuiltinTool } from './builtin-tool.js';
 import { ToolError } from './workspace.js';
 
 /** Output kept for the result (and streamed), per call. */
