@@ -104,10 +104,10 @@ export class Core {
     this.providers.add(new EchoProvider());
     this.providers.add(new AnthropicProvider({ config: this.config, credentials: this.credentials, oauth: this.oauth, log: this.log }));
     const { store, events, log, config, providers } = this;
-    this.approvals = new ApprovalService({ store, events, log, peers: this.peers });
+    this.approvals = new ApprovalService({ events, log, peers: this.peers });
     this.mcp = new McpManager({ events, log, version: this.version, cwd: this.cwd });
     this.sandbox = new CommandSandbox({ settings: () => config.get().tools?.runCommand, dataDir: this.dataDir });
-    this.toolSources = new CompositeToolHost([new BuiltinToolHost(() => config.limits(), undefined, (child) => this.processes.register(child), this.sandbox, [realpathSync(this.dataDir)]), this.mcp]);
+    this.toolSources = new CompositeToolHost([new BuiltinToolHost(() => config.limits(), undefined, this.processes, this.sandbox, [realpathSync(this.dataDir)]), this.mcp]);
     const gate = new ApprovalGate({ store, events, config, approvals: this.approvals }, this.toolSources);
     // Test tools (AGENTD_TEST_TOOLS=1 only) sit outside the approval gate.
     this.tools = process.env.AGENTD_TEST_TOOLS === '1' ? withTestTools(gate, this.processes) : gate;

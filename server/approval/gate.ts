@@ -8,12 +8,12 @@ import type { ApprovalRule, ToolResultPart } from '../../protocol/index.js';
 import type { ConfigService } from '../config/service.js';
 import type { EventLog } from '../events/log.js';
 import { sessionView } from '../session/service.js';
-import type { ToolCall, ToolContext, ToolHost } from '../tools/host.js';
+import { errorResult, type ToolCall, type ToolContext, type ToolHost } from '../tools/host.js';
 import type { SessionRecord, Store } from '../store/store.js';
 import { decide, DEFAULT_APPROVAL_TIMEOUT_MS, summarize } from './policy.js';
 import type { Answer, ApprovalService } from './service.js';
 
-const denied = (call: ToolCall, text: string): ToolResultPart => ({ type: 'tool_result', toolUseId: call.id, isError: true, content: [{ type: 'text', text }] });
+const denied = errorResult;
 
 function denialText(tool: string, a: Answer, timeoutMs: number): string {
   if (!a.automatic) return `Permission denied: the user denied ${tool}${a.reason ? `: ${a.reason}` : '.'}`;

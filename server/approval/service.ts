@@ -13,7 +13,6 @@
 import type { PermissionDecision, PermissionRequestParams, PermissionRequestResult } from '../../protocol/index.js';
 import type { EventLog } from '../events/log.js';
 import type { Logger } from '../log.js';
-import type { Store } from '../store/store.js';
 import { RpcError } from '../rpc/errors.js';
 import type { Peer } from '../rpc/peer.js';
 import { matches } from '../rpc/validate.js';
@@ -49,7 +48,6 @@ interface Pending extends PermissionAsk {
 const KEEP_RESOLVED = 10_000;
 
 export interface ApprovalServiceDeps {
-  store: Pick<Store, 'eventsSince'>;
   events: EventLog;
   log: Logger;
   /** The connections the server tracks (stdio, WebSocket; a REST request is not among them). */
@@ -158,16 +156,13 @@ export class ApprovalService {
    */
   recoverTurn(sessionId: string, turnId: string): void {
     const open = new Map<string, { callId: string; tool: string }>();
-    for (let since = 0; ;) {
-      const page = this.deps.store.eventsSince(sessionId, since, 1000);
+    for (const page of this.deps.events.pages(sessionId, 0)) {
       for (const e of page) {
         if (e.type !== 'permission.requested' && e.type !== 'permission.resolved') continue;
         const data = (JSON.parse(e.json) as { data: { permissionId: string; turnId?: string; callId: string; tool: string } }).data;
         if (e.type === 'permission.requested' && data.turnId === turnId) open.set(data.permissionId, { callId: data.callId, tool: data.tool });
         else open.delete(data.permissionId);
       }
-      if (page.length < 1000) break;
-      since = page[page.length - 1].seq;
     }
     for (const [permissionId, p] of open) {
       if (this.pending.has(permissionId)) continue;

@@ -14,7 +14,7 @@ import type { Config, McpServer, McpServerConfig, Tool, ToolResultPart } from '.
 import type { EventLog } from '../events/log.js';
 import type { Logger } from '../log.js';
 import { RpcError } from '../rpc/errors.js';
-import type { ToolCall, ToolContext, ToolSource } from '../tools/host.js';
+import { errorResult, type ToolCall, type ToolContext, type ToolSource } from '../tools/host.js';
 import { convertResult, toTool, type McpCallResult } from './convert.js';
 
 export const DEFAULT_MCP_TIMEOUT_MS = 60_000;
@@ -54,6 +54,27 @@ async function sdk() {
 }
 
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err)).slice(0, 500);
+
+/**
+ * The one way a server's tools are loaded (on connect and on tools/list_changed): every page,
+ * converted, deduplicated by agentd name (the first wins); `names` maps it to the server's name.
+ */
+async function loadTools(server: string, client: Client, timeout: number): Promise<{ tools: Tool[]; names: Map<string, string> }> {
+  const tools: Tool[] = [];
+  const names = new Map<string, string>();
+  let cursor: string | undefined;
+  do {
+    const page = await client.listTools(cursor ? { cursor } : {}, { timeout });
+    for (const t of page.tools) {
+      const tool = toTool(server, t as Parameters<typeof toTool>[1]);
+      if (names.has(tool.name)) continue;
+      names.set(tool.name, t.name);
+      tools.push(tool);
+    }
+    cursor = page.nextCursor;
+  } while (cursor);
+  return { tools, names };
+}
 
 export interface McpManagerDeps {
   events: Pick<EventLog, 'append'>;
@@ -183,19 +204,7 @@ export class McpManager implements ToolSource {
           transport = stdio;
         }
         await cl.connect(transport, { timeout });
-        const tools: Tool[] = [];
-        const names = new Map<string, string>();
-        let cursor: string | undefined;
-        do {
-          const page = await cl.listTools(cursor ? { cursor } : {}, { timeout });
-          for (const t of page.tools) {
-            const tool = toTool(c.name, t as Parameters<typeof toTool>[1]);
-            if (names.has(tool.name)) continue;
-            names.set(tool.name, t.name);
-            tools.push(tool);
-          }
-          cursor = page.nextCursor;
-        } while (cursor);
+        const { tools, names } = await loadTools(c.name, cl, timeout);
         if (stale()) return;
         cl.setNotificationHandler(ToolListChangedNotificationSchema, () => void this.refreshTools(c, gen));
         c.tools = tools;
@@ -221,14 +230,10 @@ export class McpManager implements ToolSource {
   private async refreshTools(c: Conn, gen: number) {
     if (c.generation !== gen || !c.client) return;
     try {
-      const page = await c.client.listTools({}, { timeout: c.config.connectTimeoutMs ?? DEFAULT_MCP_CONNECT_TIMEOUT_MS });
+      const { tools, names } = await loadTools(c.name, c.client, c.config.connectTimeoutMs ?? DEFAULT_MCP_CONNECT_TIMEOUT_MS);
       if (c.generation !== gen) return;
-      c.names = new Map();
-      c.tools = page.tools.map((t) => {
-        const tool = toTool(c.name, t as Parameters<typeof toTool>[1]);
-        c.names.set(tool.name, t.name);
-        return tool;
-      });
+      c.tools = tools;
+      c.names = names;
       this.publish(c);
     } catch { /* the next call finds out */ }
   }
@@ -255,7 +260,7 @@ export class McpManager implements ToolSource {
   }
 
   async execute(call: ToolCall, ctx: ToolContext): Promise<ToolResultPart> {
-    const fail = (text: string): ToolResultPart => ({ type: 'tool_result', toolUseId: call.id, isError: true, content: [{ type: 'text', text }] });
+    const fail = (text: string) => errorResult(call, text);
     const c = [...this.conns.values()].find((x) => x.names.has(call.name));
     if (!c || !c.client || c.status !== 'connected') return fail(`MCP tool ${call.name} is not available (server not connected).`);
     const client = c.client;

@@ -5,7 +5,7 @@
  */
 import { isClientRequest, methodTable, type ClientRequestName, type ClientRequests, type ClientRequestSpec } from '../../protocol/index.js';
 import type { Logger } from '../log.js';
-import { RpcError } from './errors.js';
+import { RpcError, toRpcError } from './errors.js';
 import { IdempotencyCache } from './idempotency.js';
 import type { Peer } from './peer.js';
 import { keyIdOf, type ApiKeys } from '../security/keys.js';
@@ -86,9 +86,7 @@ export class Dispatcher {
       try {
         return await handler(params, ctx);
       } catch (err) {
-        if (err instanceof RpcError) throw err;
-        this.deps.log.error({ err, method }, 'handler failed');
-        throw RpcError.internal(method);
+        throw toRpcError(err, method, this.deps.log);
       }
     };
     // Keys are scoped per API key, so one client can never see another's outcome.

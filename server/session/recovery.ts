@@ -15,6 +15,7 @@ import { ErrorCodes } from '../../protocol/index.js';
 import type { EventLog } from '../events/log.js';
 import type { Logger } from '../log.js';
 import type { SessionRecord, Store } from '../store/store.js';
+import { errorResult } from '../tools/host.js';
 import { newId, now } from './ids.js';
 
 export const RESTART_REASON = 'server restart';
@@ -164,10 +165,8 @@ export interface TurnLog {
 /** Reads a turn's events (from seq `fromSeq` on) back into a TurnLog. */
 export function readTurnLog(core: Pick<TurnRecordDeps, 'events'>, sid: string, turnId: string, fromSeq = 0): TurnLog {
   const log: TurnLog = { created: new Map(), completed: new Set(), toolsStarted: new Set(), toolResults: new Map() };
-  for (let since = fromSeq; ;) {
-    const page = core.events.replay(sid, since, PAGE);
+  for (const page of core.events.pages(sid, fromSeq, PAGE)) {
     for (const pe of page) {
-      since = pe.seq;
       const e = JSON.parse(pe.json) as Ev;
       const d = e.data;
       if ((d.turnId ?? (d.message as Message | undefined)?.turnId) !== turnId) continue;
@@ -183,8 +182,8 @@ export function readTurnLog(core: Pick<TurnRecordDeps, 'events'>, sid: string, t
         case 'tool.completed': case 'tool.failed': if (d.result) log.toolResults.set(d.callId as string, d.result as ToolResultPart); break;
       }
     }
-    if (page.length < PAGE) return log;
   }
+  return log;
 }
 
 /**
@@ -204,7 +203,7 @@ export function answerOpenToolCalls(core: Pick<TurnRecordDeps, 'events' | 'store
   const results: ToolResultPart[] = open.map((call) => {
     const done = log.toolResults.get(call.id);
     if (done) return done;
-    const result: ToolResultPart = { type: 'tool_result', toolUseId: call.id, isError: true, content: [{ type: 'text', text: error.message }] };
+    const result = errorResult(call, error.message);
     if (log.toolsStarted.has(call.id)) events.append(sid, 'tool.failed', { turnId, callId: call.id, tool: call.name, result, error });
     return result;
   });

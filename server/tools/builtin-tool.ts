@@ -1,7 +1,7 @@
 /** What a built-in tool is and what it gets to run (its own file: the tools and their host both import it). */
-import type { ChildProcess } from 'node:child_process';
 import type { Limits } from '../../protocol/index.js';
 import type { ToolContext } from './host.js';
+import type { ProcessRegistry } from './processes.js';
 import type { CommandSandbox } from './sandbox.js';
 
 export interface BuiltinContext {
@@ -12,8 +12,8 @@ export interface BuiltinContext {
   signal: AbortSignal;
   output: ToolContext['output'];
   limits: () => Required<Limits>;
-  /** Registers a spawned process group, so shutdown can kill it (core.processes). */
-  track?: (child: ChildProcess) => void;
+  /** Where spawned process groups are tracked (shutdown kills them) and killed: every kill goes through it. */
+  processes: Pick<ProcessRegistry, 'register' | 'kill'>;
   /** Where run_command's commands run. */
   sandbox: CommandSandbox;
 }

@@ -9,7 +9,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { ErrorCodes } from '../../protocol/index.js';
 import type { ConfigService } from '../config/service.js';
 import type { Peer } from '../rpc/peer.js';
-import { RpcError } from '../rpc/errors.js';
+import { refusalBody, RpcError } from '../rpc/errors.js';
 import { CheckedReader, errorFrame } from '../rpc/frames.js';
 import { JsonRpcPeer, type JsonRpcPeerDeps } from '../rpc/jsonrpc-peer.js';
 import { heartbeat, wsPingInterval } from './liveness.js';
@@ -113,7 +113,7 @@ export function refuseUpgrade(socket: Duplex, r: Omit<Refusal, 'ok'>) {
     socket.destroy();
     return;
   }
-  const body = JSON.stringify({ error: { code: r.code, message: r.message } });
+  const body = refusalBody(r);
   const headers: Record<string, string | number> = {
     'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), Connection: 'close', ...r.headers,
   };

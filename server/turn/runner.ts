@@ -16,7 +16,7 @@ import { closeOpenToolCalls, type Recovery } from '../session/recovery.js';
 import { requireSession } from '../session/service.js';
 import type { SessionRecord, Store } from '../store/store.js';
 import type { StreamEvent } from '../provider/types.js';
-import type { ToolHost } from '../tools/host.js';
+import { errorResult, type ToolHost } from '../tools/host.js';
 
 export interface ActiveTurn {
   turnId: string;
@@ -185,7 +185,7 @@ export class TurnRunner {
         // Every tool_use gets its tool_result, even when the turn was cancelled part-way, so
         // the stored conversation stays valid for the next turn.
         for (const call of calls.slice(results.length)) {
-          results.push({ type: 'tool_result', toolUseId: call.id, isError: true, content: [{ type: 'text', text: `Not run: the turn ended (${turn.reason ?? 'cancelled by client'})` }] });
+          results.push(errorResult(call, `Not run: the turn ended (${turn.reason ?? 'cancelled by client'})`));
         }
         const toolMessage: Message = { id: newId('msg'), sessionId: sid, turnId, role: 'user', content: results, status: 'complete', createdAt: now() };
         store.putMessage(toolMessage);
@@ -277,8 +277,8 @@ export class TurnRunner {
       ), signal);
     } catch (err) {
       result = signal.aborted && err instanceof RpcError
-        ? { type: 'tool_result', toolUseId: call.id, isError: true, content: [{ type: 'text', text: 'Cancelled: the tool did not stop in time' }] }
-        : { type: 'tool_result', toolUseId: call.id, isError: true, content: [{ type: 'text', text: `Tool failed: ${(err as Error)?.message ?? String(err)}` }] };
+        ? errorResult(call, 'Cancelled: the tool did not stop in time')
+        : errorResult(call, `Tool failed: ${(err as Error)?.message ?? String(err)}`);
     }
     done = true;
     if (signal.aborted) {
