@@ -15,7 +15,7 @@ import { newId, now } from '../session/ids.js';
 import { closeOpenToolCalls, type Recovery } from '../session/recovery.js';
 import { requireSession } from '../session/service.js';
 import type { SessionRecord, Store } from '../store/store.js';
-import type { StreamEvent } from '../provider/types.js';
+import type { ModelProvider, StreamEvent } from '../provider/types.js';
 import { errorResult, type ToolHost } from '../tools/host.js';
 
 export interface ActiveTurn {
@@ -28,6 +28,25 @@ export interface ActiveTurn {
 }
 
 type Content = SessionMessageParams['content'];
+
+/** What the steps of one running turn share. */
+interface TurnState {
+  turn: ActiveTurn;
+  session: SessionRecord;
+  sid: string;
+  turnId: string;
+  signal: AbortSignal;
+  /** Seq of the turn's `turn.started` event (where its record begins). */
+  startSeq: number;
+  /** The conversation sent to the model, growing as the turn goes. */
+  history: Message[];
+  provider: ModelProvider;
+  usage: Required<Pick<Usage, 'inputTokens' | 'outputTokens'>>;
+  /** The assistant message being streamed (undefined between model calls). */
+  assistant?: Message;
+  /** The last assistant message of this turn, for the turn's end event. */
+  lastId: string | null;
+}
 
 /**
  * How long a provider or tool may take to stop after its signal aborts before the turn stops
@@ -124,100 +143,123 @@ export class TurnRunner {
     await Promise.all([...this.active.keys()].map((id) => this.cancel(id, reason)));
   }
 
+  /** A turn as it runs: call the model, run the tools it asked for, again, until the turn ends. */
   private async run(turn: ActiveTurn, session: SessionRecord, content: Content): Promise<Message> {
-    const core = this.deps;
-    const { events, store } = core;
+    const t = this.begin(turn, session, content);
+    const maxSteps = this.deps.config.limits().maxSteps;
+    try {
+      for (let step = 1; ; step++) {
+        const { message, stopReason } = await this.callModel(t);
+        const calls = message.content.filter((p): p is ToolUsePart => p.type === 'tool_use');
+        if (stopReason !== 'tool_use' || calls.length === 0) return this.end(t, message, stopReason);
+        if (step >= maxSteps) return this.end(t, message, 'step_limit');
+        await this.runTools(t, calls);
+        if (t.signal.aborted) throw RpcError.cancelled();
+      }
+    } catch (err) {
+      throw this.fail(t, err);
+    }
+  }
+
+  /** Stores the user message and announces the turn. */
+  private begin(turn: ActiveTurn, session: SessionRecord, content: Content): TurnState {
+    const { events, store } = this.deps;
     const sid = session.id;
     const { turnId } = turn;
-    const signal = turn.abort.signal;
     const parts: ContentPart[] = typeof content === 'string' ? [{ type: 'text', text: content }] : content;
     const userMessage: Message = { id: newId('msg'), sessionId: sid, turnId, role: 'user', content: parts, status: 'complete', createdAt: now() };
     store.putMessage(userMessage);
     events.append(sid, 'message.created', { message: userMessage });
     const startSeq = events.append(sid, 'turn.started', { turnId, messageId: userMessage.id }).seq;
+    return {
+      turn, session, sid, turnId, signal: turn.abort.signal, startSeq,
+      history: store.listMessages(sid), provider: this.deps.providers.get(session.provider),
+      usage: { inputTokens: 0, outputTokens: 0 }, lastId: null,
+    };
+  }
 
-    const history = store.listMessages(sid);
-    const provider = core.providers.get(session.provider);
-    const maxSteps = core.config.limits().maxSteps;
-    const usage: Required<Pick<Usage, 'inputTokens' | 'outputTokens'>> = { inputTokens: 0, outputTokens: 0 };
-    /** The assistant message being streamed (undefined between model calls). */
-    let assistant: Message | undefined;
-    /** The last assistant message of this turn, for the turn's end event. */
-    let lastId: string | null = null;
+  /** One model call: streams into a new assistant message, stored complete when the stream ends. */
+  private async callModel(t: TurnState): Promise<{ message: Message; stopReason: Message['stopReason'] }> {
+    const { events, store, tools } = this.deps;
+    const { session, sid, turnId, signal, usage } = t;
+    const assistant: Message = { id: newId('msg'), sessionId: sid, turnId, role: 'assistant', content: [], status: 'streaming', createdAt: now() };
+    t.assistant = assistant;
+    t.lastId = assistant.id;
+    events.append(sid, 'message.created', { message: assistant });
+    const res = await untilAborted(t.provider.stream(
+      { model: session.model, system: systemPrompt(session), messages: t.history, tools: tools.list(session), signal, maxTokens: this.maxTokens(session.provider) },
+      this.collector(assistant, turnId, signal),
+    ), signal);
+    if (signal.aborted) throw RpcError.cancelled();
+    usage.inputTokens += res.usage?.inputTokens ?? 0;
+    usage.outputTokens += res.usage?.outputTokens ?? 0;
+    t.assistant = undefined;
+    // A block the stream opened but never filled (an empty text block) is not kept.
+    assistant.content = assistant.content.filter((p) => p && (p.type !== 'text' || p.text !== ''));
+    assistant.status = 'complete';
+    assistant.stopReason = res.stopReason;
+    if (res.usage) assistant.usage = res.usage;
+    store.putMessage(assistant);
+    events.append(sid, 'message.completed', { message: assistant });
+    t.history.push(assistant);
+    return { message: assistant, stopReason: res.stopReason };
+  }
 
-    try {
-      for (let step = 1; ; step++) {
-        assistant = { id: newId('msg'), sessionId: sid, turnId, role: 'assistant', content: [], status: 'streaming', createdAt: now() };
-        lastId = assistant.id;
-        events.append(sid, 'message.created', { message: assistant });
-        const res = await untilAborted(provider.stream(
-          { model: session.model, system: systemPrompt(session), messages: history, tools: core.tools.list(session), signal, maxTokens: this.maxTokens(session.provider) },
-          this.collector(assistant, turnId, signal),
-        ), signal);
-        if (signal.aborted) throw RpcError.cancelled();
-        usage.inputTokens += res.usage?.inputTokens ?? 0;
-        usage.outputTokens += res.usage?.outputTokens ?? 0;
-        const done: Message = assistant;
-        assistant = undefined;
-        // A block the stream opened but never filled (an empty text block) is not kept.
-        done.content = done.content.filter((p) => p && (p.type !== 'text' || p.text !== ''));
-        done.status = 'complete';
-        done.stopReason = res.stopReason;
-        if (res.usage) done.usage = res.usage;
-        store.putMessage(done);
-        events.append(sid, 'message.completed', { message: done });
-        history.push(done);
-
-        const calls = done.content.filter((p): p is ToolUsePart => p.type === 'tool_use');
-        if (res.stopReason !== 'tool_use' || calls.length === 0) {
-          events.append(sid, 'turn.completed', { turnId, messageId: done.id, stopReason: res.stopReason, usage });
-          return done;
-        }
-        if (step >= maxSteps) {
-          events.append(sid, 'turn.completed', { turnId, messageId: done.id, stopReason: 'step_limit', usage });
-          return done;
-        }
-        const results: ToolResultPart[] = [];
-        for (const call of calls) {
-          if (signal.aborted) break;
-          results.push(await this.runTool(session, turnId, call, signal, () => turn.reason ?? 'cancelled by client'));
-        }
-        // Every tool_use gets its tool_result, even when the turn was cancelled part-way, so
-        // the stored conversation stays valid for the next turn.
-        for (const call of calls.slice(results.length)) {
-          results.push(errorResult(call, `Not run: the turn ended (${turn.reason ?? 'cancelled by client'})`));
-        }
-        const toolMessage: Message = { id: newId('msg'), sessionId: sid, turnId, role: 'user', content: results, status: 'complete', createdAt: now() };
-        store.putMessage(toolMessage);
-        events.append(sid, 'message.created', { message: toolMessage });
-        history.push(toolMessage);
-        if (signal.aborted) throw RpcError.cancelled();
-      }
-    } catch (err) {
-      const cancelled = signal.aborted;
-      const error: ErrorObject = cancelled
-        ? RpcError.cancelled().toJSON()
-        : err instanceof RpcError ? err.toJSON() : { code: ErrorCodes.InternalError, message: `Turn failed: ${(err as Error)?.message ?? String(err)}` };
-      if (assistant?.status === 'streaming') {
-        assistant.status = 'incomplete';
-        assistant.error = error;
-        store.putMessage(assistant);
-        events.append(sid, 'message.completed', { message: assistant });
-      }
-      const messageId = assistant?.id ?? lastId;
-      // Tool calls left without results (the turn ended inside a tool) would make the history
-      // unusable for the next turn; those the loop already answered are skipped.
-      closeOpenToolCalls(core, sid, turnId, cancelled ? turn.reason ?? 'cancelled by client' : 'turn failed', startSeq);
-      if (cancelled) {
-        const reason = turn.reason ?? 'cancelled by client';
-        if (reason === 'shutdown') events.append(sid, 'turn.interrupted', { turnId, messageId, reason });
-        else events.append(sid, 'turn.cancelled', { turnId, messageId, reason });
-        throw new RpcError(ErrorCodes.RequestCancelled, `Turn ${reason === 'shutdown' ? 'interrupted' : 'cancelled'}: ${reason}`, { turnId, messageId });
-      }
-      if (!(err instanceof RpcError)) core.log.error({ err, turnId }, 'turn failed');
-      events.append(sid, 'turn.failed', { turnId, messageId, error });
-      throw err instanceof RpcError ? new RpcError(err.code, err.message, { ...err.data, turnId, messageId }) : RpcError.internal('session/message');
+  /** Runs the calls one by one and stores their results as one message (every call gets a result). */
+  private async runTools(t: TurnState, calls: ToolUsePart[]) {
+    const { events, store } = this.deps;
+    const { turn, session, sid, turnId, signal } = t;
+    const reason = () => turn.reason ?? 'cancelled by client';
+    const results: ToolResultPart[] = [];
+    for (const call of calls) {
+      if (signal.aborted) break;
+      results.push(await this.runTool(session, turnId, call, signal, reason));
     }
+    // Every tool_use gets its tool_result, even when the turn was cancelled part-way, so
+    // the stored conversation stays valid for the next turn.
+    for (const call of calls.slice(results.length)) results.push(errorResult(call, `Not run: the turn ended (${reason()})`));
+    const toolMessage: Message = { id: newId('msg'), sessionId: sid, turnId, role: 'user', content: results, status: 'complete', createdAt: now() };
+    store.putMessage(toolMessage);
+    events.append(sid, 'message.created', { message: toolMessage });
+    t.history.push(toolMessage);
+  }
+
+  /** The model ended its turn (or the step limit did). */
+  private end(t: TurnState, message: Message, stopReason: Message['stopReason'] | 'step_limit'): Message {
+    this.deps.events.append(t.sid, 'turn.completed', { turnId: t.turnId, messageId: message.id, stopReason, usage: t.usage });
+    return message;
+  }
+
+  /**
+   * The turn ended early (cancelled, shutdown, or a failure): partial output is kept, open tool
+   * calls are answered, the end is announced; returns the error the turn's caller gets.
+   */
+  private fail(t: TurnState, err: unknown): RpcError {
+    const { events, store, log } = this.deps;
+    const { turn, sid, turnId, signal, assistant } = t;
+    const cancelled = signal.aborted;
+    const error: ErrorObject = cancelled
+      ? RpcError.cancelled().toJSON()
+      : err instanceof RpcError ? err.toJSON() : { code: ErrorCodes.InternalError, message: `Turn failed: ${(err as Error)?.message ?? String(err)}` };
+    if (assistant?.status === 'streaming') {
+      assistant.status = 'incomplete';
+      assistant.error = error;
+      store.putMessage(assistant);
+      events.append(sid, 'message.completed', { message: assistant });
+    }
+    const messageId = assistant?.id ?? t.lastId;
+    // Tool calls left without results (the turn ended inside a tool) would make the history
+    // unusable for the next turn; those the loop already answered are skipped.
+    closeOpenToolCalls(this.deps, sid, turnId, cancelled ? turn.reason ?? 'cancelled by client' : 'turn failed', t.startSeq);
+    if (cancelled) {
+      const reason = turn.reason ?? 'cancelled by client';
+      if (reason === 'shutdown') events.append(sid, 'turn.interrupted', { turnId, messageId, reason });
+      else events.append(sid, 'turn.cancelled', { turnId, messageId, reason });
+      return new RpcError(ErrorCodes.RequestCancelled, `Turn ${reason === 'shutdown' ? 'interrupted' : 'cancelled'}: ${reason}`, { turnId, messageId });
+    }
+    if (!(err instanceof RpcError)) log.error({ err, turnId }, 'turn failed');
+    events.append(sid, 'turn.failed', { turnId, messageId, error });
+    return err instanceof RpcError ? new RpcError(err.code, err.message, { ...err.data, turnId, messageId }) : RpcError.internal('session/message');
   }
 
   /** max_tokens for a provider's requests. */
