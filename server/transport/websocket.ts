@@ -15,6 +15,7 @@ import { JsonRpcPeer, type JsonRpcPeerDeps } from '../rpc/jsonrpc-peer.js';
 import { heartbeat, wsPingInterval } from './liveness.js';
 import { WS_PROTOCOL } from '../security/guard.js';
 import { rateSubject } from '../security/rate.js';
+import { senderIdle, socketOf } from './ws-internals.js';
 import { BatchingWriter, OVERFLOW_GRACE_MS, overflowReason, type SendBudget } from './writer.js';
 
 /** What the WebSocket transport needs: a peer's deps, the limits, the server-wide send budget and a place to register peers. */
@@ -40,14 +41,6 @@ class WsReader extends CheckedReader {
     ws.on('error', (err) => this.fireError(err));
   }
 }
-
-type Socketish = { cork(): void; uncork(): void; write(b: Buffer): boolean; once(ev: 'drain', cb: () => void): void; writableNeedDrain: boolean };
-const socketOf = (ws: WebSocket) => (ws as unknown as { _socket: Socketish })._socket;
-/** ws's Sender is idle (nothing queued behind a compression or a blob): our bytes cannot interleave with its. */
-const senderIdle = (ws: WebSocket) => {
-  const sender = (ws as unknown as { _sender?: { _state?: number; _queue?: unknown[] } })._sender;
-  return sender?._state === 0 && sender._queue?.length === 0;
-};
 
 /**
  * A batch of server-to-client text frames (unmasked, FIN, no extension) as one buffer: one
