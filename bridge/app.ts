@@ -5,7 +5,7 @@
  */
 import express, { type Express, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { ipKeyGenerator, MemoryStore, rateLimit } from 'express-rate-limit';
-import { httpRoutes, PROTOCOL_VERSION } from '../protocol/index.js';
+import { ErrorCodes, httpRoutes, PROTOCOL_VERSION } from '../protocol/index.js';
 import openapi from '../protocol/generated/openapi.json' with { type: 'json' };
 import type { Core } from '../server/core.js';
 import { RpcError } from '../server/rpc/errors.js';
@@ -48,7 +48,7 @@ function jsonBody(core: Core): RequestHandler {
 function methodNotAllowed(allowed: string[]): RequestHandler {
   const allow = [...new Set(allowed.flatMap((m) => (m === 'GET' ? ['GET', 'HEAD'] : [m])))].join(', ');
   return (req, _res, next) =>
-    next(new HttpError(405, new RpcError(-32601, `Method ${req.method} is not allowed on ${req.path} (allowed: ${allow})`, { method: req.method, path: req.path, allow }), { Allow: allow }));
+    next(new HttpError(405, new RpcError(ErrorCodes.MethodNotFound, `Method ${req.method} is not allowed on ${req.path} (allowed: ${allow})`, { method: req.method, path: req.path, allow }), { Allow: allow }));
 }
 
 /**
@@ -116,7 +116,7 @@ export function createApp(core: Core, opts: BridgeOptions = {}): Express {
   mountSse(router, core, opts);
   mountRoutes(router, core);
   router.get(expressPath(httpRoutes.health.path), (_req, res) => {
-    if (core.shuttingDown) return sendError(res, RpcError.shuttingDown());
+    if (core.stopping.aborted) return sendError(res, RpcError.shuttingDown());
     res.json({ status: 'ok', name: 'agentd', version: core.version, protocolVersion: PROTOCOL_VERSION });
   });
   router.get(expressPath(httpRoutes.openapi.path), (req, res) => {

@@ -98,7 +98,7 @@ function handle(core: Core, route: RestRoute): RequestHandler {
     const peer = new RestPeer(req, res);
     // Tracked while it runs, so revoking its key fails it at once (server/security/keys.ts).
     core.trackPeer(peer);
-    const result = await core.dispatcher.request(route.rpcMethod, params, { core, peer, signal: peer.lifetime.signal, respondAsync });
+    const result = await core.dispatcher.request(route.rpcMethod, params, { peer, signal: peer.lifetime.signal, respondAsync });
     if (res.destroyed) return;
     if (respondAsync) res.set('Preference-Applied', 'respond-async');
     res.status(respondAsync ? route.asyncStatus! : route.status).json(result);

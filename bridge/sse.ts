@@ -40,7 +40,7 @@ function streamHandler(core: Core, route: SseRouteSpec, opts: SseOptions): Reque
     req.socket.setNoDelay(true);
     req.socket.setTimeout(0);
     try {
-      await core.dispatcher.request(route.stream!, params, { core, peer, signal: peer.lifetime.signal });
+      await core.dispatcher.request(route.stream!, params, { peer, signal: peer.lifetime.signal });
     } catch (err) {
       // Nothing was streamed yet when subscribe refuses (unknown session, bad since): a plain error answer.
       if (err instanceof RpcError) return sendError(res, err);

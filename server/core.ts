@@ -1,6 +1,8 @@
 /**
  * The composition root: one Core per server process, shared by every transport. It owns the
- * store, the event log, config, providers, tools, sessions, turns and the dispatcher.
+ * store, the event log, config, providers, tools, sessions, turns and the dispatcher, and is the
+ * one module that knows every part: each service declares the narrow deps it uses (an interface
+ * beside it) and gets only those here. Only the entry points (serve.ts, cli.ts) import this file.
  */
 import { realpathSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,6 +19,7 @@ import { OAuthService } from './provider/oauth.js';
 import { OpenAIProviders } from './provider/openai-providers.js';
 import { ProviderRegistry } from './provider/registry.js';
 import { Dispatcher } from './rpc/dispatcher.js';
+import { IdempotencyCache } from './rpc/idempotency.js';
 import type { Peer } from './rpc/peer.js';
 import { Recovery } from './session/recovery.js';
 import { SessionService } from './session/service.js';
@@ -33,7 +36,7 @@ import { ProcessRegistry } from './tools/processes.js';
 import { CommandSandbox } from './tools/sandbox.js';
 import { withTestTools } from './tools/testing.js';
 import { SendBudget } from './transport/writer.js';
-import { TurnRunner } from './turn/runner.js';
+import { TurnRunner, type ActiveTurn } from './turn/runner.js';
 import { VERSION } from './version.js';
 
 export interface CoreOptions {
@@ -65,12 +68,14 @@ export class Core {
   /** Where tools come from: the built-in tools first, then MCP servers (one source for all of them). */
   readonly toolSources: CompositeToolHost;
   /** The single entry point the agent loop (and tool/list) calls: the approval gate in front of toolSources. */
-  tools: ToolHost;
+  readonly tools: ToolHost;
   readonly approvals: ApprovalService;
   readonly mcp: McpManager;
   readonly sessions: SessionService;
   readonly turns: TurnRunner;
   readonly dispatcher: Dispatcher;
+  /** Outcomes of requests that carried an `idempotencyKey` (persisted). */
+  readonly idempotency: IdempotencyCache;
   readonly peers = new Set<Peer>();
   /** Bytes buffered for slow readers, over every connection (limits.totalSendBufferBytes). */
   readonly sendBudget = new SendBudget(() => this.config.limits().totalSendBufferBytes);
@@ -81,8 +86,10 @@ export class Core {
   /** Crash recovery of turns a dead process left running; `recovery.addStep` to extend it. */
   readonly recovery: Recovery;
   /** Graceful shutdown; `shutdown.add(name, hook)` to close something (MCP servers) on the way out. */
-  readonly shutdown = new Shutdown();
-  shuttingDown = false;
+  readonly shutdown: Shutdown;
+  private readonly stopper = new AbortController();
+  /** The one stopping signal: aborted when shutdown begins (the dispatcher refuses work from then on). */
+  readonly stopping = this.stopper.signal;
 
   constructor(opts: CoreOptions = {}) {
     this.dataDir = resolveDataDir(opts.dataDir);
@@ -99,24 +106,32 @@ export class Core {
     this.oauth = new OAuthService(this.config, this.credentials, this.log);
     this.providers.add(new EchoProvider());
     this.providers.add(new AnthropicProvider({ config: this.config, credentials: this.credentials, oauth: this.oauth, log: this.log }));
-    this.openaiProviders = new OpenAIProviders({ config: this.config, credentials: this.credentials, log: this.log, registry: this.providers });
-    this.providers.addSource(this.openaiProviders);
-    this.approvals = new ApprovalService(this);
-    this.mcp = new McpManager(this);
-    this.sandbox = new CommandSandbox({ settings: () => this.config.get().tools?.runCommand, dataDir: this.dataDir });
-    this.toolSources = new CompositeToolHost([new BuiltinToolHost(() => this.config.limits(), undefined, (child) => this.processes.register(child), this.sandbox, [realpathSync(this.dataDir)]), this.mcp]);
-    this.tools = new ApprovalGate(this, this.toolSources);
+    const { store, events, log, config, providers } = this;
+    this.openaiProviders = new OpenAIProviders({ config, credentials: this.credentials, log, registry: providers });
+    providers.addSource(this.openaiProviders);
+    this.approvals = new ApprovalService({ events, log, peers: this.peers });
+    this.mcp = new McpManager({ events, log, version: this.version, cwd: this.cwd });
+    this.sandbox = new CommandSandbox({ settings: () => config.get().tools?.runCommand, dataDir: this.dataDir });
+    this.toolSources = new CompositeToolHost([new BuiltinToolHost(() => config.limits(), undefined, this.processes, this.sandbox, [realpathSync(this.dataDir)]), this.mcp]);
+    const gate = new ApprovalGate({ store, events, config, approvals: this.approvals }, this.toolSources);
+    // Test tools (AGENTD_TEST_TOOLS=1 only) sit outside the approval gate.
+    this.tools = process.env.AGENTD_TEST_TOOLS === '1' ? withTestTools(gate, this.processes) : gate;
+    const active = new Map<string, ActiveTurn>();
+    this.recovery = new Recovery({ store, events, log, liveTurns: active, stopping: this.stopping });
+    this.recovery.addStep('approvals', (turn) => this.approvals.recoverTurn(turn.sessionId, turn.turnId));
+    this.turns = new TurnRunner({ store, events, log, config, providers, tools: this.tools, recovery: this.recovery, active });
+    this.sessions = new SessionService({ store, events, config, providers, cwd: this.cwd, turns: this.turns });
+    this.idempotency = new IdempotencyCache(store);
+    this.dispatcher = new Dispatcher({ log, idempotency: this.idempotency, keys: this.keys, stopping: this.stopping }, handlers({
+      log, version: this.version, sandbox: this.sandbox, config, close: () => this.close(),
+      sessions: this.sessions, turns: this.turns, approvals: this.approvals, events,
+      providers, credentials: this.credentials, oauth: this.oauth, tools: this.tools, mcp: this.mcp,
+    }));
+    this.shutdown = new Shutdown({ stop: () => this.stopper.abort(), turns: this.turns, processes: this.processes, events, store, log });
     this.config.onChange(() => {
       this.events.append(null, 'config.updated', { config: this.config.public(), projectConfig: this.config.projectState() });
       this.mcp.reconcile(this.config.get().mcpServers);
     });
-    this.sessions = new SessionService(this);
-    this.turns = new TurnRunner(this);
-    this.dispatcher = new Dispatcher(this, handlers);
-    this.recovery = new Recovery(this);
-    this.recovery.addStep('approvals', (turn) => this.approvals.recoverTurn(turn.sessionId, turn.turnId));
-    // Test tools (AGENTD_TEST_TOOLS=1 only) sit outside the approval gate.
-    if (process.env.AGENTD_TEST_TOOLS === '1') this.tools = withTestTools(this.tools, this.processes);
     this.shutdown.add('mcp', () => this.mcp.closeAll());
   }
 
@@ -130,7 +145,7 @@ export class Core {
     this.openaiProviders.start(); // local model servers on loopback, in the background
     this.recovery.recoverAll();
     this.recovery.sweep();
-    this.dispatcher.idempotency.prune();
+    this.idempotency.prune();
     this.mcp.reconcile(this.config.get().mcpServers);
     return this;
   }
@@ -143,11 +158,6 @@ export class Core {
       `${p.path} is not trusted; ignored: ${p.ignoredKeys.join(', ')} (review it, then run \`agentd trust\` in that directory to apply it)`);
   }
 
-  /** max_tokens for a provider's requests. */
-  providerMaxTokens(providerId: string): number {
-    return this.config.get().providers?.[providerId]?.maxTokens ?? 4096;
-  }
-
   trackPeer(peer: Peer) {
     this.peers.add(peer);
     peer.onClose(() => {
@@ -158,6 +168,6 @@ export class Core {
 
   /** Stops accepting work, ends running turns as interrupted, closes hooks (MCP servers) and child processes, flushes and closes the store (server/shutdown.ts). */
   close(timeoutMs?: number): Promise<void> {
-    return this.shutdown.run(this, timeoutMs);
+    return this.shutdown.run(timeoutMs);
   }
 }

@@ -7,6 +7,8 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Core, type CoreOptions } from './core.js';
+import { ErrorCodes } from '../protocol/index.js';
+import { refusalBody } from './rpc/errors.js';
 import { shutdownTimeout } from './shutdown.js';
 import { watchParent } from './transport/liveness.js';
 import { AccessGuard, isLoopback } from './security/guard.js';
@@ -37,7 +39,7 @@ export type RequestListener = (req: IncomingMessage, res: ServerResponse) => voi
 /** The HTTP handler for everything that is not the WebSocket upgrade; the REST bridge replaces it. */
 let httpHandler: (core: Core) => Promise<RequestListener> = async () => (req, res) => {
   res.writeHead(404, { 'content-type': 'application/json' });
-  res.end(JSON.stringify({ error: { code: -32601, message: `No route: ${req.method} ${req.url}` } }));
+  res.end(refusalBody({ code: ErrorCodes.MethodNotFound, message: `No route: ${req.method} ${req.url}` }));
 };
 
 export function setHttpHandler(factory: (core: Core) => Promise<RequestListener>) {
@@ -68,7 +70,7 @@ function guarded(guard: AccessGuard, inner: RequestListener): RequestListener {
     const verdict = guard.check(req);
     if (!verdict.ok) {
       res.writeHead(verdict.status, { 'content-type': 'application/json', ...cors });
-      res.end(JSON.stringify({ error: { code: verdict.code, message: verdict.message } }));
+      res.end(refusalBody(verdict));
       return;
     }
     (req as IncomingMessage & { principal?: string }).principal = verdict.principal;

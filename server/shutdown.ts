@@ -8,7 +8,11 @@
  * A turn that does not end in time stays `running` in the store and is recovered as
  * interrupted on the next start (server/session/recovery.ts).
  */
-import type { Core } from './core.js';
+import type { EventLog } from './events/log.js';
+import type { Logger } from './log.js';
+import type { Store } from './store/store.js';
+import type { ProcessRegistry } from './tools/processes.js';
+import type { TurnRunner } from './turn/runner.js';
 
 /** Upper bound of a graceful shutdown, ms: AGENTD_SHUTDOWN_TIMEOUT_MS, default 5000. */
 export function shutdownTimeout(): number {
@@ -29,9 +33,21 @@ async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
   }
 }
 
+export interface ShutdownDeps {
+  /** Raises the server's one stopping signal (the dispatcher refuses work, the recovery sweep ends). */
+  stop(): void;
+  turns: Pick<TurnRunner, 'running' | 'cancelAll'>;
+  processes: Pick<ProcessRegistry, 'killAll'>;
+  events: Pick<EventLog, 'flush'>;
+  store: Pick<Store, 'close'>;
+  log: Logger;
+}
+
 export class Shutdown {
   private hooks: Array<{ name: string; run: ShutdownHook }> = [];
   private done?: Promise<void>;
+
+  constructor(private deps: ShutdownDeps) {}
 
   /** Registers something to close on shutdown (e.g. the MCP client pool). */
   add(name: string, run: ShutdownHook) {
@@ -39,14 +55,15 @@ export class Shutdown {
   }
 
   /** Runs the shutdown once; later calls return the same promise. */
-  run(core: Core, timeoutMs = shutdownTimeout()): Promise<void> {
-    return (this.done ??= this.steps(core, timeoutMs));
+  run(timeoutMs = shutdownTimeout()): Promise<void> {
+    return (this.done ??= this.steps(timeoutMs));
   }
 
-  private async steps(core: Core, timeoutMs: number) {
+  private async steps(timeoutMs: number) {
+    const core = this.deps;
     const deadline = Date.now() + timeoutMs;
     const left = (share = 1) => Math.max(0, (deadline - Date.now()) * share);
-    core.shuttingDown = true;
+    core.stop();
     const running = core.turns.running;
     const ending = core.turns.cancelAll('shutdown');
     await within(ending, left(0.5));

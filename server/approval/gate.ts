@@ -1,17 +1,19 @@
 /**
- * The approval gate: the ToolHost the agent loop calls (core.tools). It wraps whatever host
- * executes calls (core.toolSources, the CompositeToolHost of built-in tools, MCP servers, ...),
+ * The approval gate: the ToolHost the agent loop calls. It wraps whatever host
+ * executes calls (the tool sources: the CompositeToolHost of built-in tools, MCP servers, ...),
  * asks the policy about each call and passes allowed calls on; a denial goes back to the model
  * as an isError tool result (with the user's reason), and the turn continues.
  */
 import type { ApprovalRule, ToolResultPart } from '../../protocol/index.js';
-import type { Core } from '../core.js';
-import type { ToolCall, ToolContext, ToolHost } from '../tools/host.js';
-import type { SessionRecord } from '../store/store.js';
+import type { ConfigService } from '../config/service.js';
+import type { EventLog } from '../events/log.js';
+import { sessionView } from '../session/service.js';
+import { errorResult, type ToolCall, type ToolContext, type ToolHost } from '../tools/host.js';
+import type { SessionRecord, Store } from '../store/store.js';
 import { decide, DEFAULT_APPROVAL_TIMEOUT_MS, summarize } from './policy.js';
-import type { Answer } from './service.js';
+import type { Answer, ApprovalService } from './service.js';
 
-const denied = (call: ToolCall, text: string): ToolResultPart => ({ type: 'tool_result', toolUseId: call.id, isError: true, content: [{ type: 'text', text }] });
+const denied = errorResult;
 
 function denialText(tool: string, a: Answer, timeoutMs: number): string {
   if (!a.automatic) return `Permission denied: the user denied ${tool}${a.reason ? `: ${a.reason}` : '.'}`;
@@ -20,20 +22,27 @@ function denialText(tool: string, a: Answer, timeoutMs: number): string {
   return `Permission denied: ${a.reason ?? 'no approval'}.`;
 }
 
+export interface ApprovalGateDeps {
+  store: Pick<Store, 'getSession' | 'updateSession'>;
+  events: EventLog;
+  config: Pick<ConfigService, 'get'>;
+  approvals: Pick<ApprovalService, 'ask'>;
+}
+
 export class ApprovalGate implements ToolHost {
-  constructor(private core: Core, readonly sources: ToolHost) {}
+  constructor(private deps: ApprovalGateDeps, readonly sources: ToolHost) {}
 
   list(session?: SessionRecord) {
     return this.sources.list(session);
   }
 
   async execute(call: ToolCall, ctx: ToolContext): Promise<ToolResultPart> {
-    const { core } = this;
+    const { store, config, approvals } = this.deps;
     // Fresh: an allow_always earlier in this turn must count.
-    const session = core.store.getSession(ctx.session.id) ?? ctx.session;
+    const session = store.getSession(ctx.session.id) ?? ctx.session;
     const tool = this.sources.list(session).find((t) => t.name === call.name);
     if (!tool) return this.sources.execute(call, ctx); // "Unknown tool"
-    const configPolicy = core.config.get().approvals;
+    const configPolicy = config.get().approvals;
     const d = decide(call, tool, session.policy, configPolicy);
     if (d.action === 'deny') {
       const why = d.rule ? `rule ${JSON.stringify(d.rule)} of the ${d.layer} policy` : `the ${d.layer} policy's default`;
@@ -41,7 +50,7 @@ export class ApprovalGate implements ToolHost {
     }
     if (d.action === 'ask') {
       const timeoutMs = session.policy?.timeoutMs ?? configPolicy?.timeoutMs ?? DEFAULT_APPROVAL_TIMEOUT_MS;
-      const answer = await core.approvals.ask({
+      const answer = await approvals.ask({
         sessionId: session.id, turnId: ctx.turnId, callId: call.id, tool: call.name, input: call.input,
         summary: summarize(call.name, call.input), timeoutMs, signal: ctx.signal,
       });
@@ -53,12 +62,12 @@ export class ApprovalGate implements ToolHost {
 
   /** allow_always: a session rule, persisted with the session, announced as session.updated. */
   private rememberAllow(sessionId: string, rule: ApprovalRule) {
-    const rec = this.core.store.getSession(sessionId);
+    const rec = this.deps.store.getSession(sessionId);
     if (!rec) return;
     const rules = rec.policy?.rules ?? [];
     if (rules.some((r) => r.tool === rule.tool && r.match === rule.match && r.action === 'allow')) return;
     const updated: SessionRecord = { ...rec, policy: { ...rec.policy, rules: [...rules, rule] }, updatedAt: new Date().toISOString() };
-    this.core.store.updateSession(updated);
-    this.core.events.append(sessionId, 'session.updated', { session: this.core.sessions.view(updated) });
+    this.deps.store.updateSession(updated);
+    this.deps.events.append(sessionId, 'session.updated', { session: sessionView(this.deps, updated) });
   }
 }

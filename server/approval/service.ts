@@ -12,7 +12,8 @@
  * interested client disconnecting denies (`no client`); cancelling the turn denies (`cancelled`).
  */
 import type { PendingPermission, PermissionAnswerer, PermissionDecision, PermissionRequestParams, PermissionRequestResult } from '../../protocol/index.js';
-import type { Core } from '../core.js';
+import type { EventLog } from '../events/log.js';
+import type { Logger } from '../log.js';
 import { RpcError } from '../rpc/errors.js';
 import type { Peer } from '../rpc/peer.js';
 import { matches } from '../rpc/validate.js';
@@ -57,12 +58,19 @@ interface Pending extends PermissionAsk {
 
 const KEEP_RESOLVED = 10_000;
 
+export interface ApprovalServiceDeps {
+  events: EventLog;
+  log: Logger;
+  /** The connections the server tracks (stdio, WebSocket; a REST request is not among them). */
+  peers: ReadonlySet<Peer>;
+}
+
 export class ApprovalService {
   private pending = new Map<string, Pending>();
   private resolved = new Map<string, Answer & { tool: string }>();
   private watchers = new Map<string, Set<Peer>>();
 
-  constructor(private core: Core) {}
+  constructor(private deps: ApprovalServiceDeps) {}
 
   /** Marks a peer as interested in a session's approvals while it waits on a turn. */
   watch(sessionId: string, peer: Peer): () => void {
@@ -70,7 +78,7 @@ export class ApprovalService {
     if (!set) this.watchers.set(sessionId, (set = new Set()));
     set.add(peer);
     // A one-request peer (REST) is not tracked by the core: learn of its end here.
-    if (!this.core.peers.has(peer)) peer.onClose(() => this.peerClosed(peer));
+    if (!this.deps.peers.has(peer)) peer.onClose(() => this.peerClosed(peer));
     return () => {
       set.delete(peer);
       if (set.size === 0 && this.watchers.get(sessionId) === set) this.watchers.delete(sessionId);
@@ -97,7 +105,7 @@ export class ApprovalService {
   }
 
   private interestedPeers(sessionId: string): Peer[] {
-    const out = new Set([...this.core.peers].filter((p) => p.state === 'initialized' && (p.subscriptions.has(sessionId) || p.subscriptions.has('*'))));
+    const out = new Set([...this.deps.peers].filter((p) => p.state === 'initialized' && (p.subscriptions.has(sessionId) || p.subscriptions.has('*'))));
     for (const p of this.watchers.get(sessionId) ?? []) out.add(p);
     return [...out].filter((p) => !p.closed);
   }
@@ -118,7 +126,7 @@ export class ApprovalService {
   /** Waits for an answer; always resolves (timeouts, disconnects and cancels are denials). */
   ask(a: PermissionAsk): Promise<Answer> {
     const id = newId('perm');
-    const { events, log } = this.core;
+    const { events, log } = this.deps;
     return new Promise<Answer>((resolve) => {
       const timer = setTimeout(() => pending.settle({ decision: 'deny', reason: 'timeout', automatic: true }), a.timeoutMs);
       const onAbort = () => pending.settle({ decision: 'deny', reason: 'cancelled', automatic: true });
@@ -152,7 +160,7 @@ export class ApprovalService {
   private send(pending: Pending, peer: Peer) {
     if (!peer.capabilities.permissionRequests || !peer.request || peer.closed || pending.asked.has(peer) || !this.pending.has(pending.id)) return;
     pending.asked.add(peer);
-    const { log } = this.core;
+    const { log } = this.deps;
     const params: PermissionRequestParams = {
       sessionId: pending.sessionId, permissionId: pending.id, turnId: pending.turnId, callId: pending.callId, tool: pending.tool, input: pending.input, summary: pending.summary,
     };
@@ -184,21 +192,18 @@ export class ApprovalService {
    */
   recoverTurn(sessionId: string, turnId: string): void {
     const open = new Map<string, { callId: string; tool: string }>();
-    for (let since = 0; ;) {
-      const page = this.core.store.eventsSince(sessionId, since, 1000);
+    for (const page of this.deps.events.pages(sessionId, 0)) {
       for (const e of page) {
         if (e.type !== 'permission.requested' && e.type !== 'permission.resolved') continue;
         const data = (JSON.parse(e.json) as { data: { permissionId: string; turnId?: string; callId: string; tool: string } }).data;
         if (e.type === 'permission.requested' && data.turnId === turnId) open.set(data.permissionId, { callId: data.callId, tool: data.tool });
         else open.delete(data.permissionId);
       }
-      if (page.length < 1000) break;
-      since = page[page.length - 1].seq;
     }
     for (const [permissionId, p] of open) {
       if (this.pending.has(permissionId)) continue;
       this.remember(permissionId, { decision: 'deny', reason: 'server restart', automatic: true, tool: p.tool });
-      this.core.events.append(sessionId, 'permission.resolved', { permissionId, callId: p.callId, tool: p.tool, decision: 'deny', reason: 'server restart', by: { type: 'server' } });
+      this.deps.events.append(sessionId, 'permission.resolved', { permissionId, callId: p.callId, tool: p.tool, decision: 'deny', reason: 'server restart', by: { type: 'server' } });
     }
   }
 

@@ -44,8 +44,7 @@ export function follow(log: EventLog, sessionId: string | null, since: number | 
     if (!buffered) return;
     const oldest = log.gapAfter(sessionId, cursor);
     if (oldest !== undefined) sink.deliver(EventLog.gap(sessionId, cursor, oldest));
-    for (;;) {
-      const page = log.replay(sessionId, cursor, PAGE);
+    for (const page of log.pages(sessionId, cursor, PAGE)) {
       for (const e of page) {
         sink.deliver(e);
         cursor = position(e);

@@ -132,6 +132,20 @@ export class EventLog {
   }
 
   /**
+   * The one paging scan: every persisted event after `since` (seq; event id for the all-events
+   * stream, null), a page of at most `size` at a time, read lazily (a caller may wait between pages).
+   */
+  *pages(sessionId: string | null, since: number, size = 1000): Generator<PublishedEvent[]> {
+    for (let cursor = since; ;) {
+      const page = this.replay(sessionId, cursor, size);
+      if (page.length) yield page;
+      if (page.length < size) return;
+      const last = page[page.length - 1];
+      cursor = sessionId === null ? last.id : last.seq;
+    }
+  }
+
+  /**
    * Whether a subscriber resuming after `since` would miss events that retention pruned: then
    * the oldest retained seq (id, for the all-events stream), else undefined.
    */

@@ -1,20 +1,29 @@
-/** Every handler, by method name: the one table the dispatcher serves. */
+/** Every handler, by method name: the one table the dispatcher serves, built over the services each group calls. */
 import type { HandlerTable } from '../rpc/dispatcher.js';
-import { configHandlers } from './config.js';
-import { lifecycleHandlers } from './lifecycle.js';
-import { mcpHandlers } from './mcp.js';
-import { providerHandlers } from './provider.js';
-import { sessionHandlers } from './session.js';
-import { toolHandlers } from './tool.js';
+import { configHandlers, type ConfigHandlerDeps } from './config.js';
+import { lifecycleHandlers, type LifecycleHandlerDeps } from './lifecycle.js';
+import { mcpHandlers, type McpHandlerDeps } from './mcp.js';
+import { providerHandlers, type ProviderHandlerDeps } from './provider.js';
+import { sessionHandlers, type SessionHandlerDeps } from './session.js';
+import { toolHandlers, type ToolHandlerDeps } from './tool.js';
 
-export const handlers: HandlerTable = {
-  ...lifecycleHandlers,
-  ...sessionHandlers,
-  ...providerHandlers,
-  ...toolHandlers,
-  ...mcpHandlers,
-  ...configHandlers,
-};
+/** What all the handler groups need together (the composition root passes each service once). */
+export type HandlerDeps = Omit<LifecycleHandlerDeps, 'methods'> & SessionHandlerDeps & ProviderHandlerDeps & ToolHandlerDeps & McpHandlerDeps & ConfigHandlerDeps;
+
+export function handlers(deps: HandlerDeps): HandlerTable {
+  const methods: string[] = [];
+  const table: HandlerTable = {
+    ...lifecycleHandlers({ ...deps, methods }),
+    ...sessionHandlers(deps),
+    ...providerHandlers(deps),
+    ...toolHandlers(deps),
+    ...mcpHandlers(deps),
+    ...configHandlers(deps),
+  };
+  // initialize advertises the names of this very table.
+  methods.push(...Object.keys(table));
+  return table;
+}
 
 // The compiler proves the table complete: a table without one method is not a HandlerTable
 // (this line stops compiling if HandlerTable ever turns optional again).

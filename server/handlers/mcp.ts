@@ -1,8 +1,13 @@
 /** mcp/*: MCP servers (server/mcp/manager.ts). */
+import type { McpManager } from '../mcp/manager.js';
 import type { HandlerTable } from '../rpc/dispatcher.js';
 
-export const mcpHandlers = {
-  'mcp/list': (_p, { core }) => ({ servers: core.mcp.servers() }),
-  'mcp/connect': async (p, { core }) => ({ server: await core.mcp.connect(p.name) }),
-  'mcp/disconnect': async (p, { core }) => ({ server: await core.mcp.disconnect(p.name) }),
-} satisfies Partial<HandlerTable>;
+export interface McpHandlerDeps {
+  mcp: Pick<McpManager, 'servers' | 'connect' | 'disconnect'>;
+}
+
+export const mcpHandlers = ({ mcp }: McpHandlerDeps) => ({
+  'mcp/list': () => ({ servers: mcp.servers() }),
+  'mcp/connect': async (p) => ({ server: await mcp.connect(p.name) }),
+  'mcp/disconnect': async (p) => ({ server: await mcp.disconnect(p.name) }),
+}) satisfies Partial<HandlerTable>;

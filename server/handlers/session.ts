@@ -2,24 +2,39 @@
 import { follow } from '../events/follow.js';
 import { RpcError } from '../rpc/errors.js';
 import type { HandlerTable } from '../rpc/dispatcher.js';
+import type { ApprovalService } from '../approval/service.js';
+import type { ConfigService } from '../config/service.js';
+import type { EventLog } from '../events/log.js';
+import type { Logger } from '../log.js';
+import type { SessionService } from '../session/service.js';
+import type { TurnRunner } from '../turn/runner.js';
 
-export const sessionHandlers = {
-  'session/create': (p, { core }) => core.sessions.create(p),
-  'session/list': (p, { core }) => core.sessions.list(p),
-  'session/get': (p, { core }) => core.sessions.get(p.sessionId),
-  'session/update': (p, { core }) => core.sessions.update(p),
-  'session/messages': (p, { core }) => core.sessions.messages(p),
-  'session/fork': (p, { core }) => core.sessions.fork(p),
-  'session/delete': (p, { core }) => core.sessions.delete(p.sessionId),
+export interface SessionHandlerDeps {
+  sessions: SessionService;
+  turns: Pick<TurnRunner, 'start' | 'cancel'>;
+  approvals: Pick<ApprovalService, 'watch' | 'subscribed'>;
+  config: Pick<ConfigService, 'limits'>;
+  events: EventLog;
+  log: Logger;
+}
 
-  'session/message': async (p, { core, peer, signal, respondAsync }) => {
-    const turn = core.turns.start(p.sessionId, p.content);
+export const sessionHandlers = ({ sessions, turns, approvals, config, events, log }: SessionHandlerDeps) => ({
+  'session/create': (p) => sessions.create(p),
+  'session/list': (p) => sessions.list(p),
+  'session/get': (p) => sessions.get(p.sessionId),
+  'session/update': (p) => sessions.update(p),
+  'session/messages': (p) => sessions.messages(p),
+  'session/fork': (p) => sessions.fork(p),
+  'session/delete': (p) => sessions.delete(p.sessionId),
+
+  'session/message': async (p, { peer, signal, respondAsync }) => {
+    const turn = turns.start(p.sessionId, p.content);
     if (p.async || respondAsync) return { sessionId: p.sessionId, turnId: turn.turnId, status: 'accepted' as const };
     // Cancelling the request ($/cancelRequest, or the client going away) cancels the turn.
-    const onAbort = () => void core.turns.cancel(p.sessionId, 'request cancelled');
+    const onAbort = () => void turns.cancel(p.sessionId, 'request cancelled');
     signal.addEventListener('abort', onAbort, { once: true });
     // The caller is interested in this turn's approvals while it waits.
-    const unwatch = core.approvals.watch(p.sessionId, peer);
+    const unwatch = approvals.watch(p.sessionId, peer);
     try {
       return await turn.done;
     } finally {
@@ -28,30 +43,30 @@ export const sessionHandlers = {
     }
   },
 
-  'session/cancel': async (p, { core }) => {
-    core.sessions.require(p.sessionId);
-    const turnId = await core.turns.cancel(p.sessionId);
+  'session/cancel': async (p) => {
+    sessions.require(p.sessionId);
+    const turnId = await turns.cancel(p.sessionId);
     return turnId ? { sessionId: p.sessionId, cancelled: true, turnId } : { sessionId: p.sessionId, cancelled: false };
   },
 
-  'session/subscribe': async (p, { core, peer }) => {
+  'session/subscribe': async (p, { peer }) => {
     const sessionId = p.sessionId ?? null;
-    if (sessionId !== null) core.sessions.require(sessionId);
+    if (sessionId !== null) sessions.require(sessionId);
     const key = sessionId ?? '*';
-    const max = core.config.limits().maxSubscriptions;
+    const max = config.limits().maxSubscriptions;
     if (!peer.subscriptions.has(key) && peer.subscriptions.size >= max) throw RpcError.limit('subscriptions per connection', max);
     // A subscription to the same key replaces the earlier one, even while that one still replays.
     peer.subscriptions.get(key)?.();
-    const lastSeq = core.events.lastSeq(sessionId);
-    const sub = follow(core.events, sessionId, p.since, peer);
+    const lastSeq = events.lastSeq(sessionId);
+    const sub = follow(events, sessionId, p.since, peer);
     peer.subscriptions.set(key, sub.stop);
     // A peer that closed meanwhile already ran its unsubscribes.
     if (peer.closed) sub.stop();
     // The reply may go out before a long replay finishes; events keep their order on the wire.
-    sub.ready.catch((err) => core.log.error({ err, sessionId }, 'event replay failed'));
+    sub.ready.catch((err) => log.error({ err, sessionId }, 'event replay failed'));
     // Permissions already pending are asked of this peer too (a reconnecting IDE sees the open
     // question), after this reply.
-    if (!peer.closed) setImmediate(() => { if (peer.subscriptions.has(key)) core.approvals.subscribed(peer, sessionId); });
+    if (!peer.closed) setImmediate(() => { if (peer.subscriptions.has(key)) approvals.subscribed(peer, sessionId); });
     return { subscribed: true, ...(sessionId ? { sessionId } : {}), lastSeq };
   },
 
@@ -63,4 +78,4 @@ export const sessionHandlers = {
     peer.subscriptions.delete(key);
     return { unsubscribed: true };
   },
-} satisfies Partial<HandlerTable>;
+}) satisfies Partial<HandlerTable>;

@@ -11,9 +11,10 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { resolve } from 'node:path';
 import type { Config, McpServer, McpServerConfig, Tool, ToolResultPart } from '../../protocol/index.js';
-import type { Core } from '../core.js';
+import type { EventLog } from '../events/log.js';
+import type { Logger } from '../log.js';
 import { RpcError } from '../rpc/errors.js';
-import type { ToolCall, ToolContext, ToolSource } from '../tools/host.js';
+import { errorResult, type ToolCall, type ToolContext, type ToolSource } from '../tools/host.js';
 import { convertResult, toTool, type McpCallResult } from './convert.js';
 
 export const DEFAULT_MCP_TIMEOUT_MS = 60_000;
@@ -54,11 +55,41 @@ async function sdk() {
 
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err)).slice(0, 500);
 
+/**
+ * The one way a server's tools are loaded (on connect and on tools/list_changed): every page,
+ * converted, deduplicated by agentd name (the first wins); `names` maps it to the server's name.
+ */
+async function loadTools(server: string, client: Client, timeout: number): Promise<{ tools: Tool[]; names: Map<string, string> }> {
+  const tools: Tool[] = [];
+  const names = new Map<string, string>();
+  let cursor: string | undefined;
+  do {
+    const page = await client.listTools(cursor ? { cursor } : {}, { timeout });
+    for (const t of page.tools) {
+      const tool = toTool(server, t as Parameters<typeof toTool>[1]);
+      if (names.has(tool.name)) continue;
+      names.set(tool.name, t.name);
+      tools.push(tool);
+    }
+    cursor = page.nextCursor;
+  } while (cursor);
+  return { tools, names };
+}
+
+export interface McpManagerDeps {
+  events: Pick<EventLog, 'append'>;
+  log: Logger;
+  /** agentd's version, told to each MCP server. */
+  version: string;
+  /** Base of relative `cwd`s of stdio servers. */
+  cwd: string;
+}
+
 export class McpManager implements ToolSource {
   readonly id = 'mcp';
   private conns = new Map<string, Conn>();
 
-  constructor(private core: Core) {}
+  constructor(private deps: McpManagerDeps) {}
 
   private timeout(c: Conn) {
     return c.config.timeoutMs ?? DEFAULT_MCP_TIMEOUT_MS;
@@ -108,7 +139,7 @@ export class McpManager implements ToolSource {
   }
 
   private publish(c: Conn) {
-    this.core.events.append(null, 'mcp.updated', { server: this.view(c) });
+    this.deps.events.append(null, 'mcp.updated', { server: this.view(c) });
   }
 
   private set(c: Conn, status: Status, error?: string) {
@@ -137,7 +168,7 @@ export class McpManager implements ToolSource {
 
   private connectConn(c: Conn): Promise<void> {
     const gen = ++c.generation;
-    const log = this.core.log.child({ mcp: c.name });
+    const log = this.deps.log.child({ mcp: c.name });
     const cfg = c.config;
     const timeout = cfg.connectTimeoutMs ?? DEFAULT_MCP_CONNECT_TIMEOUT_MS;
     this.set(c, 'connecting');
@@ -147,7 +178,7 @@ export class McpManager implements ToolSource {
       try {
         const { Client, StdioClientTransport, StreamableHTTPClientTransport, SSEClientTransport, ToolListChangedNotificationSchema } = await sdk();
         if (stale()) return;
-        const cl = new Client({ name: 'agentd', version: this.core.version }, { capabilities: {} });
+        const cl = new Client({ name: 'agentd', version: this.deps.version }, { capabilities: {} });
         client = cl;
         c.client = cl;
         cl.onclose = () => {
@@ -167,25 +198,13 @@ export class McpManager implements ToolSource {
         } else {
           if (!cfg.command) throw new Error('no command or url configured');
           const stdio = new StdioClientTransport({
-            command: cfg.command, args: cfg.args ?? [], env: cfg.env as Record<string, string> | undefined, cwd: resolve(this.core.cwd, cfg.cwd ?? '.'), stderr: 'pipe',
+            command: cfg.command, args: cfg.args ?? [], env: cfg.env as Record<string, string> | undefined, cwd: resolve(this.deps.cwd, cfg.cwd ?? '.'), stderr: 'pipe',
           });
           stdio.stderr?.on('data', (d: Buffer) => log.debug({ stderr: d.toString().slice(0, 2000) }, 'MCP server stderr'));
           transport = stdio;
         }
         await cl.connect(transport, { timeout });
-        const tools: Tool[] = [];
-        const names = new Map<string, string>();
-        let cursor: string | undefined;
-        do {
-          const page = await cl.listTools(cursor ? { cursor } : {}, { timeout });
-          for (const t of page.tools) {
-            const tool = toTool(c.name, t as Parameters<typeof toTool>[1]);
-            if (names.has(tool.name)) continue;
-            names.set(tool.name, t.name);
-            tools.push(tool);
-          }
-          cursor = page.nextCursor;
-        } while (cursor);
+        const { tools, names } = await loadTools(c.name, cl, timeout);
         if (stale()) return;
         cl.setNotificationHandler(ToolListChangedNotificationSchema, () => void this.refreshTools(c, gen));
         c.tools = tools;
@@ -211,14 +230,10 @@ export class McpManager implements ToolSource {
   private async refreshTools(c: Conn, gen: number) {
     if (c.generation !== gen || !c.client) return;
     try {
-      const page = await c.client.listTools({}, { timeout: c.config.connectTimeoutMs ?? DEFAULT_MCP_CONNECT_TIMEOUT_MS });
+      const { tools, names } = await loadTools(c.name, c.client, c.config.connectTimeoutMs ?? DEFAULT_MCP_CONNECT_TIMEOUT_MS);
       if (c.generation !== gen) return;
-      c.names = new Map();
-      c.tools = page.tools.map((t) => {
-        const tool = toTool(c.name, t as Parameters<typeof toTool>[1]);
-        c.names.set(tool.name, t.name);
-        return tool;
-      });
+      c.tools = tools;
+      c.names = names;
       this.publish(c);
     } catch { /* the next call finds out */ }
   }
@@ -245,7 +260,7 @@ export class McpManager implements ToolSource {
   }
 
   async execute(call: ToolCall, ctx: ToolContext): Promise<ToolResultPart> {
-    const fail = (text: string): ToolResultPart => ({ type: 'tool_result', toolUseId: call.id, isError: true, content: [{ type: 'text', text }] });
+    const fail = (text: string) => errorResult(call, text);
     const c = [...this.conns.values()].find((x) => x.names.has(call.name));
     if (!c || !c.client || c.status !== 'connected') return fail(`MCP tool ${call.name} is not available (server not connected).`);
     const client = c.client;
@@ -262,7 +277,7 @@ export class McpManager implements ToolSource {
         // A slow tool, or a hung server? Ask it.
         const alive = await client.ping({ timeout: Math.min(PING_TIMEOUT_MS, timeout) }).then(() => true, () => false);
         if (!alive && c.generation === gen) {
-          this.core.log.warn({ mcp: c.name }, 'MCP server does not answer; marked failed');
+          this.deps.log.warn({ mcp: c.name }, 'MCP server does not answer; marked failed');
           void this.close(c, 'failed', true, `server stopped responding (no reply within ${timeout} ms, ping failed)`);
         }
         return fail(`MCP server ${c.name} did not answer ${call.name} within ${timeout} ms.`);

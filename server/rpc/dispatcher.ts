@@ -4,15 +4,15 @@
  * thrown into a typed error. Transports and the REST bridge all call `request`.
  */
 import { isClientRequest, methodTable, type ClientRequestName, type ClientRequests, type ClientRequestSpec } from '../../protocol/index.js';
-import type { Core } from '../core.js';
-import { RpcError } from './errors.js';
+import type { Logger } from '../log.js';
+import { RpcError, toRpcError } from './errors.js';
 import { IdempotencyCache } from './idempotency.js';
 import type { Peer } from './peer.js';
-import { keyIdOf } from '../security/keys.js';
+import { keyIdOf, type ApiKeys } from '../security/keys.js';
 import { matches, validateParams } from './validate.js';
 
+/** What a handler learns of the request beyond its params; services come from the handler's factory. */
 export interface RequestContext {
-  core: Core;
   peer: Peer;
   /** Aborted when the client cancels the request ($/cancelRequest) or goes away. */
   signal: AbortSignal;
@@ -42,21 +42,20 @@ function validated<M extends ClientRequestName>(entry: ClientRequestSpec, params
   validateParams(entry.params, params);
 }
 
+/** What the dispatcher needs: a logger, the idempotency cache, the keys to re-check and the server's stopping signal. */
+export interface DispatcherDeps {
+  log: Logger;
+  idempotency: IdempotencyCache;
+  keys: Pick<ApiKeys, 'has'>;
+  /** Aborted when shutdown begins: every request but `shutdown` is refused from then on. */
+  stopping: AbortSignal;
+}
+
 export class Dispatcher {
   /** Check every result against its schema too (tests turn this on with AGENTD_CHECK_RESULTS=1). */
   checkResults = process.env.AGENTD_CHECK_RESULTS === '1';
 
-  /** Outcomes of requests that carried an `idempotencyKey` (persisted). */
-  readonly idempotency: IdempotencyCache;
-
-  constructor(private core: Core, private handlers: HandlerTable) {
-    this.idempotency = new IdempotencyCache(core.store);
-  }
-
-  /** Methods that have a handler (advertised in the initialize result). */
-  get methods(): string[] {
-    return Object.keys(this.handlers);
-  }
+  constructor(private deps: DispatcherDeps, private handlers: HandlerTable) {}
 
   async request(method: string, rawParams: unknown, ctx: RequestContext): Promise<unknown> {
     if (!isClientRequest(method)) throw RpcError.methodNotFound(method);
@@ -70,10 +69,10 @@ export class Dispatcher {
       if (peer.state !== 'new') throw RpcError.invalidRequest('initialize was already sent on this connection');
     } else if (peer.state === 'new') throw RpcError.notInitialized();
     else if (peer.state === 'shutdown') throw RpcError.shuttingDown();
-    if (this.core.shuttingDown && method !== 'shutdown') throw RpcError.shuttingDown();
+    if (this.deps.stopping.aborted && method !== 'shutdown') throw RpcError.shuttingDown();
     // Keys are checked on every request, not only when the connection was admitted.
     const keyId = keyIdOf(peer.principal);
-    if (keyId !== undefined && (peer.revoked || !this.core.keys.has(keyId))) {
+    if (keyId !== undefined && (peer.revoked || !this.deps.keys.has(keyId))) {
       peer.revoke();
       throw RpcError.unauthorized('the API key was revoked');
     }
@@ -87,19 +86,17 @@ export class Dispatcher {
       try {
         return await handler(params, ctx);
       } catch (err) {
-        if (err instanceof RpcError) throw err;
-        this.core.log.error({ err, method }, 'handler failed');
-        throw RpcError.internal(method);
+        throw toRpcError(err, method, this.deps.log);
       }
     };
     // Keys are scoped per API key, so one client can never see another's outcome.
     const key = IdempotencyCache.keyOf(params, peer.principal);
-    const run = key === undefined ? invoke() : this.idempotency.run(method, key, params, invoke);
+    const run = key === undefined ? invoke() : this.deps.idempotency.run(method, key, params, invoke);
     const result = keyId === undefined ? await run : await untilRevoked(run, peer.revocation.signal);
     if (this.checkResults) {
       const check = matches(entry.result, result);
       if (!check.ok) {
-        this.core.log.error({ method, errors: check.errors }, 'result does not match its schema');
+        this.deps.log.error({ method, errors: check.errors }, 'result does not match its schema');
         throw RpcError.internal(method);
       }
     }
@@ -108,6 +105,6 @@ export class Dispatcher {
 
   /** Client notifications: `initialized` and `exit` are handled by the transport; the rest are ignored as JSON-RPC asks. */
   notification(method: string): void {
-    if (!Object.hasOwn(methodTable, method)) this.core.log.debug({ method }, 'unknown notification ignored');
+    if (!Object.hasOwn(methodTable, method)) this.deps.log.debug({ method }, 'unknown notification ignored');
   }
 }

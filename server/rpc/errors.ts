@@ -41,7 +41,17 @@ export class RpcError extends Error {
   static limit(what: string, limit: number) { return new RpcError(ErrorCodes.LimitExceeded, `Limit reached: ${what} (${limit})`, { limit }); }
 }
 
-/** Any thrown value as an RpcError; unknown errors become InternalError naming the method, without internals. */
-export function toRpcError(err: unknown, method: string): RpcError {
-  return err instanceof RpcError ? err : RpcError.internal(method);
+/**
+ * Any thrown value as an RpcError: the one place unknown errors are converted. They become
+ * InternalError naming the method, without internals (logged with `log` when given).
+ */
+export function toRpcError(err: unknown, method: string, log?: { error(obj: object, msg: string): void }): RpcError {
+  if (err instanceof RpcError) return err;
+  log?.error({ err, method }, 'handler failed');
+  return RpcError.internal(method);
+}
+
+/** The body of an HTTP refusal outside the REST routes (access guard, upgrades, no HTTP handler): `{ error: { code, message } }`. */
+export function refusalBody(r: { code: number; message: string }): string {
+  return JSON.stringify({ error: { code: r.code, message: r.message } });
 }

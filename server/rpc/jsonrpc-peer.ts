@@ -6,11 +6,12 @@ import {
   CancellationTokenSource, createMessageConnection, ResponseError,
   type CancellationToken, type Message, type MessageConnection, type MessageWriter,
 } from 'vscode-jsonrpc/node';
-import type { Core } from '../core.js';
+import type { Logger } from '../log.js';
 import type { PublishedEvent } from '../events/log.js';
 import type { BatchingWriter } from '../transport/writer.js';
 import { toRpcError } from './errors.js';
 import type { CheckedReader } from './frames.js';
+import type { Dispatcher } from './dispatcher.js';
 import { Peer, type TransportKind } from './peer.js';
 
 export interface PeerHooks {
@@ -20,12 +21,18 @@ export interface PeerHooks {
   revoked?(): void;
 }
 
+/** What a JSON-RPC connection needs of the server: a logger and the one dispatcher. */
+export interface JsonRpcPeerDeps {
+  log: Logger;
+  dispatcher: Pick<Dispatcher, 'request' | 'notification'>;
+}
+
 export class JsonRpcPeer extends Peer {
   private conn: MessageConnection;
 
-  constructor(private core: Core, readonly transport: TransportKind, reader: CheckedReader, private writer: BatchingWriter, private hooks: PeerHooks) {
+  constructor(private deps: JsonRpcPeerDeps, readonly transport: TransportKind, reader: CheckedReader, private writer: BatchingWriter, private hooks: PeerHooks) {
     super();
-    const log = core.log.child({ peer: this.id, transport });
+    const log = deps.log.child({ peer: this.id, transport });
     // The reader keeps the books of open ids and of the queue before dispatch: it sees every
     // message vscode-jsonrpc takes off its queue (messageStrategy) and every one it writes.
     const observed: MessageWriter = {
@@ -40,7 +47,7 @@ export class JsonRpcPeer extends Peer {
     this.conn.onRequest((method, params, token) => this.onRequest(method, params, token));
     this.conn.onNotification((method) => {
       if (method === 'exit') this.hooks.exit(this.state === 'shutdown' ? 0 : 1);
-      else core.dispatcher.notification(method);
+      else deps.dispatcher.notification(method);
     });
     this.conn.onClose(() => this.markClosed());
     this.conn.onError(([err]) => log.debug({ err: String(err) }, 'connection error'));
@@ -56,7 +63,7 @@ export class JsonRpcPeer extends Peer {
     const sub = token.onCancellationRequested(() => abort.abort());
     const signal = AbortSignal.any([abort.signal, this.lifetime.signal]);
     try {
-      return await this.core.dispatcher.request(method, params, { core: this.core, peer: this, signal });
+      return await this.deps.dispatcher.request(method, params, { peer: this, signal });
     } catch (err) {
       const e = toRpcError(err, method);
       throw new ResponseError(e.code, e.message, e.data);

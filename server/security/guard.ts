@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { ErrorCodes, httpRoutes } from '../../protocol/index.js';
-import type { Core } from '../core.js';
+import type { ConfigService } from '../config/service.js';
 import type { ApiKeys } from './keys.js';
 
 export type Verdict =
@@ -64,15 +64,21 @@ export function presentedKey(req: IncomingMessage, websocket = false): string | 
   return undefined;
 }
 
+/** What the guard needs: the API keys and the security config. */
+export interface AccessGuardDeps {
+  keys: ApiKeys;
+  config: Pick<ConfigService, 'get'>;
+}
+
 export class AccessGuard {
   readonly keys: ApiKeys;
 
-  constructor(private core: Core, private bindHost: string) {
-    this.keys = core.keys;
+  constructor(private deps: AccessGuardDeps, private bindHost: string) {
+    this.keys = deps.keys;
   }
 
   private security() {
-    return this.core.config.get().security ?? {};
+    return this.deps.config.get().security ?? {};
   }
 
   /** Whether a key is needed right now (it changes as keys are created or revoked). */

@@ -12,8 +12,10 @@
  */
 import type { ErrorObject, Message, ToolResultPart, ToolUsePart } from '../../protocol/index.js';
 import { ErrorCodes } from '../../protocol/index.js';
-import type { Core } from '../core.js';
-import type { SessionRecord } from '../store/store.js';
+import type { EventLog } from '../events/log.js';
+import type { Logger } from '../log.js';
+import type { SessionRecord, Store } from '../store/store.js';
+import { errorResult } from '../tools/host.js';
 import { newId, now } from './ids.js';
 
 export const RESTART_REASON = 'server restart';
@@ -25,7 +27,21 @@ export interface InterruptedTurn {
 }
 
 /** A step run for every recovered turn, before its `turn.interrupted` event (e.g. deny pending approvals). */
-export type RecoveryStep = (turn: InterruptedTurn, core: Core) => void;
+export type RecoveryStep = (turn: InterruptedTurn) => void;
+
+/** What reading a turn's record back and completing it needs (recovery, and the turn runner after an early end). */
+export interface TurnRecordDeps {
+  store: Store;
+  events: EventLog;
+  log: Logger;
+}
+
+export interface RecoveryDeps extends TurnRecordDeps {
+  /** Sessions whose turn runs in this process now (never recovered). */
+  liveTurns: { has(sessionId: string): boolean };
+  /** Aborted when shutdown begins: the periodic sweep stops. */
+  stopping: AbortSignal;
+}
 
 /** True while a process with this pid exists. */
 export function pidAlive(pid: number | null | undefined): boolean {
@@ -44,7 +60,7 @@ const PAGE = 1000;
 export class Recovery {
   private steps: Array<{ name: string; run: RecoveryStep }> = [];
 
-  constructor(private core: Core) {}
+  constructor(private deps: RecoveryDeps) {}
 
   /** Registers a step run for each recovered turn (in registration order; a failing step is logged and skipped). */
   addStep(name: string, run: RecoveryStep) {
@@ -54,11 +70,11 @@ export class Recovery {
   /** Recovers every session left running by a dead process; returns the turns ended. */
   recoverAll(): InterruptedTurn[] {
     const out: InterruptedTurn[] = [];
-    for (const rec of this.core.store.listSessions()) {
+    for (const rec of this.deps.store.listSessions()) {
       const t = this.recover(rec);
       if (t) out.push(t);
     }
-    if (out.length) this.core.log.warn({ turns: out.map((t) => t.turnId) }, 'interrupted turns recovered after restart');
+    if (out.length) this.deps.log.warn({ turns: out.map((t) => t.turnId) }, 'interrupted turns recovered after restart');
     return out;
   }
 
@@ -68,30 +84,30 @@ export class Recovery {
    */
   sweep(intervalMs = Number(process.env.AGENTD_RECOVERY_SWEEP_MS) || 30_000) {
     const timer = setInterval(() => {
-      if (this.core.shuttingDown) return clearInterval(timer);
+      if (this.deps.stopping.aborted) return clearInterval(timer);
       try {
         this.recoverAll();
       } catch (err) {
-        this.core.log.error({ err: String(err) }, 'recovery sweep failed');
+        this.deps.log.error({ err: String(err) }, 'recovery sweep failed');
       }
     }, intervalMs);
     timer.unref();
-    this.core.shutdown.add('recovery sweep', () => clearInterval(timer));
+    this.deps.stopping.addEventListener('abort', () => clearInterval(timer), { once: true });
   }
 
   /** Recovers one session if its running turn belongs to a dead process. */
   recoverSession(sessionId: string): InterruptedTurn | undefined {
-    const rec = this.core.store.getSession(sessionId);
+    const rec = this.deps.store.getSession(sessionId);
     return rec ? this.recover(rec) : undefined;
   }
 
   private recover(rec: SessionRecord): InterruptedTurn | undefined {
-    const { core } = this;
+    const core = this.deps;
     const turnId = rec.activeTurnId;
     if (rec.status !== 'running' || !turnId) return undefined;
     const owner = rec.ownerPid ?? null;
     // Our own pid: a live turn of ours, or a stale row from an earlier process that had our pid.
-    if (owner === process.pid ? core.turns.activeTurn(rec.id) : pidAlive(owner)) return undefined;
+    if (owner === process.pid ? core.liveTurns.has(rec.id) : pidAlive(owner)) return undefined;
     if (!core.store.takeOverTurn(rec.id, turnId, owner, process.pid)) return undefined;
     const turn: InterruptedTurn = { sessionId: rec.id, turnId, reason: RESTART_REASON };
     try {
@@ -106,7 +122,7 @@ export class Recovery {
 
   /** Completes the record of an interrupted turn from its events. */
   private finish(sid: string, turnId: string) {
-    const { core } = this;
+    const core = this.deps;
     const { events, store } = core;
     const error: ErrorObject = { code: ErrorCodes.RequestCancelled, message: `Turn interrupted: ${RESTART_REASON}` };
 
@@ -129,7 +145,7 @@ export class Recovery {
 
     for (const step of this.steps) {
       try {
-        step.run({ sessionId: sid, turnId, reason: RESTART_REASON }, core);
+        step.run({ sessionId: sid, turnId, reason: RESTART_REASON });
       } catch (err) {
         core.log.error({ err, step: step.name, turnId }, 'recovery step failed');
       }
@@ -147,12 +163,10 @@ export interface TurnLog {
 }
 
 /** Reads a turn's events (from seq `fromSeq` on) back into a TurnLog. */
-export function readTurnLog(core: Core, sid: string, turnId: string, fromSeq = 0): TurnLog {
+export function readTurnLog(core: Pick<TurnRecordDeps, 'events'>, sid: string, turnId: string, fromSeq = 0): TurnLog {
   const log: TurnLog = { created: new Map(), completed: new Set(), toolsStarted: new Set(), toolResults: new Map() };
-  for (let since = fromSeq; ;) {
-    const page = core.events.replay(sid, since, PAGE);
+  for (const page of core.events.pages(sid, fromSeq, PAGE)) {
     for (const pe of page) {
-      since = pe.seq;
       const e = JSON.parse(pe.json) as Ev;
       const d = e.data;
       if ((d.turnId ?? (d.message as Message | undefined)?.turnId) !== turnId) continue;
@@ -168,8 +182,8 @@ export function readTurnLog(core: Core, sid: string, turnId: string, fromSeq = 0
         case 'tool.completed': case 'tool.failed': if (d.result) log.toolResults.set(d.callId as string, d.result as ToolResultPart); break;
       }
     }
-    if (page.length < PAGE) return log;
   }
+  return log;
 }
 
 /**
@@ -178,7 +192,7 @@ export function readTurnLog(core: Core, sid: string, turnId: string, fromSeq = 0
  * result it got (tool.completed / tool.failed) or an error result naming `reason`, and store
  * them as the tool-result message the turn would have written. Unfinished tools get `tool.failed`.
  */
-export function answerOpenToolCalls(core: Core, sid: string, turnId: string, reason: string, log: TurnLog) {
+export function answerOpenToolCalls(core: Pick<TurnRecordDeps, 'events' | 'store'>, sid: string, turnId: string, reason: string, log: TurnLog) {
   const { events, store } = core;
   const stored = store.listMessages(sid).filter((m) => m.turnId === turnId);
   const answered = new Set(stored.flatMap((m) => m.content.filter((p): p is ToolResultPart => p.type === 'tool_result').map((p) => p.toolUseId)));
@@ -189,7 +203,7 @@ export function answerOpenToolCalls(core: Core, sid: string, turnId: string, rea
   const results: ToolResultPart[] = open.map((call) => {
     const done = log.toolResults.get(call.id);
     if (done) return done;
-    const result: ToolResultPart = { type: 'tool_result', toolUseId: call.id, isError: true, content: [{ type: 'text', text: error.message }] };
+    const result = errorResult(call, error.message);
     if (log.toolsStarted.has(call.id)) events.append(sid, 'tool.failed', { turnId, callId: call.id, tool: call.name, result, error });
     return result;
   });
@@ -199,7 +213,7 @@ export function answerOpenToolCalls(core: Core, sid: string, turnId: string, rea
 }
 
 /** For the turn runner: after a turn ended early (cancel, shutdown, failure), answer its open tool calls. */
-export function closeOpenToolCalls(core: Core, sid: string, turnId: string, reason: string, fromSeq = 0) {
+export function closeOpenToolCalls(core: TurnRecordDeps, sid: string, turnId: string, reason: string, fromSeq = 0) {
   try {
     answerOpenToolCalls(core, sid, turnId, reason, readTurnLog(core, sid, turnId, fromSeq));
   } catch (err) {

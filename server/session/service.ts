@@ -5,10 +5,12 @@ import type {
   Message, Session, SessionCreateParams, SessionForkParams, SessionGetResult, SessionListParams, SessionListResult,
   SessionMessagesParams, SessionMessagesResult, SessionUpdateParams,
 } from '../../protocol/index.js';
-import type { Core } from '../core.js';
-import { RpcError } from '../rpc/errors.js';
+import type { ConfigService } from '../config/service.js';
+import type { EventLog } from '../events/log.js';
 import { configuredIds, modelFacts, type ModelFacts } from '../provider/models.js';
-import type { SessionKey, SessionRecord } from '../store/store.js';
+import type { ProviderRegistry } from '../provider/registry.js';
+import { RpcError } from '../rpc/errors.js';
+import type { SessionKey, SessionRecord, Store } from '../store/store.js';
 import { newId, now } from './ids.js';
 
 /** session/get's page: the newest this many messages. */
@@ -25,53 +27,74 @@ function decodeCursor(c: string): SessionKey {
   throw RpcError.invalidParams('cursor', 'is not a cursor this server returned');
 }
 
+/** Price and context window of a model: config `providers.<id>.models` over the shipped table. */
+export function factsOf(config: Pick<ConfigService, 'get'>, providerId: string, model: string): ModelFacts {
+  return modelFacts(providerId, model, config.get().providers?.[providerId]?.models);
+}
+
+/** The protocol view of a stored session. */
+export function sessionView(deps: { events: Pick<EventLog, 'lastSeq'>; config: Pick<ConfigService, 'get'> }, rec: SessionRecord): Session {
+  const { ownerPid: _owner, ...session } = rec;
+  return {
+    ...session,
+    // Sessions stored before usage was tracked read as zero.
+    usage: { inputTokens: 0, outputTokens: 0, cacheReadInputTokens: 0, cacheCreationInputTokens: 0, ...rec.usage },
+    costUsd: rec.costUsd ?? null,
+    context: { usedTokens: rec.context?.usedTokens ?? 0, windowTokens: factsOf(deps.config, rec.provider, rec.model).contextWindow ?? null },
+    lastSeq: deps.events.lastSeq(rec.id),
+  };
+}
+
+/** The stored session, or NotFound. */
+export function requireSession(store: Pick<Store, 'getSession'>, id: string): SessionRecord {
+  const rec = store.getSession(id);
+  if (!rec) throw RpcError.notFound('session', id);
+  return rec;
+}
+
+export interface SessionServiceDeps {
+  store: Store;
+  events: EventLog;
+  config: Pick<ConfigService, 'defaultProvider' | 'get'>;
+  providers: Pick<ProviderRegistry, 'get' | 'has' | 'ready' | 'ids'>;
+  /** Base of relative workspace roots. */
+  cwd: string;
+  /** Deleting a running session cancels its turn first. */
+  turns: { cancel(sessionId: string, reason?: string): Promise<unknown> };
+}
+
 export class SessionService {
-  constructor(private core: Core) {}
+  constructor(private deps: SessionServiceDeps) {}
 
   /** The protocol view of a stored session. */
   view(rec: SessionRecord): Session {
-    const { ownerPid: _owner, ...session } = rec;
-    return {
-      ...session,
-      // Sessions stored before usage was tracked read as zero.
-      usage: { inputTokens: 0, outputTokens: 0, cacheReadInputTokens: 0, cacheCreationInputTokens: 0, ...rec.usage },
-      costUsd: rec.costUsd ?? null,
-      context: { usedTokens: rec.context?.usedTokens ?? 0, windowTokens: this.facts(rec.provider, rec.model).contextWindow ?? null },
-      lastSeq: this.core.events.lastSeq(rec.id),
-    };
-  }
-
-  /** Price and context window of a model: config `providers.<id>.models` over the shipped table. */
-  facts(providerId: string, model: string): ModelFacts {
-    return modelFacts(providerId, model, this.core.config.get().providers?.[providerId]?.models);
+    return sessionView(this.deps, rec);
   }
 
   /** Models a session may switch to: those the provider lists and those the config names. */
   private knownModels(providerId: string): Set<string> {
-    return new Set([...this.core.providers.get(providerId).info().models, ...configuredIds(this.core.config.get().providers?.[providerId]?.models)]);
+    return new Set([...this.deps.providers.get(providerId).info().models, ...configuredIds(this.deps.config.get().providers?.[providerId]?.models)]);
   }
 
   private defaultModel(providerId: string): string {
-    return (providerId === this.core.config.defaultProvider() ? this.core.config.get().defaultModel : undefined)
-      ?? this.core.config.get().providers?.[providerId]?.defaultModel
-      ?? this.core.providers.get(providerId).info().defaultModel;
+    return (providerId === this.deps.config.defaultProvider() ? this.deps.config.get().defaultModel : undefined)
+      ?? this.deps.config.get().providers?.[providerId]?.defaultModel
+      ?? this.deps.providers.get(providerId).info().defaultModel;
   }
 
   /** The stored session, or NotFound. */
   require(id: string): SessionRecord {
-    const rec = this.core.store.getSession(id);
-    if (!rec) throw RpcError.notFound('session', id);
-    return rec;
+    return requireSession(this.deps.store, id);
   }
 
   async create(p: SessionCreateParams): Promise<Session> {
-    const providerId = p.provider ?? this.core.config.defaultProvider();
+    const providerId = p.provider ?? this.deps.config.defaultProvider();
     // Local servers found at start count as configured: wait for that look (it has a short timeout).
-    if (!this.core.providers.has(providerId)) await this.core.providers.ready();
-    if (!this.core.providers.has(providerId)) throw RpcError.invalidParams('provider', `names no provider: ${providerId} (known: ${this.core.providers.ids().join(', ')})`);
-    const provider = this.core.providers.get(providerId);
-    const root = this.workspace(p.workspaceRoot ?? this.core.cwd);
-    const model = p.model ?? (providerId === this.core.config.defaultProvider() ? this.core.config.get().defaultModel : undefined) ?? provider.info().defaultModel;
+    if (!this.deps.providers.has(providerId)) await this.deps.providers.ready();
+    if (!this.deps.providers.has(providerId)) throw RpcError.invalidParams('provider', `names no provider: ${providerId} (known: ${this.deps.providers.ids().join(', ')})`);
+    const provider = this.deps.providers.get(providerId);
+    const root = this.workspace(p.workspaceRoot ?? this.deps.cwd);
+    const model = p.model ?? (providerId === this.deps.config.defaultProvider() ? this.deps.config.get().defaultModel : undefined) ?? provider.info().defaultModel;
     if (!model) throw RpcError.invalidParams('model', `is required: provider ${providerId} lists no models (its endpoint gave none and none are configured)`);
     if (provider.checkModel && !(await provider.checkModel(model))) {
       const known = provider.info().models;
@@ -90,16 +113,16 @@ export class SessionService {
       updatedAt: t,
       ...(p.policy ? { policy: p.policy } : {}),
     };
-    this.core.store.insertSession(rec);
+    this.deps.store.insertSession(rec);
     const session = this.view(rec);
-    this.core.events.append(rec.id, 'session.created', { session: { ...session, lastSeq: 1 } });
+    this.deps.events.append(rec.id, 'session.created', { session: { ...session, lastSeq: 1 } });
     return { ...session, lastSeq: 1 };
   }
 
   private workspace(dir: string): string {
-    const abs = resolve(this.core.cwd, dir);
+    const abs = resolve(this.deps.cwd, dir);
     // A relative root is relative to the server's directory and may not climb out of it.
-    if (!isAbsolute(dir) && relative(this.core.cwd, abs).startsWith('..')) {
+    if (!isAbsolute(dir) && relative(this.deps.cwd, abs).startsWith('..')) {
       throw RpcError.invalidParams('workspaceRoot', 'must not escape the server directory (give an absolute path)');
     }
     try {
@@ -111,7 +134,7 @@ export class SessionService {
   }
 
   list(p: SessionListParams = {}): SessionListResult {
-    const page = this.core.store.pageSessions(p.limit ?? DEFAULT_LIST, p.cursor === undefined ? undefined : decodeCursor(p.cursor), p.search);
+    const page = this.deps.store.pageSessions(p.limit ?? DEFAULT_LIST, p.cursor === undefined ? undefined : decodeCursor(p.cursor), p.search);
     return { sessions: page.sessions.map((r) => this.view(r)), nextCursor: page.next ? encodeCursor(page.next) : null };
   }
 
@@ -127,7 +150,7 @@ export class SessionService {
     this.require(p.sessionId);
     const limit = p.limit ?? DEFAULT_PAGE;
     // One more than asked says whether an older page exists.
-    const rows = this.core.store.pageMessages(p.sessionId, limit + 1, p.before);
+    const rows = this.deps.store.pageMessages(p.sessionId, limit + 1, p.before);
     if (!rows) throw RpcError.notFound('message', p.before!);
     const page = rows.slice(0, limit).reverse();
     return { messages: page, nextCursor: rows.length > limit ? page[0].id : null };
@@ -140,13 +163,13 @@ export class SessionService {
   update(p: SessionUpdateParams): Session {
     const cur = this.require(p.sessionId);
     const providerId = p.provider ?? cur.provider;
-    if (p.provider !== undefined && !this.core.providers.has(p.provider)) throw RpcError.invalidParams('provider', `unknown provider ${p.provider}`);
+    if (p.provider !== undefined && !this.deps.providers.has(p.provider)) throw RpcError.invalidParams('provider', `unknown provider ${p.provider}`);
     const known = this.knownModels(providerId);
     if (p.model !== undefined && !known.has(p.model)) throw RpcError.invalidParams('model', `unknown model ${p.model} for provider ${providerId} (known: ${[...known].join(', ')})`);
     const model = p.model ?? (providerId === cur.provider || known.has(cur.model) ? cur.model : this.defaultModel(providerId));
     const next = { name: p.name ?? cur.name, provider: providerId, model, policy: p.policy ?? cur.policy };
     let changed: string[] = [];
-    const stored = this.core.store.patchSession(p.sessionId, (rec) => {
+    const stored = this.deps.store.patchSession(p.sessionId, (rec) => {
       changed = (['name', 'provider', 'model', 'policy'] as const).filter((k) => JSON.stringify(rec[k]) !== JSON.stringify(next[k]));
       if (!changed.length) return undefined;
       const out: SessionRecord = { ...rec, name: next.name, provider: next.provider, model: next.model, updatedAt: now() };
@@ -155,7 +178,7 @@ export class SessionService {
     });
     if (!stored) throw RpcError.notFound('session', p.sessionId);
     const session = this.view(stored);
-    if (changed.length) this.core.events.append(stored.id, 'session.updated', { session: { ...session, lastSeq: session.lastSeq + 1 }, changed });
+    if (changed.length) this.deps.events.append(stored.id, 'session.updated', { session: { ...session, lastSeq: session.lastSeq + 1 }, changed });
     return changed.length ? { ...session, lastSeq: session.lastSeq + 1 } : session;
   }
 
@@ -166,7 +189,7 @@ export class SessionService {
    */
   fork(p: SessionForkParams): Session {
     const src = this.require(p.sessionId);
-    const through = this.core.store.messagesThrough(src.id, p.messageId);
+    const through = this.deps.store.messagesThrough(src.id, p.messageId);
     if (!through) throw RpcError.notFound('message', p.messageId!);
     const kept = through.filter((m) => m.status !== 'streaming');
     const t = now();
@@ -177,19 +200,19 @@ export class SessionService {
       ...(src.policy ? { policy: src.policy } : {}),
       parentId: src.id, forkedFromMessageId: p.messageId ?? kept.at(-1)?.id ?? null,
     };
-    this.core.store.insertSessionWithMessages(rec, kept.map((m): Message => ({ ...m, id: newId('msg'), sessionId: id })));
+    this.deps.store.insertSessionWithMessages(rec, kept.map((m): Message => ({ ...m, id: newId('msg'), sessionId: id })));
     const session = { ...this.view(rec), lastSeq: 1 };
-    this.core.events.append(id, 'session.created', { session });
+    this.deps.events.append(id, 'session.created', { session });
     return session;
   }
 
   async delete(id: string) {
     const rec = this.require(id);
-    if (rec.status === 'running') await this.core.turns.cancel(id, 'session deleted');
-    this.core.events.append(id, 'session.deleted', { sessionId: id });
-    this.core.events.flush();
-    this.core.store.deleteSession(id);
-    this.core.events.forget(id);
+    if (rec.status === 'running') await this.deps.turns.cancel(id, 'session deleted');
+    this.deps.events.append(id, 'session.deleted', { sessionId: id });
+    this.deps.events.flush();
+    this.deps.store.deleteSession(id);
+    this.deps.events.forget(id);
     return { sessionId: id, deleted: true };
   }
 }

@@ -7,35 +7,13 @@
 import type { Ajv, ValidateFunction } from 'ajv';
 import type { Limits, Tool, ToolResultPart } from '../../protocol/index.js';
 import type { SessionRecord } from '../store/store.js';
+import type { BuiltinContext, BuiltinTool } from './builtin-tool.js';
 import { runCommandTool } from './command.js';
 import { editFileTool, grepTool, listFilesTool, readFileTool, writeFileTool } from './files.js';
-import type { ChildProcess } from 'node:child_process';
 import { errorResult, type ToolCall, type ToolContext, type ToolSource } from './host.js';
+import { ProcessRegistry } from './processes.js';
 import { CommandSandbox } from './sandbox.js';
 import { ToolError } from './workspace.js';
-
-export interface BuiltinContext {
-  /** The session's workspace root (a real path). */
-  root: string;
-  /** Real paths the file tools never reach, even inside the root (the data directory). */
-  hidden: readonly string[];
-  signal: AbortSignal;
-  output: ToolContext['output'];
-  limits: () => Required<Limits>;
-  /** Registers a spawned process group, so shutdown can kill it (core.processes). */
-  track?: (child: ChildProcess) => void;
-  /** Where run_command's commands run. */
-  sandbox: CommandSandbox;
-}
-
-export interface BuiltinTool {
-  name: string;
-  description: string;
-  inputSchema: Record<string, unknown>;
-  readOnly: boolean;
-  /** Returns the result text; throws ToolError for a failure the model should read. */
-  run(input: Record<string, unknown>, ctx: BuiltinContext): Promise<string>;
-}
 
 export const BUILTIN_TOOLS: BuiltinTool[] = [readFileTool, writeFileTool, editFileTool, listFilesTool, grepTool, runCommandTool];
 
@@ -59,7 +37,7 @@ export class BuiltinToolHost implements ToolSource {
   constructor(
     private limits: () => Required<Limits>,
     tools: BuiltinTool[] = BUILTIN_TOOLS,
-    private track?: (child: ChildProcess) => void,
+    private processes: Pick<ProcessRegistry, 'register' | 'kill'> = new ProcessRegistry(),
     readonly sandbox: CommandSandbox = new CommandSandbox({ settings: () => undefined }),
     /** Real paths the file tools never reach (the data directory, should a workspace contain it). */
     private hidden: readonly string[] = [],
@@ -86,7 +64,7 @@ export class BuiltinToolHost implements ToolSource {
       return errorResult(call, `Invalid input for ${call.name}: ${e ? `${e.instancePath || '(input)'} ${e.message}` : 'does not match the schema'}`);
     }
     try {
-      const text = await entry.tool.run(call.input, { root: ctx.session.workspaceRoot, hidden: this.hidden, signal: ctx.signal, output: ctx.output, limits: this.limits, track: this.track, sandbox: this.sandbox });
+      const text = await entry.tool.run(call.input, { root: ctx.session.workspaceRoot, hidden: this.hidden, signal: ctx.signal, output: ctx.output, limits: this.limits, processes: this.processes, sandbox: this.sandbox });
       return { type: 'tool_result', toolUseId: call.id, content: [{ type: 'text', text }] };
     } catch (err) {
       if (err instanceof ToolError) return errorResult(call, err.message);

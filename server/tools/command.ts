@@ -6,18 +6,11 @@
  * leader; --die-with-parent and the PID namespace take everything inside down with it).
  */
 import { spawn } from 'node:child_process';
-import type { BuiltinTool } from './builtin.js';
+import type { BuiltinTool } from './builtin-tool.js';
 import { ToolError } from './workspace.js';
 
 /** Output kept for the result (and streamed), per call. */
 export const OUTPUT_CAP = 64 * 1024;
-
-const killGroup = (pid: number | undefined) => {
-  if (!pid) return;
-  try {
-    process.kill(-pid, 'SIGKILL');
-  } catch { /* already gone */ }
-};
 
 export const runCommandTool: BuiltinTool = {
   name: 'run_command',
@@ -30,7 +23,7 @@ export const runCommandTool: BuiltinTool = {
       timeout_ms: { type: 'integer', minimum: 1, description: 'Timeout in milliseconds; at most (and by default) the server limit `limits.commandTimeoutMs`.' },
     },
   },
-  async run(input, { root, signal, output, limits, track, sandbox }) {
+  async run(input, { root, signal, output, limits, processes, sandbox }) {
     const limit = limits().commandTimeoutMs;
     const timeoutMs = Math.min((input.timeout_ms as number | undefined) ?? limit, limit);
     const prepared = await sandbox.prepare(input.command as string, root);
@@ -40,7 +33,8 @@ export const runCommandTool: BuiltinTool = {
       const child = spawn(prepared.file, prepared.args, {
         cwd: root, env: prepared.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
       });
-      track?.(child);
+      processes.register(child);
+      const killGroup = () => processes.kill(child);
       let kept = 0;
       let dropped = 0;
       let text = '';
@@ -57,12 +51,12 @@ export const runCommandTool: BuiltinTool = {
       };
       child.stdout!.on('data', onData('stdout'));
       child.stderr!.on('data', onData('stderr'));
-      const timer = setTimeout(() => { timedOut = true; killGroup(child.pid); }, timeoutMs);
-      const onAbort = () => killGroup(child.pid);
+      const timer = setTimeout(() => { timedOut = true; killGroup(); }, timeoutMs);
+      const onAbort = () => killGroup();
       signal.addEventListener('abort', onAbort, { once: true });
       const finish = () => { clearTimeout(timer); signal.removeEventListener('abort', onAbort); prepared.cleanup(); };
       // The shell is done: whatever it left running in its group (holding our pipes) goes too.
-      child.on('exit', () => killGroup(child.pid));
+      child.on('exit', () => killGroup());
       child.on('error', (err) => { finish(); reject(new ToolError(`Cannot run command: ${err.message}`)); });
       child.on('close', (code, sig) => {
         finish();

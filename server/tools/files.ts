@@ -6,7 +6,7 @@
  * their results are checked against the root there.
  */
 import { stat } from 'node:fs/promises';
-import type { BuiltinTool } from './builtin.js';
+import type { BuiltinTool } from './builtin-tool.js';
 import { runSearch } from './search.js';
 import { checkPattern, display, readInWorkspace, resolveInWorkspace, ToolError, writeInWorkspace } from './workspace.js';
 

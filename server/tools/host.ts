@@ -33,7 +33,8 @@ export interface ToolSource extends ToolHost {
   has(name: string, session?: SessionRecord): boolean;
 }
 
-export const errorResult = (call: ToolCall, text: string): ToolResultPart => ({ type: 'tool_result', toolUseId: call.id, isError: true, content: [{ type: 'text', text }] });
+/** The one shape of a failed tool call, as the model reads it: an isError tool_result with one text. */
+export const errorResult = (call: Pick<ToolCall, 'id'>, text: string): ToolResultPart => ({ type: 'tool_result', toolUseId: call.id, isError: true, content: [{ type: 'text', text }] });
 
 /**
  * Several tool sources behind one ToolHost: `list` concatenates them (first source wins on a

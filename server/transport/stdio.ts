@@ -3,10 +3,10 @@
  * stdin/stdout. stdout carries nothing else; logs go to stderr.
  */
 import type { Readable, Writable } from 'node:stream';
-import type { Core } from '../core.js';
+import type { ConfigService } from '../config/service.js';
 import { RpcError } from '../rpc/errors.js';
 import { CheckedReader, errorFrame } from '../rpc/frames.js';
-import { JsonRpcPeer } from '../rpc/jsonrpc-peer.js';
+import { JsonRpcPeer, type JsonRpcPeerDeps } from '../rpc/jsonrpc-peer.js';
 import { BatchingWriter } from './writer.js';
 
 const HEADER_END = Buffer.from('\r\n\r\n');
@@ -104,7 +104,12 @@ export interface StdioOptions {
 }
 
 /** Serves one JSON-RPC peer on stdin/stdout. */
-export function serveStdio(core: Core, opts: StdioOptions): JsonRpcPeer {
+/** What the stdio transport needs: a peer's deps and the limits of its buffers. */
+export interface StdioDeps extends JsonRpcPeerDeps {
+  config: Pick<ConfigService, 'limits'>;
+}
+
+export function serveStdio(core: StdioDeps, opts: StdioOptions): JsonRpcPeer {
   const input = opts.input ?? process.stdin;
   const output = opts.output ?? process.stdout;
   const limits = core.config.limits();

@@ -7,14 +7,23 @@ import type { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ErrorCodes } from '../../protocol/index.js';
-import type { Core } from '../core.js';
-import { RpcError } from '../rpc/errors.js';
+import type { ConfigService } from '../config/service.js';
+import type { Peer } from '../rpc/peer.js';
+import { refusalBody, RpcError } from '../rpc/errors.js';
 import { CheckedReader, errorFrame } from '../rpc/frames.js';
-import { JsonRpcPeer } from '../rpc/jsonrpc-peer.js';
+import { JsonRpcPeer, type JsonRpcPeerDeps } from '../rpc/jsonrpc-peer.js';
 import { heartbeat, wsPingInterval } from './liveness.js';
 import { WS_PROTOCOL } from '../security/guard.js';
 import { rateSubject } from '../security/rate.js';
-import { BatchingWriter, OVERFLOW_GRACE_MS, overflowReason } from './writer.js';
+import { senderIdle, socketOf } from './ws-internals.js';
+import { BatchingWriter, OVERFLOW_GRACE_MS, overflowReason, type SendBudget } from './writer.js';
+
+/** What the WebSocket transport needs: a peer's deps, the limits, the server-wide send budget and a place to register peers. */
+export interface WebSocketDeps extends JsonRpcPeerDeps {
+  config: Pick<ConfigService, 'limits'>;
+  sendBudget: SendBudget;
+  trackPeer(peer: Peer): void;
+}
 
 export const RPC_PATH = '/rpc';
 /** Close code of a peer disconnected for not reading (1008: policy violation). */
@@ -32,14 +41,6 @@ class WsReader extends CheckedReader {
     ws.on('error', (err) => this.fireError(err));
   }
 }
-
-type Socketish = { cork(): void; uncork(): void; write(b: Buffer): boolean; once(ev: 'drain', cb: () => void): void; writableNeedDrain: boolean };
-const socketOf = (ws: WebSocket) => (ws as unknown as { _socket: Socketish })._socket;
-/** ws's Sender is idle (nothing queued behind a compression or a blob): our bytes cannot interleave with its. */
-const senderIdle = (ws: WebSocket) => {
-  const sender = (ws as unknown as { _sender?: { _state?: number; _queue?: unknown[] } })._sender;
-  return sender?._state === 0 && sender._queue?.length === 0;
-};
 
 /**
  * A batch of server-to-client text frames (unmasked, FIN, no extension) as one buffer: one
@@ -105,7 +106,7 @@ export function refuseUpgrade(socket: Duplex, r: Omit<Refusal, 'ok'>) {
     socket.destroy();
     return;
   }
-  const body = JSON.stringify({ error: { code: r.code, message: r.message } });
+  const body = refusalBody(r);
   const headers: Record<string, string | number> = {
     'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), Connection: 'close', ...r.headers,
   };
@@ -148,7 +149,7 @@ function serveAsPlainRequest(server: Server, req: IncomingMessage, socket: Duple
   server.emit((socket as TLSSocket).encrypted ? 'secureConnection' : 'connection', socket);
 }
 
-export function attachWebSocket(core: Core, server: Server, opts: WebSocketOptions = {}): WebSocketServer {
+export function attachWebSocket(core: WebSocketDeps, server: Server, opts: WebSocketOptions = {}): WebSocketServer {
   const limits = core.config.limits();
   const wss = new WebSocketServer({
     noServer: true,
@@ -199,7 +200,7 @@ export function closeWebSockets(wss: WebSocketServer) {
   }
 }
 
-function onConnection(core: Core, ws: WebSocket, limits: { sendBufferBytes: number }, admit?: () => number): JsonRpcPeer {
+function onConnection(core: WebSocketDeps, ws: WebSocket, limits: { sendBufferBytes: number }, admit?: () => number): JsonRpcPeer {
   const writer = new BatchingWriter(
     {
       write: (batch) => {

@@ -6,13 +6,19 @@
  */
 import type { ContentPart, ErrorObject, Message, SessionMessageParams, ToolResultPart, ToolUsePart, Usage } from '../../protocol/index.js';
 import { ErrorCodes } from '../../protocol/index.js';
-import type { Core } from '../core.js';
+import type { ConfigService } from '../config/service.js';
+import type { EventLog } from '../events/log.js';
+import type { Logger } from '../log.js';
+import type { ProviderRegistry } from '../provider/registry.js';
 import { RpcError } from '../rpc/errors.js';
 import { newId, now } from '../session/ids.js';
-import { closeOpenToolCalls } from '../session/recovery.js';
-import type { SessionRecord } from '../store/store.js';
-import type { StreamEvent } from '../provider/types.js';
+import { closeOpenToolCalls, type Recovery } from '../session/recovery.js';
+import { requireSession } from '../session/service.js';
+import type { SessionRecord, Store } from '../store/store.js';
+import type { ModelProvider, StreamEvent } from '../provider/types.js';
+import { errorResult, type ToolHost } from '../tools/host.js';
 import { addCost, addUsage, contextTokens, costOf } from '../provider/models.js';
+import { factsOf } from '../session/service.js';
 
 export interface ActiveTurn {
   turnId: string;
@@ -24,6 +30,29 @@ export interface ActiveTurn {
 }
 
 type Content = SessionMessageParams['content'];
+
+/** What the steps of one running turn share. */
+interface TurnState {
+  turn: ActiveTurn;
+  session: SessionRecord;
+  sid: string;
+  turnId: string;
+  signal: AbortSignal;
+  /** Seq of the turn's `turn.started` event (where its record begins). */
+  startSeq: number;
+  /** The conversation sent to the model, growing as the turn goes. */
+  history: Message[];
+  provider: ModelProvider;
+  /** The turn's totals. */
+  usage: Usage;
+  costUsd: number | null;
+  /** Tool calls whose arguments were not valid JSON, by call id: answered with an error, never run. */
+  badInput: Map<string, string>;
+  /** The assistant message being streamed (undefined between model calls). */
+  assistant?: Message;
+  /** The last assistant message of this turn, for the turn's end event. */
+  lastId: string | null;
+}
 
 /**
  * How long a provider or tool may take to stop after its signal aborts before the turn stops
@@ -52,10 +81,26 @@ function untilAborted<T>(p: Promise<T>, signal: AbortSignal, graceMs = ABORT_GRA
   });
 }
 
-export class TurnRunner {
-  private active = new Map<string, ActiveTurn>();
+export interface TurnRunnerDeps {
+  store: Store;
+  events: EventLog;
+  log: Logger;
+  config: Pick<ConfigService, 'limits' | 'get'>;
+  providers: Pick<ProviderRegistry, 'get'>;
+  /** The tools the model may call (the approval gate in front of every tool source). */
+  tools: ToolHost;
+  /** A session left `running` by a dead process is recovered before a new turn starts. */
+  recovery: Pick<Recovery, 'recoverSession'>;
+  /** The turns running in this process, by session id (recovery reads it to leave them alone). */
+  active: Map<string, ActiveTurn>;
+}
 
-  constructor(private core: Core) {}
+export class TurnRunner {
+  private active: Map<string, ActiveTurn>;
+
+  constructor(private deps: TurnRunnerDeps) {
+    this.active = deps.active;
+  }
 
   get running(): number {
     return this.active.size;
@@ -67,21 +112,22 @@ export class TurnRunner {
 
   /** Starts a turn; `done` resolves with the final assistant message or rejects with a typed error. */
   start(sessionId: string, content: Content): ActiveTurn {
-    let session = this.core.sessions.require(sessionId);
+    const { store } = this.deps;
+    let session = requireSession(store, sessionId);
     // Left running by a process that died: end that turn as interrupted, then go on.
-    if (session.status === 'running' && !this.active.has(sessionId) && this.core.recovery.recoverSession(sessionId)) session = this.core.sessions.require(sessionId);
-    const limits = this.core.config.limits();
+    if (session.status === 'running' && !this.active.has(sessionId) && this.deps.recovery.recoverSession(sessionId)) session = requireSession(store, sessionId);
+    const limits = this.deps.config.limits();
     if (this.active.has(sessionId) || session.status === 'running') throw RpcError.busy(sessionId, session.activeTurnId);
     if (this.active.size >= limits.maxConcurrentTurns) throw RpcError.limit('concurrent turns', limits.maxConcurrentTurns);
     const turnId = newId('turn');
-    if (!this.core.store.claimTurn(sessionId, turnId, process.pid, now())) throw RpcError.busy(sessionId);
+    if (!this.deps.store.claimTurn(sessionId, turnId, process.pid, now())) throw RpcError.busy(sessionId);
     // Another process may have appended to this session since we last looked.
-    this.core.events.refresh(sessionId);
+    this.deps.events.refresh(sessionId);
     const turn: ActiveTurn = { turnId, sessionId, abort: new AbortController(), done: Promise.resolve(null as never) };
     this.active.set(sessionId, turn);
     turn.done = this.run(turn, { ...session, status: 'running', activeTurnId: turnId }, content).finally(() => {
       this.active.delete(sessionId);
-      this.core.store.releaseTurn(sessionId, turnId, now());
+      this.deps.store.releaseTurn(sessionId, turnId, now());
     });
     // The caller may not await `done` (async turns); a failure is already reported as an event.
     turn.done.catch(() => {});
@@ -103,109 +149,133 @@ export class TurnRunner {
     await Promise.all([...this.active.keys()].map((id) => this.cancel(id, reason)));
   }
 
+  /** A turn as it runs: call the model, run the tools it asked for, again, until the turn ends. */
   private async run(turn: ActiveTurn, session: SessionRecord, content: Content): Promise<Message> {
-    const { core } = this;
-    const { events, store } = core;
+    const t = this.begin(turn, session, content);
+    const maxSteps = this.deps.config.limits().maxSteps;
+    try {
+      for (let step = 1; ; step++) {
+        const { message, stopReason } = await this.callModel(t);
+        const calls = message.content.filter((p): p is ToolUsePart => p.type === 'tool_use');
+        if (stopReason !== 'tool_use' || calls.length === 0) return this.end(t, message, stopReason);
+        if (step >= maxSteps) return this.end(t, message, 'step_limit');
+        await this.runTools(t, calls);
+        if (t.signal.aborted) throw RpcError.cancelled();
+      }
+    } catch (err) {
+      throw this.fail(t, err);
+    }
+  }
+
+  /** Stores the user message and announces the turn. */
+  private begin(turn: ActiveTurn, session: SessionRecord, content: Content): TurnState {
+    const { events, store } = this.deps;
     const sid = session.id;
     const { turnId } = turn;
-    const signal = turn.abort.signal;
     const parts: ContentPart[] = typeof content === 'string' ? [{ type: 'text', text: content }] : content;
     const userMessage: Message = { id: newId('msg'), sessionId: sid, turnId, role: 'user', content: parts, status: 'complete', createdAt: now() };
     store.putMessage(userMessage);
     events.append(sid, 'message.created', { message: userMessage });
     const startSeq = events.append(sid, 'turn.started', { turnId, messageId: userMessage.id }).seq;
+    return {
+      turn, session, sid, turnId, signal: turn.abort.signal, startSeq,
+      history: store.listMessages(sid), provider: this.deps.providers.get(session.provider),
+      usage: addUsage(undefined, undefined), costUsd: null, badInput: new Map(), lastId: null,
+    };
+  }
 
-    const history = store.listMessages(sid);
-    const provider = core.providers.get(session.provider);
-    const maxSteps = core.config.limits().maxSteps;
-    /** The turn's totals. */
-    let usage: Usage = addUsage(undefined, undefined);
-    let costUsd: number | null = null;
-    /** The assistant message being streamed (undefined between model calls). */
-    let assistant: Message | undefined;
-    /** The last assistant message of this turn, for the turn's end event. */
-    let lastId: string | null = null;
-    /** Tool calls whose arguments were not valid JSON, by call id: answered with an error, never run. */
-    const badInput = new Map<string, string>();
+  /** One model call: streams into a new assistant message, stored complete when the stream ends. */
+  private async callModel(t: TurnState): Promise<{ message: Message; stopReason: Message['stopReason'] }> {
+    const { events, store, tools } = this.deps;
+    const { session, sid, turnId, signal, usage } = t;
+    const assistant: Message = { id: newId('msg'), sessionId: sid, turnId, role: 'assistant', content: [], status: 'streaming', createdAt: now() };
+    t.assistant = assistant;
+    t.lastId = assistant.id;
+    events.append(sid, 'message.created', { message: assistant });
+    const res = await untilAborted(t.provider.stream(
+      { model: session.model, system: systemPrompt(session), messages: t.history, tools: tools.list(session), signal, maxTokens: this.maxTokens(session.provider) },
+      this.collector(assistant, turnId, signal, t.badInput),
+    ), signal);
+    if (signal.aborted) throw RpcError.cancelled();
+    t.assistant = undefined;
+    // A block the stream opened but never filled (an empty text block) is not kept.
+    assistant.content = assistant.content.filter((p) => p && (p.type !== 'text' || p.text !== ''));
+    assistant.status = 'complete';
+    assistant.stopReason = res.stopReason;
+    assistant.usage = res.usage ?? {};
+    // The price as configured now (a config change applies to the next call).
+    const facts = factsOf(this.deps.config, session.provider, session.model);
+    assistant.costUsd = costOf(assistant.usage, facts.price);
+    t.usage = addUsage(usage, assistant.usage);
+    t.costUsd = addCost(t.costUsd, assistant.costUsd);
+    store.putMessage(assistant);
+    events.append(sid, 'message.completed', { message: assistant });
+    t.history.push(assistant);
+    this.recordUsage(sid, turnId, assistant, session.model, facts.contextWindow);
+    return { message: assistant, stopReason: res.stopReason };
+  }
 
-    try {
-      for (let step = 1; ; step++) {
-        assistant = { id: newId('msg'), sessionId: sid, turnId, role: 'assistant', content: [], status: 'streaming', createdAt: now() };
-        lastId = assistant.id;
-        events.append(sid, 'message.created', { message: assistant });
-        const res = await untilAborted(provider.stream(
-          { model: session.model, system: systemPrompt(session), messages: history, tools: core.tools.list(session), signal, maxTokens: core.providerMaxTokens(session.provider) },
-          this.collector(assistant, turnId, signal, badInput),
-        ), signal);
-        if (signal.aborted) throw RpcError.cancelled();
-        const done: Message = assistant;
-        assistant = undefined;
-        // A block the stream opened but never filled (an empty text block) is not kept.
-        done.content = done.content.filter((p) => p && (p.type !== 'text' || p.text !== ''));
-        done.status = 'complete';
-        done.stopReason = res.stopReason;
-        done.usage = res.usage ?? {};
-        // The price as configured now (a config change applies to the next call).
-        const facts = core.sessions.facts(session.provider, session.model);
-        done.costUsd = costOf(done.usage, facts.price);
-        usage = addUsage(usage, done.usage);
-        costUsd = addCost(costUsd, done.costUsd);
-        store.putMessage(done);
-        events.append(sid, 'message.completed', { message: done });
-        history.push(done);
-        this.recordUsage(sid, turnId, done, session.model, facts.contextWindow);
-
-        const calls = done.content.filter((p): p is ToolUsePart => p.type === 'tool_use');
-        if (res.stopReason !== 'tool_use' || calls.length === 0) {
-          events.append(sid, 'turn.completed', { turnId, messageId: done.id, stopReason: res.stopReason, usage, costUsd });
-          return done;
-        }
-        if (step >= maxSteps) {
-          events.append(sid, 'turn.completed', { turnId, messageId: done.id, stopReason: 'step_limit', usage, costUsd });
-          return done;
-        }
-        const results: ToolResultPart[] = [];
-        for (const call of calls) {
-          if (signal.aborted) break;
-          const bad = badInput.get(call.id);
-          results.push(bad !== undefined ? this.refuseInput(session, turnId, call, bad) : await this.runTool(session, turnId, call, signal, () => turn.reason ?? 'cancelled by client'));
-        }
-        // Every tool_use gets its tool_result, even when the turn was cancelled part-way, so
-        // the stored conversation stays valid for the next turn.
-        for (const call of calls.slice(results.length)) {
-          results.push({ type: 'tool_result', toolUseId: call.id, isError: true, content: [{ type: 'text', text: `Not run: the turn ended (${turn.reason ?? 'cancelled by client'})` }] });
-        }
-        const toolMessage: Message = { id: newId('msg'), sessionId: sid, turnId, role: 'user', content: results, status: 'complete', createdAt: now() };
-        store.putMessage(toolMessage);
-        events.append(sid, 'message.created', { message: toolMessage });
-        history.push(toolMessage);
-        if (signal.aborted) throw RpcError.cancelled();
-      }
-    } catch (err) {
-      const cancelled = signal.aborted;
-      const error: ErrorObject = cancelled
-        ? RpcError.cancelled().toJSON()
-        : err instanceof RpcError ? err.toJSON() : { code: ErrorCodes.InternalError, message: `Turn failed: ${(err as Error)?.message ?? String(err)}` };
-      if (assistant?.status === 'streaming') {
-        assistant.status = 'incomplete';
-        assistant.error = error;
-        store.putMessage(assistant);
-        events.append(sid, 'message.completed', { message: assistant });
-      }
-      const messageId = assistant?.id ?? lastId;
-      // Tool calls left without results (the turn ended inside a tool) would make the history
-      // unusable for the next turn; those the loop already answered are skipped.
-      closeOpenToolCalls(core, sid, turnId, cancelled ? turn.reason ?? 'cancelled by client' : 'turn failed', startSeq);
-      if (cancelled) {
-        const reason = turn.reason ?? 'cancelled by client';
-        if (reason === 'shutdown') events.append(sid, 'turn.interrupted', { turnId, messageId, reason });
-        else events.append(sid, 'turn.cancelled', { turnId, messageId, reason });
-        throw new RpcError(ErrorCodes.RequestCancelled, `Turn ${reason === 'shutdown' ? 'interrupted' : 'cancelled'}: ${reason}`, { turnId, messageId });
-      }
-      if (!(err instanceof RpcError)) core.log.error({ err, turnId }, 'turn failed');
-      events.append(sid, 'turn.failed', { turnId, messageId, error });
-      throw err instanceof RpcError ? new RpcError(err.code, err.message, { ...err.data, turnId, messageId }) : RpcError.internal('session/message');
+  /** Runs the calls one by one and stores their results as one message (every call gets a result). */
+  private async runTools(t: TurnState, calls: ToolUsePart[]) {
+    const { events, store } = this.deps;
+    const { turn, session, sid, turnId, signal } = t;
+    const reason = () => turn.reason ?? 'cancelled by client';
+    const results: ToolResultPart[] = [];
+    for (const call of calls) {
+      if (signal.aborted) break;
+      const bad = t.badInput.get(call.id);
+      results.push(bad !== undefined ? this.refuseInput(session, turnId, call, bad) : await this.runTool(session, turnId, call, signal, reason));
     }
+    // Every tool_use gets its tool_result, even when the turn was cancelled part-way, so
+    // the stored conversation stays valid for the next turn.
+    for (const call of calls.slice(results.length)) results.push(errorResult(call, `Not run: the turn ended (${reason()})`));
+    const toolMessage: Message = { id: newId('msg'), sessionId: sid, turnId, role: 'user', content: results, status: 'complete', createdAt: now() };
+    store.putMessage(toolMessage);
+    events.append(sid, 'message.created', { message: toolMessage });
+    t.history.push(toolMessage);
+  }
+
+  /** The model ended its turn (or the step limit did). */
+  private end(t: TurnState, message: Message, stopReason: Message['stopReason'] | 'step_limit'): Message {
+    this.deps.events.append(t.sid, 'turn.completed', { turnId: t.turnId, messageId: message.id, stopReason, usage: t.usage, costUsd: t.costUsd });
+    return message;
+  }
+
+  /**
+   * The turn ended early (cancelled, shutdown, or a failure): partial output is kept, open tool
+   * calls are answered, the end is announced; returns the error the turn's caller gets.
+   */
+  private fail(t: TurnState, err: unknown): RpcError {
+    const { events, store, log } = this.deps;
+    const { turn, sid, turnId, signal, assistant } = t;
+    const cancelled = signal.aborted;
+    const error: ErrorObject = cancelled
+      ? RpcError.cancelled().toJSON()
+      : err instanceof RpcError ? err.toJSON() : { code: ErrorCodes.InternalError, message: `Turn failed: ${(err as Error)?.message ?? String(err)}` };
+    if (assistant?.status === 'streaming') {
+      assistant.status = 'incomplete';
+      assistant.error = error;
+      store.putMessage(assistant);
+      events.append(sid, 'message.completed', { message: assistant });
+    }
+    const messageId = assistant?.id ?? t.lastId;
+    // Tool calls left without results (the turn ended inside a tool) would make the history
+    // unusable for the next turn; those the loop already answered are skipped.
+    closeOpenToolCalls(this.deps, sid, turnId, cancelled ? turn.reason ?? 'cancelled by client' : 'turn failed', t.startSeq);
+    if (cancelled) {
+      const reason = turn.reason ?? 'cancelled by client';
+      if (reason === 'shutdown') events.append(sid, 'turn.interrupted', { turnId, messageId, reason });
+      else events.append(sid, 'turn.cancelled', { turnId, messageId, reason });
+      return new RpcError(ErrorCodes.RequestCancelled, `Turn ${reason === 'shutdown' ? 'interrupted' : 'cancelled'}: ${reason}`, { turnId, messageId });
+    }
+    if (!(err instanceof RpcError)) log.error({ err, turnId }, 'turn failed');
+    events.append(sid, 'turn.failed', { turnId, messageId, error });
+    return err instanceof RpcError ? new RpcError(err.code, err.message, { ...err.data, turnId, messageId }) : RpcError.internal('session/message');
+  }
+
+  /** max_tokens for a provider's requests. */
+  private maxTokens(providerId: string): number {
+    return this.deps.config.get().providers?.[providerId]?.maxTokens ?? 4096;
   }
 
   /**
@@ -214,9 +284,9 @@ export class TurnRunner {
    */
   private recordUsage(sessionId: string, turnId: string, msg: Message, model: string, windowTokens: number | undefined) {
     const context = { usedTokens: contextTokens(msg.usage), windowTokens: windowTokens ?? null };
-    const rec = this.core.store.patchSession(sessionId, (r) => ({ ...r, usage: addUsage(r.usage, msg.usage), costUsd: addCost(r.costUsd, msg.costUsd ?? null), context }));
+    const rec = this.deps.store.patchSession(sessionId, (r) => ({ ...r, usage: addUsage(r.usage, msg.usage), costUsd: addCost(r.costUsd, msg.costUsd ?? null), context }));
     if (!rec) return; // deleted meanwhile
-    this.core.events.append(sessionId, 'usage.updated', {
+    this.deps.events.append(sessionId, 'usage.updated', {
       turnId, messageId: msg.id, model, usage: msg.usage ?? {}, costUsd: msg.costUsd ?? null,
       sessionUsage: addUsage(rec.usage, undefined), sessionCostUsd: rec.costUsd ?? null, context,
     });
@@ -225,7 +295,7 @@ export class TurnRunner {
   /** Turns provider stream events into message content and `message.delta` events. */
   private collector(msg: Message, turnId: string, signal: AbortSignal, badInput: Map<string, string>) {
     const json = new Map<number, string>();
-    const { events } = this.core;
+    const { events } = this.deps;
     return (e: StreamEvent) => {
       // After a cancel nothing more is added: the turn may already have ended.
       if (signal.aborted) return;
@@ -266,30 +336,30 @@ export class TurnRunner {
 
   /** A call the model sent with unusable arguments: an error result for it to correct, and tool.failed for clients. */
   private refuseInput(session: SessionRecord, turnId: string, call: ToolUsePart, reason: string): ToolResultPart {
-    const { events } = this.core;
+    const { events } = this.deps;
     const base = { turnId, callId: call.id, tool: call.name };
     const text = `Invalid tool call: ${reason}`;
-    const result: ToolResultPart = { type: 'tool_result', toolUseId: call.id, isError: true, content: [{ type: 'text', text }] };
+    const result = errorResult(call, text);
     events.append(session.id, 'tool.started', { ...base, input: call.input });
     events.append(session.id, 'tool.failed', { ...base, input: call.input, result, error: { code: ErrorCodes.ToolFailed, message: text.slice(0, 500) } });
     return result;
   }
 
   private async runTool(session: SessionRecord, turnId: string, call: ToolUsePart, signal: AbortSignal, reason: () => string): Promise<ToolResultPart> {
-    const { events } = this.core;
+    const { events } = this.deps;
     const base = { turnId, callId: call.id, tool: call.name };
     events.append(session.id, 'tool.started', { ...base, input: call.input });
     let result: ToolResultPart;
     let done = false;
     try {
-      result = await untilAborted(this.core.tools.execute(
+      result = await untilAborted(this.deps.tools.execute(
         { id: call.id, name: call.name, input: call.input },
         { session, turnId, signal, output: (stream, text) => { if (!signal.aborted || !done) events.append(session.id, 'tool.output', { ...base, stream, text }); } },
       ), signal);
     } catch (err) {
       result = signal.aborted && err instanceof RpcError
-        ? { type: 'tool_result', toolUseId: call.id, isError: true, content: [{ type: 'text', text: 'Cancelled: the tool did not stop in time' }] }
-        : { type: 'tool_result', toolUseId: call.id, isError: true, content: [{ type: 'text', text: `Tool failed: ${(err as Error)?.message ?? String(err)}` }] };
+        ? errorResult(call, 'Cancelled: the tool did not stop in time')
+        : errorResult(call, `Tool failed: ${(err as Error)?.message ?? String(err)}`);
     }
     done = true;
     if (signal.aborted) {
