@@ -163,7 +163,7 @@ t.test('a browser-style EventSource reconnects with Last-Event-ID and misses not
   const got: Array<{ type: string; id: string; seq: number }> = [];
   let opens = 0;
   es.onopen = () => { opens++; };
-  for (const type of ['session.created', 'message.created', 'turn.started', 'message.delta', 'message.completed', 'turn.completed']) {
+  for (const type of ['session.created', 'message.created', 'turn.started', 'message.delta', 'message.completed', 'usage.updated', 'turn.completed']) {
     es.addEventListener(type, (ev) => got.push({ type, id: ev.lastEventId, seq: JSON.parse(ev.data).seq }));
   }
   const until = async (pred: () => boolean, what: string, ms = 15_000) => {

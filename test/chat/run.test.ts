@@ -77,7 +77,7 @@ t.test('--json: the turn\'s events in order, one per line, then the final messag
   t.equal(final.role, 'assistant');
   t.same(final.content, [{ type: 'text', text: 'Echo: one two three' }]);
   const types = lines.map((e) => e.type);
-  t.same(types, ['message.created', 'turn.started', 'message.created', 'message.delta', 'message.delta', 'message.delta', 'message.delta', 'message.completed', 'turn.completed']);
+  t.same(types, ['message.created', 'turn.started', 'message.created', 'message.delta', 'message.delta', 'message.delta', 'message.delta', 'message.completed', 'usage.updated', 'turn.completed']);
   t.ok(lines.every((e, i) => e.seq === lines[0].seq + i && e.sessionId === final.sessionId), 'consecutive seqs of one session: every event, no gap');
   t.equal(lines.filter((e) => e.type === 'message.delta').map((e) => e.data.delta.text).join(''), 'Echo: one two three');
   t.equal(lines.at(-1).data.messageId, final.id);
