@@ -56,7 +56,8 @@ export function mergeConfig(base: Config, over: Config): Config {
 
 /** Providers whose settings cannot define an openai-compatible provider. */
 const NOT_OPENAI_COMPATIBLE = ['echo', 'anthropic'];
-const OPENAI_ONLY_FIELDS = ['name', 'apiKey', 'headers', 'models'] as const;
+// `models` is for every provider: prices and context windows (session control); for openai-compatible ones it is also the model list.
+const OPENAI_ONLY_FIELDS = ['name', 'apiKey', 'headers'] as const;
 
 /** Checks beyond the JSON Schema; throws InvalidParams naming the field (`prefix` + path). */
 export function checkConfig(c: Config, prefix = 'config'): void {
