@@ -43,6 +43,11 @@ export interface CoreOptions {
   cwd?: string;
   /** Read the workspace's agentd.json (default true; `serve --no-project-config` or AGENTD_NO_PROJECT_CONFIG=1: false). */
   projectConfig?: boolean;
+  /**
+   * Probe local model servers on first need rather than at start (an in-process server for one
+   * `agentd run` turn: a turn on the echo or a configured provider never needs them).
+   */
+  lazyDetection?: boolean;
   log?: Logger;
 }
 
@@ -83,8 +88,10 @@ export class Core {
   /** Graceful shutdown; `shutdown.add(name, hook)` to close something (MCP servers) on the way out. */
   readonly shutdown = new Shutdown();
   shuttingDown = false;
+  private readonly lazyDetection: boolean;
 
   constructor(opts: CoreOptions = {}) {
+    this.lazyDetection = opts.lazyDetection === true;
     this.dataDir = resolveDataDir(opts.dataDir);
     this.cwd = opts.cwd ?? process.cwd();
     this.log = opts.log ?? createLogger();
@@ -127,7 +134,7 @@ export class Core {
    */
   start(): this {
     void this.sandbox.probe(); // once, in the background: initialize and tool/list report the result
-    this.openaiProviders.start(); // local model servers on loopback, in the background
+    if (!this.lazyDetection) this.openaiProviders.start(); // local model servers on loopback, in the background
     this.recovery.recoverAll();
     this.recovery.sweep();
     this.dispatcher.idempotency.prune();

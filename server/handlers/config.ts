@@ -10,6 +10,7 @@ export const configHandlers = {
   'config/update': async (p, { core, peer }) => {
     // Otherwise every later session/create fails with "provider not found".
     const dp = p.config.defaultProvider;
+    if (dp !== undefined && !core.providers.has(dp)) await core.providers.ready();
     if (dp !== undefined && !core.providers.has(dp) && p.config.providers?.[dp]?.type !== 'openai-compatible') {
       throw RpcError.invalidParams('config.defaultProvider', `names no provider (known: ${core.providers.list().map((x) => x.id).join(', ')})`);
     }

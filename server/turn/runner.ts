@@ -115,6 +115,8 @@ export class TurnRunner {
     const startSeq = events.append(sid, 'turn.started', { turnId, messageId: userMessage.id }).seq;
 
     const history = store.listMessages(sid);
+    // A detected local server may not be known yet (detection runs in the background or on first need).
+    if (!core.providers.has(session.provider)) await core.providers.ready();
     const provider = core.providers.get(session.provider);
     const maxSteps = core.config.limits().maxSteps;
     const usage: Required<Pick<Usage, 'inputTokens' | 'outputTokens'>> = { inputTokens: 0, outputTokens: 0 };
