@@ -6,8 +6,7 @@
  * when first used (WebSocket in `serve --stdio`, providers' SDKs, the REST bridge).
  * Native modules stay external (better-sqlite3 loads its .node file relative to itself).
  * server/rpc/ajv-backend.ts is swapped for validators precompiled here (ajv standalone code
- * from the same schema bundle and options), so the server never compiles a schema at run time
- * (the generated code is compiled per definition on first use: see precompiledValidators).
+ * from the same schema bundle and options), so the server never compiles a schema at run time.
  */
 import { Ajv } from 'ajv';
 import * as formatsModule from 'ajv-formats';
@@ -21,51 +20,15 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { schemaBundle } = await import(join(root, 'dist', 'protocol', 'index.js'));
 const { AJV_OPTIONS } = await import(join(root, 'dist', 'server', 'rpc', 'ajv-backend.js'));
 
-/**
- * ESM source that gives one precompiled validator per schema definition, compiled on first use:
- * each definition's standalone code (with the definitions it refers to) is kept as a string and
- * turned into a function by `new Function` when that definition is first validated. A string
- * costs next to nothing to load, so a start-up compiles only the validators it uses (a one-shot
- * `agentd run` needs a handful of the 87), not the whole 400 KB of them.
- */
+/** ESM source exporting one precompiled validator per schema definition. */
 function precompiledValidators() {
   const addFormats = formatsModule.default.default ?? formatsModule.default;
   const standaloneCode = standaloneModule.default ?? standaloneModule;
-  const ajv = new Ajv({ ...AJV_OPTIONS, code: { source: true } });
+  const ajv = new Ajv({ ...AJV_OPTIONS, code: { source: true, esm: true } });
   addFormats(ajv);
   ajv.addSchema(schemaBundle, 'agentd');
-  const sources = {};
-  const required = new Set();
-  for (const d of Object.keys(schemaBundle.definitions)) {
-    const code = standaloneCode(ajv, ajv.getSchema(`agentd#/definitions/${d}`));
-    for (const m of code.matchAll(/require\("([^"]+)"\)/g)) required.add(m[1]);
-    sources[d] = code;
-  }
-  // The runtime helpers the generated code requires, bundled into the module below.
-  const runtime = { 'ajv-formats/dist/formats': 'formats', 'ajv/dist/runtime/ucs2length': 'ucs2length' };
-  const unknown = [...required].filter((m) => !Object.hasOwn(runtime, m));
-  if (unknown.length) throw new Error(`precompiled validators require ${unknown.join(', ')}: add them to the runtime map`);
-  return `import * as F from 'ajv-formats/dist/formats.js';
-import * as U from 'ajv/dist/runtime/ucs2length.js';
-// What require() of each gives in CommonJS (the generated code reads .fullFormats and .default).
-const runtime = {
-  'ajv-formats/dist/formats': { fullFormats: F.fullFormats ?? F.default.fullFormats },
-  'ajv/dist/runtime/ucs2length': { default: typeof U.default === 'function' ? U.default : U.default.default },
-};
-const sources = ${JSON.stringify(sources)};
-const compiled = new Map();
-export function validator(definition) {
-  if (!Object.hasOwn(sources, definition)) return undefined;
-  let v = compiled.get(definition);
-  if (!v) {
-    const module = { exports: {} };
-    new Function('module', 'exports', 'require', sources[definition])(module, module.exports, (id) => runtime[id]);
-    v = module.exports;
-    compiled.set(definition, v);
-  }
-  return v;
-}
-`;
+  const refs = Object.fromEntries(Object.keys(schemaBundle.definitions).map((d) => [d, `agentd#/definitions/${d}`]));
+  return standaloneCode(ajv, refs);
 }
 
 const precompiled = {
@@ -77,8 +40,8 @@ const precompiled = {
     b.onLoad({ filter: /^ajv-backend$/, namespace: 'precompiled' }, () => ({
       loader: 'js',
       resolveDir: root,
-      contents: `import { validator } from 'agentd-validators';
-export const compileValidator = validator;
+      contents: `import * as validators from 'agentd-validators';
+export const compileValidator = (definition) => (Object.hasOwn(validators, definition) ? validators[definition] : undefined);
 export const errorsText = (errors) => (errors ?? []).map((e) => \`data\${e.instancePath} \${e.message}\`).join(', ') || 'No errors';`,
     }));
   },
