@@ -46,6 +46,11 @@ export interface CoreOptions {
   cwd?: string;
   /** Read the workspace's agentd.json (default true; `serve --no-project-config` or AGENTD_NO_PROJECT_CONFIG=1: false). */
   projectConfig?: boolean;
+  /**
+   * Probe local model servers on first need rather than at start (an in-process server for one
+   * `agentd run` turn: a turn on the echo or a configured provider never needs them).
+   */
+  lazyDetection?: boolean;
   log?: Logger;
 }
 
@@ -90,8 +95,10 @@ export class Core {
   private readonly stopper = new AbortController();
   /** The one stopping signal: aborted when shutdown begins (the dispatcher refuses work from then on). */
   readonly stopping = this.stopper.signal;
+  private readonly lazyDetection: boolean;
 
   constructor(opts: CoreOptions = {}) {
+    this.lazyDetection = opts.lazyDetection === true;
     this.dataDir = resolveDataDir(opts.dataDir);
     this.cwd = opts.cwd ?? process.cwd();
     this.log = opts.log ?? createLogger();
@@ -142,7 +149,7 @@ export class Core {
    */
   start(): this {
     void this.sandbox.probe(); // once, in the background: initialize and tool/list report the result
-    this.openaiProviders.start(); // local model servers on loopback, in the background
+    if (!this.lazyDetection) this.openaiProviders.start(); // local model servers on loopback, in the background
     this.recovery.recoverAll();
     this.recovery.sweep();
     this.idempotency.prune();

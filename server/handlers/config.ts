@@ -6,7 +6,7 @@ import { RpcError } from '../rpc/errors.js';
 
 export interface ConfigHandlerDeps {
   config: ConfigService;
-  providers: Pick<ProviderRegistry, 'list' | 'has'>;
+  providers: Pick<ProviderRegistry, 'list' | 'has' | 'ready'>;
 }
 
 export const configHandlers = ({ config, providers }: ConfigHandlerDeps) => {
@@ -16,6 +16,7 @@ export const configHandlers = ({ config, providers }: ConfigHandlerDeps) => {
     'config/update': async (p, { peer }) => {
       // Otherwise every later session/create fails with "provider not found".
       const dp = p.config.defaultProvider;
+      if (dp !== undefined && !providers.has(dp)) await providers.ready();
       if (dp !== undefined && !providers.has(dp) && p.config.providers?.[dp]?.type !== 'openai-compatible') {
         throw RpcError.invalidParams('config.defaultProvider', `names no provider (known: ${providers.list().map((x) => x.id).join(', ')})`);
       }

@@ -4,7 +4,12 @@
  * `callback` exchanges code + state (single use, 10 minutes) for tokens and stores them in the
  * credentials file; `accessToken` hands out a valid access token, refreshing an expired one first.
  */
-import * as oauth from 'oauth4webapi';
+import type * as oauth from 'oauth4webapi';
+
+type OAuthLib = typeof oauth;
+let lib: Promise<OAuthLib> | undefined;
+/** oauth4webapi, loaded on the first OAuth operation (a start never needs it). */
+const oauthLib = () => (lib ??= import('oauth4webapi'));
 import type { ProviderConfig } from '../../protocol/index.js';
 import type { ConfigService } from '../config/service.js';
 import type { Logger } from '../log.js';
@@ -58,8 +63,8 @@ export class OAuthService {
   }
 
   /** Plain http is accepted for loopback endpoints only (local development and tests). */
-  private options(cfg: OAuthConfig, signal?: AbortSignal) {
-    return { [oauth.allowInsecureRequests]: isLoopback(cfg.tokenUrl), signal };
+  private options(o: OAuthLib, cfg: OAuthConfig, signal?: AbortSignal) {
+    return { [o.allowInsecureRequests]: isLoopback(cfg.tokenUrl), signal };
   }
 
   async authorize(providerId: string, redirectUri?: string): Promise<{ url: string; state: string }> {
@@ -68,9 +73,10 @@ export class OAuthService {
     if (!redirect) throw RpcError.invalidParams('redirectUri', `is required: providers.${providerId}.oauth has no redirectUri`);
     this.sweep();
     if (this.pending.size >= MAX_PENDING) throw RpcError.limit('pending OAuth authorizations', MAX_PENDING);
-    const verifier = oauth.generateRandomCodeVerifier();
-    const challenge = await oauth.calculatePKCECodeChallenge(verifier);
-    const state = oauth.generateRandomState();
+    const o = await oauthLib();
+    const verifier = o.generateRandomCodeVerifier();
+    const challenge = await o.calculatePKCECodeChallenge(verifier);
+    const state = o.generateRandomState();
     const url = new URL(cfg.authorizationUrl);
     url.searchParams.set('response_type', 'code');
     url.searchParams.set('client_id', cfg.clientId);
@@ -92,13 +98,14 @@ export class OAuthService {
     if (!p || p.providerId !== providerId) throw RpcError.invalidParams('state', 'is unknown, expired or already used');
     const as = this.server(cfg);
     const client: oauth.Client = { client_id: cfg.clientId };
+    const o = await oauthLib();
     try {
-      const params = oauth.validateAuthResponse(as, client, new URLSearchParams({ code, state }), state);
-      const res = await oauth.authorizationCodeGrantRequest(as, client, oauth.None(), params, p.redirectUri, p.verifier, this.options(cfg, signal));
-      const tokens = await oauth.processAuthorizationCodeResponse(as, client, res);
+      const params = o.validateAuthResponse(as, client, new URLSearchParams({ code, state }), state);
+      const res = await o.authorizationCodeGrantRequest(as, client, o.None(), params, p.redirectUri, p.verifier, this.options(o, cfg, signal));
+      const tokens = await o.processAuthorizationCodeResponse(as, client, res);
       this.store(providerId, tokens);
     } catch (err) {
-      throw this.failure(providerId, 'token exchange', err);
+      throw this.failure(o, providerId, 'token exchange', err);
     }
     return { providerId, authenticated: true };
   }
@@ -121,15 +128,16 @@ export class OAuthService {
   private async refresh(providerId: string, cfg: OAuthConfig, refreshToken: string, signal?: AbortSignal): Promise<string> {
     const as = this.server(cfg);
     const client: oauth.Client = { client_id: cfg.clientId };
+    const o = await oauthLib();
     try {
-      const res = await oauth.refreshTokenGrantRequest(as, client, oauth.None(), refreshToken, this.options(cfg, signal));
-      const tokens = await oauth.processRefreshTokenResponse(as, client, res);
+      const res = await o.refreshTokenGrantRequest(as, client, o.None(), refreshToken, this.options(o, cfg, signal));
+      const tokens = await o.processRefreshTokenResponse(as, client, res);
       // A server that does not rotate refresh tokens keeps the old one valid.
       this.store(providerId, { ...tokens, refresh_token: tokens.refresh_token ?? refreshToken });
       this.log.info({ provider: providerId }, 'OAuth access token refreshed');
       return tokens.access_token;
     } catch (err) {
-      throw this.failure(providerId, 'token refresh', err);
+      throw this.failure(o, providerId, 'token refresh', err);
     }
   }
 
@@ -144,14 +152,14 @@ export class OAuthService {
   }
 
   /** A typed error that says what failed without echoing tokens or codes. */
-  private failure(providerId: string, what: string, err: unknown): RpcError {
+  private failure(o: OAuthLib, providerId: string, what: string, err: unknown): RpcError {
     if (err instanceof RpcError) return err;
     let status: number | undefined;
     let type = 'oauth_error';
-    if (err instanceof oauth.ResponseBodyError) {
+    if (err instanceof o.ResponseBodyError) {
       status = err.status;
       type = err.error;
-    } else if (err instanceof oauth.OperationProcessingError) type = err.code ?? type;
+    } else if (err instanceof o.OperationProcessingError) type = err.code ?? type;
     this.log.warn({ provider: providerId, status, type }, `OAuth ${what} failed`);
     return RpcError.provider(`OAuth ${what} failed for ${providerId}${status ? ` (HTTP ${status})` : ''}: ${type}`, { provider: providerId, ...(status ? { status } : {}), type });
   }

@@ -25,7 +25,8 @@ export class OpenAIProviders implements ProviderSource {
   /** Configured providers (and `openai`), with what their model cache depends on. */
   private configured = new Map<string, { p: OpenAICompatibleProvider; key: string }>();
   private detected = new Map<string, OpenAICompatibleProvider>();
-  private detecting: Promise<void> = Promise.resolve();
+  /** Undefined until detection first runs (at start, or on first need in an in-process server). */
+  private detecting?: Promise<void>;
 
   constructor(private deps: OpenAIProvidersDeps) {
     this.sync();
@@ -91,13 +92,15 @@ export class OpenAIProviders implements ProviderSource {
     this.detecting = this.detect().catch((err) => this.deps.log.warn({ err }, 'local provider detection failed'));
   }
 
-  ready() {
-    return this.detecting;
+  /** Detection's outcome; starts it if nobody has yet (a lazily started core). */
+  ready(): Promise<void> {
+    if (!this.detecting) this.start();
+    return this.detecting!;
   }
 
   async refresh(force: boolean) {
     if (force) this.start();
-    await this.detecting;
+    await this.ready();
     const all = [...[...this.configured.values()].map((c) => c.p), ...this.detected.values()];
     // Detected servers just answered `GET /v1/models`: their list is fresh already.
     await Promise.all(all.map((p) => (p.spec.kind === 'detected' ? undefined : p.loadModels(force))));

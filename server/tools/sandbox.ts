@@ -127,7 +127,10 @@ export class CommandSandbox {
       if (process.platform !== 'linux') return resolve(`bubblewrap needs Linux (this is ${process.platform})`);
       let args: string[];
       try {
-        args = [...bwrapArgs({ network: false, readOnly: [], hidden: [] }), '--', 'sh', '-c', 'exit 0'];
+        // --as-pid-1: the no-op is the namespace's init, so bwrap starts no init of its own, which
+        // would outlive the outer bwrap as a zombie until the system's init reaps it (a process
+        // left in the caller's group after `agentd run` exits). The namespaces tried are the same.
+        args = [...bwrapArgs({ network: false, readOnly: [], hidden: [] }), '--as-pid-1', '--', 'sh', '-c', 'exit 0'];
       } catch (err) {
         return resolve(`cannot prepare the sandbox: ${(err as Error).message}`);
       }

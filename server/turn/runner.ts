@@ -86,7 +86,7 @@ export interface TurnRunnerDeps {
   events: EventLog;
   log: Logger;
   config: Pick<ConfigService, 'limits' | 'get'>;
-  providers: Pick<ProviderRegistry, 'get'>;
+  providers: Pick<ProviderRegistry, 'get' | 'has' | 'ready'>;
   /** The tools the model may call (the approval gate in front of every tool source). */
   tools: ToolHost;
   /** A session left `running` by a dead process is recovered before a new turn starts. */
@@ -151,6 +151,8 @@ export class TurnRunner {
 
   /** A turn as it runs: call the model, run the tools it asked for, again, until the turn ends. */
   private async run(turn: ActiveTurn, session: SessionRecord, content: Content): Promise<Message> {
+    // A detected local server may not be known yet (detection runs in the background or on first need).
+    if (!this.deps.providers.has(session.provider)) await this.deps.providers.ready();
     const t = this.begin(turn, session, content);
     const maxSteps = this.deps.config.limits().maxSteps;
     try {
