@@ -9,6 +9,7 @@
  * - Failures become typed errors: ProviderError with `{ provider, status, type }`, Unauthorized
  *   without a credential, RequestCancelled when the request signal aborts.
  */
+import { sdkLogger } from './sdk-logger.js';
 import type Anthropic from '@anthropic-ai/sdk';
 import type { ContentPart, Message, Provider, Tool, Usage } from '../../protocol/index.js';
 import type { ConfigService } from '../config/service.js';
@@ -24,7 +25,6 @@ const loadSdk = async () => (Sdk ??= (await import('@anthropic-ai/sdk')).default
 
 type Params = Anthropic.MessageCreateParamsStreaming;
 type BlockParam = Anthropic.ContentBlockParam;
-type SdkLogger = NonNullable<NonNullable<ConstructorParameters<typeof Anthropic>[0]>['logger']>;
 
 /** Models offered in provider/list (any model id the API accepts may be set per session). */
 export const ANTHROPIC_MODELS = ['claude-sonnet-4-6', 'claude-opus-4-7', 'claude-opus-4-6', 'claude-haiku-4-5'];
@@ -87,14 +87,7 @@ export class AnthropicProvider implements ModelProvider {
 
   private client(auth: Auth): Anthropic {
     const s = this.settings();
-    const log = this.deps.log;
-    // The SDK logs through us (never console: stdout carries the protocol in stdio mode).
-    const logger: SdkLogger = {
-      error: (msg: unknown) => log.error({ provider: this.id }, String(msg)),
-      warn: (msg: unknown) => log.warn({ provider: this.id }, String(msg)),
-      info: (msg: unknown) => log.debug({ provider: this.id }, String(msg)),
-      debug: () => {},
-    };
+    const logger = sdkLogger(this.deps.log, this.id);
     // stream() loads the SDK before it asks for a client.
     return new Sdk!({
       ...auth,

@@ -18,6 +18,7 @@
  * - Models: `GET /models`, fetched on first use and cached (a failure for 30 s);
  *   `refresh` fetches again; configured `models` stand in when the endpoint has none.
  */
+import { sdkLogger } from './sdk-logger.js';
 import type OpenAI from 'openai';
 import type { ContentPart, Message, ModelInfo, Provider, ProviderConfig, Tool, Usage } from '../../protocol/index.js';
 import type { Logger } from '../log.js';
@@ -31,7 +32,6 @@ const loadSdk = async () => (Sdk ??= (await import('openai')).default);
 
 type Params = OpenAI.Chat.ChatCompletionCreateParamsStreaming;
 type ChatMessage = OpenAI.Chat.ChatCompletionMessageParam;
-type SdkLogger = NonNullable<NonNullable<ConstructorParameters<typeof OpenAI>[0]>['logger']>;
 
 export const OPENAI_DEFAULT_URL = 'https://api.openai.com/v1';
 /** Offered by `openai` until its `GET /models` was read (it needs a key); any model id the API accepts may be used. */
@@ -205,14 +205,7 @@ export class OpenAICompatibleProvider implements ModelProvider {
 
   private client(key: string | undefined): OpenAI {
     const s = this.settings();
-    const log = this.deps.log;
-    // The SDK logs through us (never console: stdout carries the protocol in stdio mode).
-    const logger: SdkLogger = {
-      error: (msg: unknown) => log.error({ provider: this.id }, String(msg)),
-      warn: (msg: unknown) => log.warn({ provider: this.id }, String(msg)),
-      info: (msg: unknown) => log.debug({ provider: this.id }, String(msg)),
-      debug: () => {},
-    };
+    const logger = sdkLogger(this.deps.log, this.id);
     // loadSdk() ran before any client is asked for.
     return new Sdk!({
       apiKey: key ?? NO_KEY,
