@@ -3,7 +3,7 @@
  * SQLite serializes writers, global event ids are reserved in blocks per process, and a
  * session runs one turn at a time across processes through claimTurn's atomic update.
  */
-import Database from 'better-sqlite3';
+import Database, { type Transaction } from 'better-sqlite3';
 import type { Message } from '../../protocol/index.js';
 import type { SessionKey, SessionRecord, StoredEvent, Store } from './store.js';
 
@@ -113,8 +113,10 @@ export class SqliteStore implements Store {
   }
 
   private appendTx: (events: StoredEvent[]) => void;
-  private pruneTx: (sessionId: string, throughSeq: number) => void;
-  private reserveTx: (count: number) => number;
+  // Read-then-write transactions start IMMEDIATE: a deferred one that reads first cannot wait for
+  // another process's write lock (SQLite answers SQLITE_BUSY at once to avoid a deadlock).
+  private pruneTx: Transaction<(sessionId: string, throughSeq: number) => void>;
+  private reserveTx: Transaction<(count: number) => number>;
 
   private row(r: SessionRow | undefined): SessionRecord | undefined {
     if (!r) return undefined;
@@ -224,10 +226,10 @@ export class SqliteStore implements Store {
   }
   maxSeq(sessionId: string) { return this.stmts.maxSeq.get(sessionId)?.v ?? 0; }
   maxEventId() { return this.stmts.maxId.get()?.v ?? 0; }
-  reserveEventIds(count: number) { return this.reserveTx(count); }
+  reserveEventIds(count: number) { return this.reserveTx.immediate(count); }
   pruneEvents(sessionId: string, keep: number) {
     const max = this.maxSeq(sessionId);
-    if (max > keep) this.pruneTx(sessionId, max - keep);
+    if (max > keep) this.pruneTx.immediate(sessionId, max - keep);
   }
   prunedThroughId() { return Number(this.stmts.getMeta.get('pruned_through_id')?.value ?? 0); }
 
