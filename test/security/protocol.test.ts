@@ -79,8 +79,10 @@ for (const transport of RPC_TRANSPORTS) {
       t.equal(m.error?.code, -32600);
       t.ok(typeof m.error?.data?.limit === 'number', 'names the limit');
     }
+    // The six frames alone are 18 MB read, decoded and scanned (a CI run under load saw 87 MB
+    // of lazily collected buffers); building their arrays took ~90 MB per message on top.
     const grown = rssOf(o.pid) - rss0;
-    t.ok(grown < 80 * 1024 * 1024, `RSS grew ${Math.round(grown / 1048576)} MB`);
+    t.ok(grown < 160 * 1024 * 1024, `RSS grew ${Math.round(grown / 1048576)} MB`);
     // Nesting within the limit still works.
     const ok = await c.call('session/create', { name: 'fine', policy: { rules: [] } });
     t.equal(ok.result?.name, 'fine');
