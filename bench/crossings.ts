@@ -35,6 +35,33 @@ async function ran(): Promise<string[]> {
     .sort();
 }
 
+/**
+ * The call path from the transport to the store: the project files on the stack (sync and async
+ * frames) when the request's first write reaches the store. This is what "a request crosses N
+ * files" means in the architecture issue; the list above also counts helpers that ran beside it.
+ * The WebSocket socket adapter hands bytes to vscode-jsonrpc, which dispatches on a later tick, so
+ * the stack starts at the JSON-RPC peer; an `await` before the write hides the synchronous callers
+ * above it (session/create's handler), so the figure is a lower bound on that path.
+ */
+const { SqliteStore } = await import('../server/store/sqlite.js');
+Error.stackTraceLimit = 200;
+const paths: Record<string, string[]> = {};
+let recording: string | null = null;
+for (const method of ['insertSession', 'putMessage'] as const) {
+  const original = SqliteStore.prototype[method] as (...args: unknown[]) => unknown;
+  (SqliteStore.prototype as unknown as Record<string, unknown>)[method] = function (this: unknown, ...args: unknown[]) {
+    if (recording && !paths[recording]) {
+      const files = [...(new Error().stack ?? '').matchAll(/\((?:file:\/\/)?([^():]+):\d+:\d+\)|at (?:async )?(?:file:\/\/)?(\/[^():]+):\d+:\d+/g)]
+        .map((m) => m[1] ?? m[2])
+        .filter((f) => f.startsWith(fileURLToPath(root)) && !f.includes('/node_modules/') && !f.includes('/bench/'))
+        .map((f) => f.slice(fileURLToPath(root).length));
+      paths[recording] = [...new Set([...files.reverse(), 'server/store/sqlite.ts'])];
+      if (process.env.CROSSINGS_STACK) console.error(new Error().stack);
+    }
+    return original.apply(this, args);
+  };
+}
+
 const core = new Core({ dataDir: mkdtempSync(join(tmpdir(), 'agentd-crossings-')), log: createLogger('silent') }).start();
 const http = await startHttp(core, { port: 0 });
 const ws = new WebSocket(`${http.url.replace(/^http/, 'ws')}/rpc`);
@@ -55,13 +82,17 @@ await call('initialize', { protocolVersion: '1.0' });
 const warm = await call('session/create', {});
 await call('session/message', { sessionId: warm.id, content: 'warm up' });
 await ran();
+recording = 'session/create';
 const session = await call('session/create', {});
 const create = await ran();
+recording = 'session/message';
 await call('session/message', { sessionId: session.id, content: 'Hello!' });
 await new Promise((resolve) => setTimeout(resolve, 50));
 const message = await ran();
 for (const [name, files] of [['session/create', create], ['session/message', message]] as const) {
-  console.log(`${name}: ${files.length} files\n  ${files.join('\n  ')}`);
+  console.log(`${name}: code ran in ${files.length} files\n  ${files.join('\n  ')}`);
+  const path = paths[name] ?? [];
+  console.log(`${name}: transport to store crosses ${path.length} files\n  ${path.join(' -> ')}`);
 }
 ws.close();
 await http.close();
