@@ -1,16 +1,17 @@
 /**
- * The REST + SSE bridge at /v1: an Express app over a Core. It only maps HTTP onto the one
- * dispatcher (routes.ts, sse.ts); errors of every kind leave through errors.ts. `agentd serve`
+ * The REST + SSE bridge at /v1: an Express app that only maps HTTP onto the one dispatcher
+ * (routes.ts, sse.ts; bridge/deps.ts says what else it needs); errors of every kind leave through errors.ts. `agentd serve`
  * installs it with setHttpHandler, so it shares the HTTP server and port of the WebSocket /rpc.
  */
 import express, { type Express, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { ipKeyGenerator, MemoryStore, rateLimit } from 'express-rate-limit';
 import { ErrorCodes, httpRoutes, PROTOCOL_VERSION } from '../protocol/index.js';
 import openapi from '../protocol/generated/openapi.json' with { type: 'json' };
-import type { Core } from '../server/core.js';
+import type { BridgeDeps } from './deps.js';
 import { RpcError } from '../server/rpc/errors.js';
 import type { RequestListener } from '../server/serve.js';
-import { DEFAULT_RATE, rateLimited, rateSubject, type RateSubject } from '../server/security/rate.js';
+import { rateLimited, rateSubject, type RateSubject } from '../server/security/rate.js';
+import { DEFAULT_RATE } from '../server/config/defaults.js';
 import { RPC_PATH } from '../server/transport/websocket.js';
 import { errorHandler, HttpError, notFound, sendError } from './errors.js';
 import { expressPath, mountRoutes, restRoutes } from './routes.js';
@@ -26,7 +27,7 @@ const hasBody = (req: Request) =>
  * JSON bodies only, up to limits.maxBodyBytes (read per request: config updates apply at once).
  * A body with another content type is refused (415) rather than silently ignored.
  */
-function jsonBody(core: Core): RequestHandler {
+function jsonBody(core: BridgeDeps): RequestHandler {
   const parsers = new Map<number, RequestHandler>();
   return (req: Request, res: Response, next: NextFunction) => {
     if (!hasBody(req)) return next();
@@ -58,7 +59,7 @@ function methodNotAllowed(allowed: string[]): RequestHandler {
  * /v1/health. Over it: 429 with Retry-After. A config update that would leave its caller over the
  * new limit (locked out, the corrective update included) is refused, naming the field.
  */
-function restRateLimit(core: Core): RequestHandler {
+function restRateLimit(core: BridgeDeps): RequestHandler {
   const store = new MemoryStore();
   const rate = () => core.config.get().security?.rateLimit;
   const subjectOf = (req: Request) => rateSubject(req.socket.remoteAddress, (req as Request & { principal?: string }).principal);
@@ -104,7 +105,7 @@ const wellFormedPath: RequestHandler = (req, _res, next) => {
   next();
 };
 
-export function createApp(core: Core, opts: BridgeOptions = {}): Express {
+export function createApp(core: BridgeDeps, opts: BridgeOptions = {}): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -138,6 +139,6 @@ export function createApp(core: Core, opts: BridgeOptions = {}): Express {
 }
 
 /** The factory for setHttpHandler. */
-export function bridgeHandler(opts: BridgeOptions = {}): (core: Core) => Promise<RequestListener> {
+export function bridgeHandler(opts: BridgeOptions = {}): (core: BridgeDeps) => Promise<RequestListener> {
   return async (core) => createApp(core, opts) as unknown as RequestListener;
 }

@@ -5,7 +5,7 @@
  * events go out through the same bounded, backpressure-aware writer as JSON-RPC frames.
  */
 import type { Request, Response } from 'express';
-import type { Core } from '../server/core.js';
+import type { SsePeerDeps } from './deps.js';
 import type { PublishedEvent } from '../server/events/log.js';
 import { Peer } from '../server/rpc/peer.js';
 import { rateSubject } from '../server/security/rate.js';
@@ -44,7 +44,7 @@ export const SSE_HEADERS = {
 export class SsePeer extends RestPeer {
   private writer: BatchingWriter;
 
-  constructor(core: Core, req: Request, private res: Response, private position: 'seq' | 'id') {
+  constructor(core: SsePeerDeps, req: Request, private res: Response, private position: 'seq' | 'id') {
     super(req, res);
     this.writer = new BatchingWriter(
       {

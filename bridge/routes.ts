@@ -5,7 +5,7 @@
  */
 import type { Request, RequestHandler, Response, Router } from 'express';
 import { methodTable, restMethods, schemaBundle, type DefinitionName, type RestMethodName, type RestSpec } from '../protocol/index.js';
-import type { Core } from '../server/core.js';
+import type { BridgeDeps } from './deps.js';
 import { RpcError } from '../server/rpc/errors.js';
 import { RestPeer } from './peer.js';
 
@@ -89,7 +89,7 @@ export function prefersAsync(req: Request): boolean {
 }
 
 /** The handler of one route: dispatch, then answer with the route's status and the result. */
-function handle(core: Core, route: RestRoute): RequestHandler {
+function handle(core: BridgeDeps, route: RestRoute): RequestHandler {
   const from = route.method === 'GET' || route.method === 'DELETE' ? 'query' : 'body';
   return async (req: Request, res: Response) => {
     const params = paramsOf(req, route.params, from);
@@ -106,7 +106,7 @@ function handle(core: Core, route: RestRoute): RequestHandler {
 }
 
 /** Mounts every route of the table on the router. */
-export function mountRoutes(router: Router, core: Core) {
+export function mountRoutes(router: Router, core: BridgeDeps) {
   for (const route of restRoutes) {
     const verb = route.method.toLowerCase() as 'get' | 'post' | 'put' | 'patch' | 'delete';
     router[verb](expressPath(route.path), handle(core, route));

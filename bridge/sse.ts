@@ -7,7 +7,8 @@
  */
 import type { Request, RequestHandler, Response, Router } from 'express';
 import { methodTable, sseRoutes, type SseRouteSpec } from '../protocol/index.js';
-import type { Core } from '../server/core.js';
+import { SSE_HEARTBEAT_MS } from '../server/config/defaults.js';
+import type { BridgeDeps } from './deps.js';
 import { RpcError } from '../server/rpc/errors.js';
 import { sendError } from './errors.js';
 import { SSE_HEADERS, SsePeer } from './peer.js';
@@ -21,8 +22,8 @@ export interface SseOptions {
 /** The SSE routes of the manifest's `http` section. */
 export { sseRoutes };
 
-function streamHandler(core: Core, route: SseRouteSpec, opts: SseOptions): RequestHandler {
-  const heartbeatMs = opts.heartbeatMs ?? 15_000;
+function streamHandler(core: BridgeDeps, route: SseRouteSpec, opts: SseOptions): RequestHandler {
+  const heartbeatMs = opts.heartbeatMs ?? SSE_HEARTBEAT_MS;
   const definition = methodTable[route.stream].params;
   return async (req: Request, res: Response) => {
     if (req.method === 'HEAD') {
@@ -56,6 +57,6 @@ function streamHandler(core: Core, route: SseRouteSpec, opts: SseOptions): Reque
 }
 
 /** Mounts the SSE routes. */
-export function mountSse(router: Router, core: Core, opts: SseOptions = {}) {
+export function mountSse(router: Router, core: BridgeDeps, opts: SseOptions = {}) {
   for (const route of sseRoutes) router.get(expressPath(route.path), streamHandler(core, route, opts));
 }

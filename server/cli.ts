@@ -8,6 +8,7 @@ import type { SessionFlags } from './chat/sessions.js';
 import type { ChatFlags } from './chat/terminal.js';
 import type { TrustFlags } from './config/trust-command.js';
 import { resolveDataDir } from './config/paths.js';
+import { DEFAULT_PORT } from './config/defaults.js';
 import { ApiKeys } from './security/keys.js';
 import { serve, setHttpHandler } from './serve.js';
 import { SqliteStore } from './store/sqlite.js';
@@ -63,7 +64,7 @@ export function buildCli(): Command {
     .description('run the server (WebSocket at /rpc and REST at /v1 on one port, or JSON-RPC on stdio)')
     .option('--stdio', 'speak JSON-RPC on stdin/stdout (LSP Content-Length framing)')
     .option('--host <host>', 'address to bind', '127.0.0.1')
-    .option('--port <port>', 'port to listen on (0: any free port)', port, 4096)
+    .option('--port <port>', 'port to listen on (0: any free port)', port, DEFAULT_PORT)
     .option('--data-dir <dir>', 'data directory (default: $AGENTD_HOME or ~/.local/share/agentd)')
     .option('--tls-cert <file>', 'serve https/wss with this PEM certificate')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')

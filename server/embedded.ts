@@ -7,7 +7,7 @@
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { Core } from './core.js';
 import { createLogger } from './log.js';
-import { shutdownTimeout } from './shutdown.js';
+import { timings } from './config/defaults.js';
 import { serveStdio } from './transport/stdio.js';
 
 export interface EmbeddedOptions {
@@ -40,7 +40,7 @@ export async function startEmbedded(opts: EmbeddedOptions = {}): Promise<Embedde
   const exited = new Promise<string>((resolve) => { done = resolve; });
   const stop = (code: number) => (stopping ??= (async () => {
     try {
-      await core.close(shutdownTimeout());
+      await core.close(timings.shutdownTimeoutMs());
     } catch (err) {
       log.error({ err: String(err) }, 'shutdown failed');
     } finally {

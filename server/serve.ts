@@ -9,11 +9,11 @@ import type { AddressInfo } from 'node:net';
 import { Core, type CoreOptions } from './core.js';
 import { ErrorCodes } from '../protocol/index.js';
 import { refusalBody } from './rpc/errors.js';
-import { shutdownTimeout } from './shutdown.js';
 import { watchParent } from './transport/liveness.js';
 import { AccessGuard, isLoopback } from './security/guard.js';
 import { watchRevocations } from './security/keys.js';
-import { DEFAULT_RATE, RateLimiter, rateLimited, rateSubject } from './security/rate.js';
+import { RateLimiter, rateLimited, rateSubject } from './security/rate.js';
+import { DEFAULT_PORT, DEFAULT_RATE, timings } from './config/defaults.js';
 import { serveStdio } from './transport/stdio.js';
 
 export interface TlsOptions {
@@ -79,26 +79,21 @@ function guarded(guard: AccessGuard, inner: RequestListener): RequestListener {
   };
 }
 
-const envMs = (name: string, fallback: number) => {
-  const v = Number(process.env[name]);
-  return Number.isFinite(v) && v > 0 ? v : fallback;
-};
-
 /**
  * How long a client may take to send a request: its headers (AGENTD_HEADERS_TIMEOUT_MS, default
  * 20 s: a slowloris client trickling headers is cut off with 408) and the whole request with its
  * body (AGENTD_REQUEST_TIMEOUT_MS, default 120 s). Responses (SSE streams) are not limited.
  */
 export function httpTimeouts() {
-  const headersTimeout = envMs('AGENTD_HEADERS_TIMEOUT_MS', 20_000);
-  const requestTimeout = Math.max(headersTimeout, envMs('AGENTD_REQUEST_TIMEOUT_MS', 120_000));
+  const headersTimeout = timings.headersTimeoutMs();
+  const requestTimeout = Math.max(headersTimeout, timings.requestTimeoutMs());
   // Node checks both every connectionsCheckingInterval: a fraction of the headers timeout.
   return { headersTimeout, requestTimeout, connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(headersTimeout / 4))) };
 }
 
 export async function startHttp(core: Core, opts: HttpOptions = {}): Promise<HttpServerHandle> {
   const host = opts.host ?? '127.0.0.1';
-  const port = opts.port ?? 4096;
+  const port = opts.port ?? DEFAULT_PORT;
   const guard = new AccessGuard(core, host);
   if (!isLoopback(host) && guard.keys.count() === 0) {
     throw new Error(`refusing to listen on ${host} without an API key: run \`agentd key create --name <name>\` first (off loopback every client needs a key)`);
@@ -152,7 +147,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
   const stop = async (code: number) => {
     if (stopping) return;
     stopping = true;
-    const timeout = shutdownTimeout();
+    const timeout = timings.shutdownTimeoutMs();
     // The hard bound: whatever hangs, the process is gone shortly after the graceful timeout.
     setTimeout(() => process.exit(code), timeout + 1000).unref();
     try {

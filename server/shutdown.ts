@@ -8,17 +8,13 @@
  * A turn that does not end in time stays `running` in the store and is recovered as
  * interrupted on the next start (server/session/recovery.ts).
  */
+import { timings } from './config/defaults.js';
 import type { EventLog } from './events/log.js';
 import type { Logger } from './log.js';
 import type { Store } from './store/store.js';
 import type { ProcessRegistry } from './tools/processes.js';
 import type { TurnRunner } from './turn/runner.js';
 
-/** Upper bound of a graceful shutdown, ms: AGENTD_SHUTDOWN_TIMEOUT_MS, default 5000. */
-export function shutdownTimeout(): number {
-  const v = Number(process.env.AGENTD_SHUTDOWN_TIMEOUT_MS);
-  return Number.isFinite(v) && v > 0 ? v : 5000;
-}
 
 export type ShutdownHook = () => Promise<void> | void;
 
@@ -55,7 +51,7 @@ export class Shutdown {
   }
 
   /** Runs the shutdown once; later calls return the same promise. */
-  run(timeoutMs = shutdownTimeout()): Promise<void> {
+  run(timeoutMs = timings.shutdownTimeoutMs()): Promise<void> {
     return (this.done ??= this.steps(timeoutMs));
   }
 

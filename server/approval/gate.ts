@@ -10,7 +10,8 @@ import type { EventLog } from '../events/log.js';
 import { sessionView } from '../session/service.js';
 import { errorResult, type ToolCall, type ToolContext, type ToolHost } from '../tools/host.js';
 import type { SessionRecord, Store } from '../store/store.js';
-import { decide, DEFAULT_APPROVAL_TIMEOUT_MS, summarize } from './policy.js';
+import { decide, summarize } from './policy.js';
+import { DEFAULT_APPROVAL_TIMEOUT_MS } from '../config/defaults.js';
 import type { Answer, ApprovalService } from './service.js';
 
 const denied = errorResult;

@@ -20,7 +20,6 @@ import { mainArgument, ruleMatches } from '../../protocol/rules.js';
 // The rule language lives in protocol/ so clients (`agentd run --allow`) match exactly as the server does.
 export { mainArgument, ruleMatches };
 
-export const DEFAULT_APPROVAL_TIMEOUT_MS = 300_000;
 
 export interface Decision {
   action: ApprovalAction;

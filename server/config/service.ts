@@ -6,9 +6,7 @@
  * server of the same name whole. The project layer applies whole only once the user trusted
  * that workspace and file content (server/config/trust.ts); until then only its harmless keys do.
  * Both are validated on load (start-up fails on a bad file, naming the field) and every update is
- * validated before anything changes. The limits' defaults live here (`limits()`); some others are
- * still applied where they are used (rate limits in server/serve.ts and bridge/app.ts, the SSE
- * heartbeat in bridge/sse.ts) until they move here.
+ * validated before anything changes. Every default lives in server/config/defaults.ts.
  *
  * Secrets (MCP header and env values, provider API keys and header values, OAuth client secrets) never leave through config/get or
  * config.updated: they read `[redacted]`, and an update that sends `[redacted]` back keeps the
@@ -21,18 +19,7 @@ import { RpcError } from '../rpc/errors.js';
 import { validateParams } from '../rpc/validate.js';
 import { type Ignored, type ProjectFile, readProjectFile, TrustStore, untrustedView, workspaceKey } from './trust.js';
 import type { RateSubject } from '../security/rate.js';
-
-export const DEFAULT_LIMITS: Required<Limits> = {
-  maxSteps: 25,
-  maxBodyBytes: 4 * 1024 * 1024,
-  maxSubscriptions: 1000,
-  maxConcurrentTurns: 256,
-  sendBufferBytes: 16 * 1024 * 1024,
-  totalSendBufferBytes: 256 * 1024 * 1024,
-  eventRetention: 100_000,
-  commandTimeoutMs: 120_000,
-  searchTimeoutMs: 10_000,
-};
+import { DEFAULT_LIMITS } from './defaults.js';
 
 export const REDACTED = '[redacted]';
 export const PROJECT_FILE = 'agentd.json';

@@ -9,6 +9,7 @@
  * is never the one that applies.
  */
 import { createHash } from 'node:crypto';
+import { DEFAULT_APPROVAL_TIMEOUT_MS, DEFAULT_MAX_RETRIES, DEFAULT_MAX_TOKENS } from './defaults.js';
 import { existsSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ApprovalAction, ApprovalRule, Config, Limits } from '../../protocol/index.js';
@@ -18,8 +19,8 @@ export const TRUST_FILE = 'trust.json';
 export const MAX_FILE_BYTES = 1024 * 1024;
 /** Providers every server has (server/core.ts registers them); `defaultProvider` may name one untrusted. */
 export const BUILTIN_PROVIDERS = ['echo', 'anthropic', 'openai'];
-/** Defaults the bounds are compared with (as server/core.ts, the approval gate and the Anthropic provider apply them). */
-const DEFAULTS = { maxTokens: 4096, maxRetries: 3, approvalTimeoutMs: 300_000 };
+/** Defaults the bounds are compared with: the ones the server applies. */
+const DEFAULTS = { maxTokens: DEFAULT_MAX_TOKENS, maxRetries: DEFAULT_MAX_RETRIES, approvalTimeoutMs: DEFAULT_APPROVAL_TIMEOUT_MS };
 
 export const sha256 = (bytes: Buffer | string) => createHash('sha256').update(bytes).digest('hex');
 

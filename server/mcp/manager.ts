@@ -11,15 +11,14 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { resolve } from 'node:path';
 import type { Config, McpServer, McpServerConfig, Tool, ToolResultPart } from '../../protocol/index.js';
+import { DEFAULT_MCP_CONNECT_TIMEOUT_MS, DEFAULT_MCP_TIMEOUT_MS, MCP_PING_TIMEOUT_MS } from '../config/defaults.js';
 import type { EventLog } from '../events/log.js';
 import type { Logger } from '../log.js';
 import { RpcError } from '../rpc/errors.js';
 import { errorResult, type ToolCall, type ToolContext, type ToolSource } from '../tools/host.js';
 import { convertResult, toTool, type McpCallResult } from './convert.js';
 
-export const DEFAULT_MCP_TIMEOUT_MS = 60_000;
-export const DEFAULT_MCP_CONNECT_TIMEOUT_MS = 30_000;
-const PING_TIMEOUT_MS = 5_000;
+
 
 type Status = McpServer['status'];
 
@@ -275,7 +274,7 @@ export class McpManager implements ToolSource {
       const code = (err as { code?: number }).code;
       if (code === -32001 /* RequestTimeout */) {
         // A slow tool, or a hung server? Ask it.
-        const alive = await client.ping({ timeout: Math.min(PING_TIMEOUT_MS, timeout) }).then(() => true, () => false);
+        const alive = await client.ping({ timeout: Math.min(MCP_PING_TIMEOUT_MS, timeout) }).then(() => true, () => false);
         if (!alive && c.generation === gen) {
           this.deps.log.warn({ mcp: c.name }, 'MCP server does not answer; marked failed');
           void this.close(c, 'failed', true, `server stopped responding (no reply within ${timeout} ms, ping failed)`);

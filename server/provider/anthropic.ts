@@ -13,6 +13,7 @@ import { sdkLogger } from './sdk-logger.js';
 import type Anthropic from '@anthropic-ai/sdk';
 import type { ContentPart, Message, Provider, Tool, Usage } from '../../protocol/index.js';
 import type { ConfigService } from '../config/service.js';
+import { DEFAULT_MAX_RETRIES, DEFAULT_MAX_TOKENS } from '../config/defaults.js';
 import type { Logger } from '../log.js';
 import { RpcError } from '../rpc/errors.js';
 import type { CredentialStore } from './credentials.js';
@@ -29,7 +30,6 @@ type BlockParam = Anthropic.ContentBlockParam;
 /** Models offered in provider/list (any model id the API accepts may be set per session). */
 export const ANTHROPIC_MODELS = ['claude-sonnet-4-6', 'claude-opus-4-7', 'claude-opus-4-6', 'claude-haiku-4-5'];
 const DEFAULT_MODEL = 'claude-sonnet-4-6';
-const DEFAULT_MAX_RETRIES = 3;
 
 /** HTTP statuses of the error types Anthropic sends inside a stream (`event: error`). */
 const STATUS_OF_TYPE: Record<string, number> = {
@@ -123,7 +123,7 @@ export class AnthropicProvider implements ModelProvider {
     await loadSdk();
     const params: Params = {
       model: req.model,
-      max_tokens: req.maxTokens ?? 4096,
+      max_tokens: req.maxTokens ?? DEFAULT_MAX_TOKENS,
       messages: toAnthropicMessages(req.messages),
       stream: true,
       ...(req.system ? { system: req.system } : {}),

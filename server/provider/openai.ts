@@ -33,10 +33,11 @@ const loadSdk = async () => (Sdk ??= (await import('openai')).default);
 type Params = OpenAI.Chat.ChatCompletionCreateParamsStreaming;
 type ChatMessage = OpenAI.Chat.ChatCompletionMessageParam;
 
+import { DEFAULT_MAX_RETRIES } from '../config/defaults.js';
+
 export const OPENAI_DEFAULT_URL = 'https://api.openai.com/v1';
 /** Offered by `openai` until its `GET /models` was read (it needs a key); any model id the API accepts may be used. */
 export const OPENAI_MODELS = ['gpt-5', 'gpt-5-mini', 'gpt-4.1', 'gpt-4o-mini'];
-const DEFAULT_MAX_RETRIES = 3;
 /** `GET /models` may take this long (it is awaited by provider/list and session/create). */
 const MODELS_TIMEOUT_MS = 5000;
 /** A failed `GET /models` is not tried again for this long (unless refreshed). */

@@ -9,8 +9,6 @@ import type { Config } from '../../protocol/index.js';
 
 type RateLimitConfig = NonNullable<NonNullable<Config['security']>['rateLimit']>;
 
-export const DEFAULT_RATE = { requestsPerMinute: 600, messagesPerSecond: 100, burst: 200 };
-
 /** Whether a socket's remote address is this machine. */
 export function isLoopbackAddress(address: string | undefined): boolean {
   if (!address) return false;

@@ -11,6 +11,7 @@
  * touched).
  */
 import type { ErrorObject, Message, ToolResultPart, ToolUsePart } from '../../protocol/index.js';
+import { timings } from '../config/defaults.js';
 import { ErrorCodes } from '../../protocol/index.js';
 import type { EventLog } from '../events/log.js';
 import type { Logger } from '../log.js';
@@ -82,7 +83,7 @@ export class Recovery {
    * Another process sharing the data dir may die while we run: every `AGENTD_RECOVERY_SWEEP_MS`
    * (default 30000) its turns are recovered too, so no session stays `running` for ever.
    */
-  sweep(intervalMs = Number(process.env.AGENTD_RECOVERY_SWEEP_MS) || 30_000) {
+  sweep(intervalMs = timings.recoverySweepMs()) {
     const timer = setInterval(() => {
       if (this.deps.stopping.aborted) return clearInterval(timer);
       try {

@@ -7,11 +7,6 @@
  */
 import type { WebSocket } from 'ws';
 
-/** Ping interval, ms: AGENTD_WS_PING_MS, default 30 s. A dead peer is dropped within two intervals. */
-export function wsPingInterval(): number {
-  const v = Number(process.env.AGENTD_WS_PING_MS);
-  return Number.isFinite(v) && v > 0 ? v : 30_000;
-}
 
 /** Pings `ws` every `intervalMs`; calls `onDead` (after terminating it) when a ping went unanswered. */
 export function heartbeat(ws: WebSocket, intervalMs: number, onDead: () => void): () => void {

@@ -12,7 +12,8 @@ import type { Peer } from '../rpc/peer.js';
 import { refusalBody, RpcError } from '../rpc/errors.js';
 import { CheckedReader, errorFrame } from '../rpc/frames.js';
 import { JsonRpcPeer, type JsonRpcPeerDeps } from '../rpc/jsonrpc-peer.js';
-import { heartbeat, wsPingInterval } from './liveness.js';
+import { heartbeat } from './liveness.js';
+import { timings } from '../config/defaults.js';
 import { WS_PROTOCOL } from '../security/guard.js';
 import { rateSubject } from '../security/rate.js';
 import { senderIdle, socketOf } from './ws-internals.js';
@@ -237,7 +238,7 @@ function onConnection(core: WebSocketDeps, ws: WebSocket, limits: { sendBufferBy
     },
   }).start();
   ws.on('close', () => peer.close());
-  heartbeat(ws, wsPingInterval(), () => core.log.warn({ peer: peer.id }, 'websocket peer did not answer a ping; dropped'));
+  heartbeat(ws, timings.wsPingMs(), () => core.log.warn({ peer: peer.id }, 'websocket peer did not answer a ping; dropped'));
   core.trackPeer(peer);
   return peer;
 }

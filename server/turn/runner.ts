@@ -7,6 +7,7 @@
 import type { ContentPart, ErrorObject, Message, SessionMessageParams, ToolResultPart, ToolUsePart, Usage } from '../../protocol/index.js';
 import { ErrorCodes } from '../../protocol/index.js';
 import type { ConfigService } from '../config/service.js';
+import { DEFAULT_MAX_TOKENS } from '../config/defaults.js';
 import type { EventLog } from '../events/log.js';
 import type { Logger } from '../log.js';
 import type { ProviderRegistry } from '../provider/registry.js';
@@ -277,7 +278,7 @@ export class TurnRunner {
 
   /** max_tokens for a provider's requests. */
   private maxTokens(providerId: string): number {
-    return this.deps.config.get().providers?.[providerId]?.maxTokens ?? 4096;
+    return this.deps.config.get().providers?.[providerId]?.maxTokens ?? DEFAULT_MAX_TOKENS;
   }
 
   /**

@@ -92,3 +92,7 @@ t.test('no import cycle within server/', async (t) => {
 t.test('only the entry points import the composition root', async (t) => {
   t.same(coreImporters, []);
 });
+
+t.test('the bridge takes its narrow BridgeDeps, never the composition root', async (t) => {
+  t.same(offending(under('bridge'), (d) => d === 'server/core.ts'), []);
+});

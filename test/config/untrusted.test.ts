@@ -1,7 +1,7 @@
 // Which keys of an untrusted agentd.json apply (server/config/trust.ts untrustedView): only those
 // that tighten or are harmless; everything else is named as ignored.
 import t from 'tap';
-import { DEFAULT_LIMITS } from '../../server/config/service.js';
+import { DEFAULT_LIMITS } from '../../server/config/defaults.js';
 import { untrustedView } from '../../server/config/trust.js';
 import type { Config } from '../../protocol/index.js';
 

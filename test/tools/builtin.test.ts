@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { DEFAULT_LIMITS } from '../../server/config/service.js';
+import { DEFAULT_LIMITS } from '../../server/config/defaults.js';
 import type { SessionRecord } from '../../server/store/store.js';
 import { BuiltinToolHost } from '../../server/tools/builtin.js';
 import { OUTPUT_CAP } from '../../server/tools/command.js';

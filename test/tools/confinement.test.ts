@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import t from 'tap';
-import { DEFAULT_LIMITS } from '../../server/config/service.js';
+import { DEFAULT_LIMITS } from '../../server/config/defaults.js';
 import type { SessionRecord } from '../../server/store/store.js';
 import { BuiltinToolHost } from '../../server/tools/builtin.js';
 import { CompositeToolHost } from '../../server/tools/host.js';

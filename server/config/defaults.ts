@@ -1,0 +1,63 @@
+/**
+ * Every default of the server in one place: the config document's (`limits`, rate limits, model
+ * request sizes, MCP timeouts) and the timings tuned by environment variables (the HTTP port's
+ * request timeouts, WebSocket pings, shutdown, the recovery sweep), which are read when used.
+ * Leaf module: it imports only protocol types, so any layer may read it.
+ */
+import type { Limits } from '../../protocol/index.js';
+
+export const DEFAULT_LIMITS: Required<Limits> = {
+  maxSteps: 25,
+  maxBodyBytes: 4 * 1024 * 1024,
+  maxSubscriptions: 1000,
+  maxConcurrentTurns: 256,
+  sendBufferBytes: 16 * 1024 * 1024,
+  totalSendBufferBytes: 256 * 1024 * 1024,
+  eventRetention: 100_000,
+  commandTimeoutMs: 120_000,
+  searchTimeoutMs: 10_000,
+};
+
+/** `security.rateLimit`: REST per key/IP per minute; the WebSocket token bucket. */
+export const DEFAULT_RATE = { requestsPerMinute: 600, messagesPerSecond: 100, burst: 200 };
+
+/** `agentd serve --port`. */
+export const DEFAULT_PORT = 4096;
+
+/** `providers.<id>.maxRetries`: the provider SDKs' retries of a failed request. */
+export const DEFAULT_MAX_RETRIES = 3;
+
+/** `approvals.timeoutMs` (and a session policy's): an unanswered approval is denied after it. */
+export const DEFAULT_APPROVAL_TIMEOUT_MS = 300_000;
+
+/** `providers.<id>.maxTokens` when unset (Anthropic requires one; OpenAI-compatible requests send none). */
+export const DEFAULT_MAX_TOKENS = 4096;
+
+/** `mcpServers.<name>.timeoutMs` (one tool call) and `connectTimeoutMs` (connect and list tools). */
+export const DEFAULT_MCP_TIMEOUT_MS = 60_000;
+export const DEFAULT_MCP_CONNECT_TIMEOUT_MS = 30_000;
+/** A tool call that timed out is followed by a ping bounded by this, to tell a hung server from a slow tool. */
+export const MCP_PING_TIMEOUT_MS = 5_000;
+
+/** Milliseconds between SSE heartbeat comments. */
+export const SSE_HEARTBEAT_MS = 15_000;
+
+/** A positive number of milliseconds from the environment, else the default. */
+function envMs(name: string, fallback: number): number {
+  const v = Number(process.env[name]);
+  return Number.isFinite(v) && v > 0 ? v : fallback;
+}
+
+/** Timings set by environment variables (for operators and tests), read at the moment of use. */
+export const timings = {
+  /** AGENTD_HEADERS_TIMEOUT_MS: a request's headers must arrive within it (slowloris gets 408). */
+  headersTimeoutMs: () => envMs('AGENTD_HEADERS_TIMEOUT_MS', 20_000),
+  /** AGENTD_REQUEST_TIMEOUT_MS: a whole request with its body. */
+  requestTimeoutMs: () => envMs('AGENTD_REQUEST_TIMEOUT_MS', 120_000),
+  /** AGENTD_WS_PING_MS: WebSocket ping interval; a dead peer is dropped within two. */
+  wsPingMs: () => envMs('AGENTD_WS_PING_MS', 30_000),
+  /** AGENTD_SHUTDOWN_TIMEOUT_MS: upper bound of a graceful shutdown. */
+  shutdownTimeoutMs: () => envMs('AGENTD_SHUTDOWN_TIMEOUT_MS', 5_000),
+  /** AGENTD_RECOVERY_SWEEP_MS: how often turns of dead processes sharing the data dir are recovered. */
+  recoverySweepMs: () => envMs('AGENTD_RECOVERY_SWEEP_MS', 30_000),
+};
