@@ -509,6 +509,10 @@ export const schemaBundle = {
           "type": "boolean",
           "description": "Whether sandboxed commands have the network (package installs need it). Default true; false gives them a network namespace of their own, with only an unconnected loopback. Needs `sandbox: \"bwrap\"`."
         },
+        "hostLoopback": {
+          "type": "boolean",
+          "description": "Whether sandboxed commands with the network may reach services listening on the host's loopback (127.0.0.1, ::1), agentd's own port included. Default false: commands get a network namespace of their own, reaching the outside through slirp4netns (Debian: apt-get install slirp4netns), with no route to the host's loopback; where slirp4netns is missing they share the host's network, loopback included (`capabilities.sandbox.hostLoopback` says which). true: they share the host's network (a local database for tests, say)."
+        },
         "passEnv": {
           "type": "array",
           "maxItems": 200,
@@ -2509,7 +2513,8 @@ export const schemaBundle = {
       "additionalProperties": false,
       "required": [
         "mode",
-        "network"
+        "network",
+        "hostLoopback"
       ],
       "description": "Where run_command's commands run, as configured now (`tools.runCommand`).",
       "properties": {
@@ -2526,9 +2531,13 @@ export const schemaBundle = {
           "type": "boolean",
           "description": "Whether commands have the network (always true when `mode` is `off`)."
         },
+        "hostLoopback": {
+          "type": "boolean",
+          "description": "Whether commands can reach services on the host's loopback, agentd's own port included (true when `mode` is `off`, or with the network shared because of `tools.runCommand.hostLoopback` or a missing slirp4netns; false without the network)."
+        },
         "reason": {
           "type": "string",
-          "description": "For `unavailable`: why the sandbox cannot run."
+          "description": "For `unavailable`: why the sandbox cannot run. For `bwrap` with `hostLoopback` true though not configured: why (slirp4netns is missing)."
         }
       }
     },

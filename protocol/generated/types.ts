@@ -702,6 +702,10 @@ export interface RunCommandConfig {
    */
   network?: boolean;
   /**
+   * Whether sandboxed commands with the network may reach services listening on the host's loopback (127.0.0.1, ::1), agentd's own port included. Default false: commands get a network namespace of their own, reaching the outside through slirp4netns (Debian: apt-get install slirp4netns), with no route to the host's loopback; where slirp4netns is missing they share the host's network, loopback included (`capabilities.sandbox.hostLoopback` says which). true: they share the host's network (a local database for tests, say).
+   */
+  hostLoopback?: boolean;
+  /**
    * Names of further environment variables passed from the server's environment to commands. Commands otherwise see only PATH, HOME (a private, empty home directory), TMPDIR, LANG, LANGUAGE, LC_*, TERM, COLORTERM and TZ.
    *
    * @maxItems 200
@@ -1324,7 +1328,11 @@ export interface CommandSandbox {
    */
   network: boolean;
   /**
-   * For `unavailable`: why the sandbox cannot run.
+   * Whether commands can reach services on the host's loopback, agentd's own port included (true when `mode` is `off`, or with the network shared because of `tools.runCommand.hostLoopback` or a missing slirp4netns; false without the network).
+   */
+  hostLoopback: boolean;
+  /**
+   * For `unavailable`: why the sandbox cannot run. For `bwrap` with `hostLoopback` true though not configured: why (slirp4netns is missing).
    */
   reason?: string;
 }

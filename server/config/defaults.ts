@@ -48,6 +48,12 @@ function envMs(name: string, fallback: number): number {
   return Number.isFinite(v) && v > 0 ? v : fallback;
 }
 
+/** Programs the server runs, by name on PATH unless an environment variable names another. */
+export const programs = {
+  /** AGENTD_SLIRP4NETNS: the user-mode network stack for sandboxed commands (an empty value: none, as if not installed). */
+  slirp4netns: () => process.env.AGENTD_SLIRP4NETNS ?? 'slirp4netns',
+};
+
 /** Timings set by environment variables (for operators and tests), read at the moment of use. */
 export const timings = {
   /** AGENTD_HEADERS_TIMEOUT_MS: a request's headers must arrive within it (slowloris gets 408). */

@@ -30,11 +30,15 @@ export const runCommandTool: BuiltinTool = {
     if (typeof prepared === 'string') throw new ToolError(prepared);
     return new Promise<string>((resolve, reject) => {
       if (signal.aborted) { prepared.cleanup(); return reject(new ToolError('cancelled')); }
+      const extra = Array.from({ length: prepared.extraPipes ?? 0 }, () => 'pipe' as const);
       const child = spawn(prepared.file, prepared.args, {
-        cwd: root, env: prepared.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
+        cwd: root, env: prepared.env, detached: true, stdio: ['ignore', 'pipe', 'pipe', ...extra],
       });
       processes.register(child);
       const killGroup = () => processes.kill(child);
+      let setupFailed: string | undefined;
+      for (const pipe of child.stdio.slice(3)) pipe?.on('error', () => {});
+      prepared.start?.(child).catch((err: Error) => { setupFailed = `Cannot set up the sandbox's network: ${err.message}. Set tools.runCommand.network to false (no network) or hostLoopback to true (the host's network) to run commands without slirp4netns.`; killGroup(); });
       let kept = 0;
       let dropped = 0;
       let text = '';
@@ -62,6 +66,7 @@ export const runCommandTool: BuiltinTool = {
         finish();
         const tail = dropped ? `\n[output truncated: ${dropped} more characters]` : '';
         const body = text + tail;
+        if (setupFailed) return reject(new ToolError(setupFailed));
         if (signal.aborted) return reject(new ToolError(`Command cancelled\n${body}`));
         if (timedOut) return reject(new ToolError(`Command timed out after ${timeoutMs} ms\n${body}`));
         if (code !== 0) return reject(new ToolError(`Exit code ${code ?? sig}\n${body}`));

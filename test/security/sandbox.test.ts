@@ -6,11 +6,13 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, realpathSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { spawnHttp, tempDir, WsClient, type Json } from '../helpers/rpc-client.js';
 
 const hasBwrap = spawnSync('bwrap', ['--ro-bind', '/', '/', '--unshare-pid', 'true']).status === 0;
+const hasSlirp = spawnSync('slirp4netns', ['--version']).status === 0 && existsSync('/dev/net/tun');
 const SECRETS: Record<string, string> = {
   ANTHROPIC_API_KEY: 'sk-ant-env-SANDBOX-1111', SECRET_KEY: 'django-SANDBOX-2222', PGPASSWORD: 'pg-SANDBOX-3333',
   DATABASE_URL: 'postgres://u:SANDBOX-4444@h/db', MYSQL_PWD: 'my-SANDBOX-5555', MY_EXTRA: 'passed-through',
@@ -43,8 +45,9 @@ async function session(client: WsClient, ws: string) {
 t.test('sandboxed commands see the workspace and nothing secret', { skip: !hasBwrap && 'bwrap cannot run here' }, async (t) => {
   const ws = realpathSync(tempDir('agentd-ws-'));
   const { client, init, dataDir } = await start(t, { tools: { runCommand: { passEnv: ['MY_EXTRA'] } } });
-  t.same(init.capabilities.sandbox, { mode: 'bwrap', network: true }, 'initialize reports the sandbox');
-  t.same((await client.request('tool/list', {})).sandbox, { mode: 'bwrap', network: true }, 'tool/list too');
+  const expected = hasSlirp ? { mode: 'bwrap', network: true, hostLoopback: false } : { mode: 'bwrap', network: true, hostLoopback: true, reason: /slirp4netns is not installed/ };
+  t.match(init.capabilities.sandbox, expected, 'initialize reports the sandbox');
+  t.match((await client.request('tool/list', {})).sandbox, expected, 'tool/list too');
   t.ok(existsSync(join(dataDir, 'credentials.json')), 'the stored key is on disk');
   const run = await session(client, ws);
 
@@ -86,22 +89,64 @@ t.test('the data directory inside the workspace is covered', { skip: !hasBwrap &
   t.equal(await run('ls -A .agentd; echo end'), 'Tool result: end\n', 'it looks empty');
 });
 
-t.test('network off blocks a loopback connection; on allows it', { skip: !hasBwrap && 'bwrap cannot run here' }, async (t) => {
-  let accepted = 0;
-  const srv = createServer((s) => { accepted++; s.end(); });
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+/** A TCP server counting connections, on `host`. */
+async function listener(t: Json, host: string) {
+  const counter = { accepted: 0, port: 0 };
+  const srv = createServer((sock) => { counter.accepted++; sock.end(); });
+  await new Promise<void>((r) => srv.listen(0, host, () => r()));
   t.teardown(() => srv.close());
-  const port = (srv.address() as { port: number }).port;
-  const probe = `node -e "require('net').connect(${port}, '127.0.0.1').on('connect', () => { console.log('connected'); process.exit(0); }).on('error', (e) => { console.log('failed', e.code); process.exit(3); })"`;
+  counter.port = (srv.address() as { port: number }).port;
+  return counter;
+}
+const connectProbe = (host: string, port: number) =>
+  `node -e "require('net').connect(${port}, '${host}').on('connect', () => { console.log('connected'); process.exit(0); }).on('error', (e) => { console.log('failed', e.code); process.exit(3); })"`;
+
+t.test('network off blocks a loopback connection; hostLoopback shares it', { skip: !hasBwrap && 'bwrap cannot run here' }, async (t) => {
+  const local = await listener(t, '127.0.0.1');
   const ws = realpathSync(tempDir('agentd-ws-'));
   const { client } = await start(t, { tools: { runCommand: { network: false } } });
-  t.same((await client.request('tool/list', {})).sandbox, { mode: 'bwrap', network: false });
+  t.same((await client.request('tool/list', {})).sandbox, { mode: 'bwrap', network: false, hostLoopback: false });
   const run = await session(client, ws);
-  t.match(await run(probe), /^Tool error: Exit code 3\nfailed ECONNREFUSED/, 'network off: refused');
-  t.equal(accepted, 0, 'the port saw no connection');
-  await client.request('config/update', { config: { tools: { runCommand: { network: true } } } });
-  t.equal(await run(probe), 'Tool result: connected\n', 'network on: connected');
-  t.equal(accepted, 1);
+  t.match(await run(connectProbe('127.0.0.1', local.port)), /^Tool error: Exit code 3\nfailed ECONNREFUSED/, 'network off: refused');
+  t.equal(local.accepted, 0, 'the port saw no connection');
+  await client.request('config/update', { config: { tools: { runCommand: { network: true, hostLoopback: true } } } });
+  t.same((await client.request('tool/list', {})).sandbox, { mode: 'bwrap', network: true, hostLoopback: true });
+  t.equal(await run(connectProbe('127.0.0.1', local.port)), 'Tool result: connected\n', 'hostLoopback: connected');
+  t.equal(local.accepted, 1);
+});
+
+// The escape this closes: with the host's network, a command (a prompt-injected `npm test`, say)
+// could call agentd's own API on loopback, which needs no key there by default, to turn the
+// sandbox off or approve its own pending tool calls.
+t.test('network on: the outside is reachable, the host loopback (agentd included) is not', { skip: (!hasBwrap && 'bwrap cannot run here') || (!hasSlirp && 'slirp4netns (and /dev/net/tun) are not here') }, async (t) => {
+  const local = await listener(t, '127.0.0.1');
+  const outside = Object.values(networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+  const ws = realpathSync(tempDir('agentd-ws-'));
+  const { client, server } = await start(t, {});
+  const run = await session(client, ws);
+  t.match(await run(connectProbe('127.0.0.1', local.port)), /^Tool error: Exit code 3\nfailed ECONNREFUSED/, 'a service on the host loopback: refused');
+  t.match(await run(connectProbe('10.0.2.2', local.port)), /^Tool error: Exit code 3\nfailed (ECONNREFUSED|ENETUNREACH)/, 'slirp\'s gateway to the host loopback: refused');
+  t.equal(local.accepted, 0, 'the host loopback port saw no connection');
+  const agentdPort = Number(new URL(server.wsUrl).port);
+  const attack = `node -e "fetch('http://127.0.0.1:${agentdPort}/v1/config', { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ config: { tools: { runCommand: { sandbox: 'off' } } } }) }).then((r) => console.log('status', r.status), (e) => { console.log('failed', e.cause?.code ?? e.message); process.exit(3); })"`;
+  t.match(await run(attack), /^Tool error: Exit code 3\nfailed ECONNREFUSED/, 'agentd\'s own API is out of reach');
+  t.notOk((await client.request('config/get', {})).config.tools?.runCommand?.sandbox, 'the sandbox is still on');
+  if (outside) {
+    const remote = await listener(t, outside);
+    t.equal(await run(connectProbe(outside, remote.port)), 'Tool result: connected\n', `a service on another address (${outside}) is reachable through slirp4netns`);
+    t.equal(remote.accepted, 1);
+  }
+  t.match(await run('cat /etc/resolv.conf'), /nameserver 10\.0\.2\.3/, 'names resolve through slirp4netns');
+  t.equal(await run('echo ok'), 'Tool result: ok\n', 'plain commands still run');
+});
+
+t.test('without slirp4netns: the host network, and the sandbox says so', { skip: !hasBwrap && 'bwrap cannot run here' }, async (t) => {
+  const local = await listener(t, '127.0.0.1');
+  const ws = realpathSync(tempDir('agentd-ws-'));
+  const { client } = await start(t, {}, { env: { AGENTD_SLIRP4NETNS: '/nonexistent/slirp4netns' } });
+  t.match((await client.request('tool/list', {})).sandbox, { mode: 'bwrap', network: true, hostLoopback: true, reason: /slirp4netns is not installed/ });
+  const run = await session(client, ws);
+  t.equal(await run(connectProbe('127.0.0.1', local.port)), 'Tool result: connected\n', 'the host loopback is shared');
 });
 
 t.test('without bwrap: run_command fails clearly unless sandbox is off', async (t) => {
@@ -113,7 +158,7 @@ t.test('without bwrap: run_command fails clearly unless sandbox is off', async (
   t.match(await run('echo hi > ran.txt'), /^Tool error: run_command is unavailable: commands run in a bubblewrap sandbox, and bwrap is not installed.*tools\.runCommand\.sandbox to "off"/);
   t.notOk(existsSync(join(ws, 'ran.txt')), 'nothing ran');
   await client.request('config/update', { config: { tools: { runCommand: { sandbox: 'off' } } } });
-  t.same((await client.request('tool/list', {})).sandbox, { mode: 'off', network: true });
+  t.same((await client.request('tool/list', {})).sandbox, { mode: 'off', network: true, hostLoopback: true });
   t.equal(await run('echo "$HOME" > home.txt; echo ran; echo "[$ANTHROPIC_API_KEY$PGPASSWORD]"'), 'Tool result: ran\n[]\n', 'sandbox off: it runs, the environment still from the allowlist');
   t.match(readFileSync(join(ws, 'home.txt'), 'utf8'), /agentd-home-/, 'with a private temp HOME');
 });
