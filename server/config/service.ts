@@ -16,7 +16,7 @@
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { Config, Limits, ProjectConfigState } from '../../protocol/index.js';
+import type { CompactionConfig, Config, Limits, ProjectConfigState, SnapshotsConfig } from '../../protocol/index.js';
 import { RpcError } from '../rpc/errors.js';
 import { validateParams } from '../rpc/validate.js';
 import { type Ignored, type ProjectFile, readProjectFile, TrustStore, untrustedView, workspaceKey } from './trust.js';
@@ -32,6 +32,20 @@ export const DEFAULT_LIMITS: Required<Limits> = {
   eventRetention: 100_000,
   commandTimeoutMs: 120_000,
   searchTimeoutMs: 10_000,
+};
+
+/** Workspace snapshots (server/snapshot/): on, 10 MiB per file, 20,000 files, 60 s per git command. */
+export const DEFAULT_SNAPSHOTS: Required<SnapshotsConfig> = {
+  enabled: true,
+  maxFileBytes: 10 * 1024 * 1024,
+  maxFiles: 20_000,
+  timeoutMs: 60_000,
+};
+
+/** Compaction (server/session/compaction.ts): automatic at 80% of the model's context window. */
+export const DEFAULT_COMPACTION: Required<CompactionConfig> = {
+  threshold: 0.8,
+  auto: true,
 };
 
 export const REDACTED = '[redacted]';
@@ -321,6 +335,14 @@ export class ConfigService {
 
   limits(): Required<Limits> {
     return { ...DEFAULT_LIMITS, ...(this.effective.limits ?? {}) };
+  }
+
+  snapshots(): Required<SnapshotsConfig> {
+    return { ...DEFAULT_SNAPSHOTS, ...(this.effective.snapshots ?? {}) };
+  }
+
+  compaction(): Required<CompactionConfig> {
+    return { ...DEFAULT_COMPACTION, ...(this.effective.compaction ?? {}) };
   }
 
   defaultProvider(): string {
