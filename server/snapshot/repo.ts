@@ -66,11 +66,13 @@ export class ShadowRepo {
   async snapshot(): Promise<Snapshot> {
     await this.init();
     const { maxFiles, maxFileBytes, timeoutMs } = this.limits();
-    const listed = await this.git.run(['ls-files', '-z', '--cached', '--others', '--exclude-standard', '--deduplicate'], {
-      timeoutMs, maxBytes: Math.max(1, maxFiles) * LIST_BYTES_PER_FILE, truncate: true,
-    });
-    const paths = nulSplit(listed.stdout);
-    if (listed.truncated) paths.pop(); // the last one may be cut
+    // Files recorded before come first, so new files past the count limit never push them out.
+    const bound = { timeoutMs, maxBytes: Math.max(1, maxFiles) * LIST_BYTES_PER_FILE, truncate: true };
+    const cached = await this.git.run(['ls-files', '-z', '--cached', '--deduplicate'], bound);
+    const others = await this.git.run(['ls-files', '-z', '--others', '--exclude-standard'], bound);
+    const listed = { truncated: cached.truncated || others.truncated };
+    const cut = (r: { stdout: Buffer; truncated: boolean }) => { const p = nulSplit(r.stdout); if (r.truncated) p.pop(); return p; }; // the last one may be cut
+    const paths = [...cut(cached), ...cut(others)];
     const keep: string[] = [];
     const drop: string[] = [];
     const skipped: Skipped[] = [];

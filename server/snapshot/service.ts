@@ -38,6 +38,15 @@ interface TurnRecord {
 interface RevertRecord { messageId: string; tree: string }
 
 const ns = (sessionId: string) => `snapshot:${sessionId}`;
+
+/**
+ * A file recorded before and skipped by the later snapshot (it grew past the size limit) is not
+ * gone: it is left out of the diff (the skipped list names it). A revert still puts its recorded bytes back.
+ */
+function unskipped<T extends { path: string; status: string }>(files: T[], skipped: Skipped[]): T[] {
+  const s = new Set(skipped.map((x) => x.path));
+  return s.size ? files.filter((f) => !(f.status === 'deleted' && s.has(f.path))) : files;
+}
 const REVERT_NS = 'revert';
 
 export interface SnapshotServiceDeps {
@@ -120,7 +129,7 @@ export class SnapshotService {
     try {
       const { snap, files } = await this.queued(session.workspaceRoot, async (r) => {
         const snap = await r.snapshot();
-        return { snap, files: await r.stats(rec.before, snap.tree) };
+        return { snap, files: unskipped(await r.stats(rec.before, snap.tree), snap.skipped) };
       });
       this.put(session.id, { ...rec, after: snap.tree, ...(snap.skipped.length ? { skipped: snap.skipped } : {}) });
       if (files.length || snap.skipped.length) {
@@ -139,6 +148,7 @@ export class SnapshotService {
     const records = this.records(session.id);
     let from: string;
     let to: string | undefined;
+    let skippedAtEnd: Skipped[] = [];
     if (p.turnId !== undefined) {
       const rec = records.find((r) => r.turnId === p.turnId);
       if (!rec) {
@@ -148,18 +158,19 @@ export class SnapshotService {
       }
       from = rec.before;
       to = rec.after;
+      skippedAtEnd = rec.skipped ?? [];
     } else {
       if (!records.length) return { files: [] };
       from = records[0].before;
     }
     return this.run(session.workspaceRoot, async (r) => {
-      let skipped: Skipped[] = [];
+      let skipped = skippedAtEnd;
       if (to === undefined) {
         const now = await r.snapshot();
         to = now.tree;
         skipped = now.skipped;
       }
-      const files = await r.diff(from, to);
+      const files = unskipped(await r.diff(from, to), skipped);
       return { files, ...(skipped.length ? { skipped } : {}) };
     });
   }
