@@ -22,7 +22,9 @@ import { Dispatcher } from './rpc/dispatcher.js';
 import { IdempotencyCache } from './rpc/idempotency.js';
 import type { Peer } from './rpc/peer.js';
 import { Recovery } from './session/recovery.js';
+import { Compactor } from './session/compaction.js';
 import { SessionService } from './session/service.js';
+import { SnapshotService } from './snapshot/service.js';
 import { ApiKeys } from './security/keys.js';
 import { Shutdown } from './shutdown.js';
 import { SqliteStore } from './store/sqlite.js';
@@ -32,6 +34,7 @@ import { ApprovalService } from './approval/service.js';
 import { McpManager } from './mcp/manager.js';
 import { BuiltinToolHost } from './tools/builtin.js';
 import { CompositeToolHost, type ToolHost } from './tools/host.js';
+import { PlanTools } from './tools/plan.js';
 import { ProcessRegistry } from './tools/processes.js';
 import { CommandSandbox } from './tools/sandbox.js';
 import { withTestTools } from './tools/testing.js';
@@ -78,6 +81,10 @@ export class Core {
   readonly mcp: McpManager;
   readonly sessions: SessionService;
   readonly turns: TurnRunner;
+  /** Workspace snapshots around turns: turn diffs, revert, unrevert (a shadow git repository per workspace). */
+  readonly snapshots: SnapshotService;
+  /** Summaries that replace the history sent to the model (session/compact, and automatic). */
+  readonly compactor: Compactor;
   readonly dispatcher: Dispatcher;
   /** Outcomes of requests that carried an `idempotencyKey` (persisted). */
   readonly idempotency: IdempotencyCache;
@@ -119,18 +126,22 @@ export class Core {
     this.approvals = new ApprovalService({ events, log, peers: this.peers });
     this.mcp = new McpManager({ events, log, version: this.version, cwd: this.cwd });
     this.sandbox = new CommandSandbox({ settings: () => config.get().tools?.runCommand, dataDir: this.dataDir });
-    this.toolSources = new CompositeToolHost([new BuiltinToolHost(() => config.limits(), undefined, this.processes, this.sandbox, [realpathSync(this.dataDir)]), this.mcp]);
+    const hidden = [realpathSync(this.dataDir)];
+    this.toolSources = new CompositeToolHost([new BuiltinToolHost(() => config.limits(), undefined, this.processes, this.sandbox, hidden), new PlanTools({ store, events }), this.mcp]);
     const gate = new ApprovalGate({ store, events, config, approvals: this.approvals }, this.toolSources);
     // Test tools (AGENTD_TEST_TOOLS=1 only) sit outside the approval gate.
     this.tools = process.env.AGENTD_TEST_TOOLS === '1' ? withTestTools(gate, this.processes) : gate;
     const active = new Map<string, ActiveTurn>();
     this.recovery = new Recovery({ store, events, log, liveTurns: active, stopping: this.stopping });
     this.recovery.addStep('approvals', (turn) => this.approvals.recoverTurn(turn.sessionId, turn.turnId));
-    this.turns = new TurnRunner({ store, events, log, config, providers, tools: this.tools, recovery: this.recovery, active });
-    this.sessions = new SessionService({ store, events, config, providers, cwd: this.cwd, turns: this.turns });
+    const busy = (sessionId: string) => active.has(sessionId);
+    this.snapshots = new SnapshotService({ store, events, log, config, dataDir: this.dataDir, hidden, busy });
+    this.compactor = new Compactor({ store, events, config, providers, tools: this.tools, busy });
+    this.turns = new TurnRunner({ store, events, log, config, providers, tools: this.tools, recovery: this.recovery, active, snapshots: this.snapshots, compactor: this.compactor });
+    this.sessions = new SessionService({ store, events, config, providers, cwd: this.cwd, turns: this.turns, snapshots: this.snapshots });
     this.idempotency = new IdempotencyCache(store);
     this.dispatcher = new Dispatcher({ log, idempotency: this.idempotency, keys: this.keys, stopping: this.stopping }, handlers({
-      log, version: this.version, sandbox: this.sandbox, config, close: () => this.close(),
+      log, version: this.version, sandbox: this.sandbox, snapshots: this.snapshots, compactor: this.compactor, config, close: () => this.close(),
       sessions: this.sessions, turns: this.turns, approvals: this.approvals, events,
       providers, credentials: this.credentials, oauth: this.oauth, tools: this.tools, mcp: this.mcp,
     }));

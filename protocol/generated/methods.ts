@@ -33,6 +33,14 @@ export const Methods = {
   SessionMessage: 'session/message',
   /** Cancel the running turn. */
   SessionCancel: 'session/cancel',
+  /** What a turn changed in the workspace (default: the whole session, from its first snapshot to now): per file the status, line counts and a unified diff. */
+  SessionDiff: 'session/diff',
+  /** Put the workspace back as it was before the turn of a user message and mark that message and every later one `reverted`. */
+  SessionRevert: 'session/revert',
+  /** Undo the last revert (files and marks); allowed until the next message is sent. */
+  SessionUnrevert: 'session/unrevert',
+  /** Summarize the conversation so far with the session's model; from then on the model receives the summary plus the messages after it. */
+  SessionCompact: 'session/compact',
   /** Receive `session/event` notifications for a session (or all), replaying from `since` first. REST: the SSE routes. */
   SessionSubscribe: 'session/subscribe',
   /** Stop receiving a session's events. */
@@ -83,6 +91,10 @@ export interface ClientRequests {
   'session/delete': { params: T.SessionIdParams; result: T.SessionDeleteResult };
   'session/message': { params: T.SessionMessageParams; result: T.SessionMessageResult };
   'session/cancel': { params: T.SessionIdParams; result: T.SessionCancelResult };
+  'session/diff': { params: T.SessionDiffParams; result: T.SessionDiffResult };
+  'session/revert': { params: T.SessionRevertParams; result: T.SessionRevertResult };
+  'session/unrevert': { params: T.SessionIdParams; result: T.SessionUnrevertResult };
+  'session/compact': { params: T.SessionIdParams; result: T.SessionCompactResult };
   'session/subscribe': { params: T.SessionSubscribeParams; result: T.SessionSubscribeResult };
   'session/unsubscribe': { params: T.SessionUnsubscribeParams; result: T.SessionUnsubscribeResult };
   'provider/list': { params: T.ProviderListParams; result: T.ProviderListResult };
@@ -117,13 +129,13 @@ export interface ServerNotifications {
 }
 
 /** A definition name of protocol/schema/*.json. */
-export type DefinitionName = 'Session' | 'SessionContext' | 'ModelPrice' | 'SessionStatus' | 'Role' | 'Message' | 'MessageStatus' | 'ContentPart' | 'TextPart' | 'ToolUsePart' | 'ToolResultPart' | 'ImagePart' | 'Usage' | 'ErrorObject' | 'Empty' | 'IdempotencyKey' | 'Config' | 'ToolsConfig' | 'RunCommandConfig' | 'ModelConfig' | 'ProviderConfig' | 'ProviderDetectionConfig' | 'ApprovalAction' | 'ApprovalRule' | 'ApprovalPolicy' | 'Limits' | 'ConfigGetResult' | 'ConfigUpdateParams' | 'SecurityConfig' | 'ProjectConfigState' | 'ConfigTrustParams' | 'Event' | 'EventType' | 'SessionEventData' | 'SessionDeletedData' | 'MessageEventData' | 'MessageDeltaData' | 'TurnStartedData' | 'TurnCompletedData' | 'UsageUpdatedData' | 'TurnEndedData' | 'ToolEventData' | 'PermissionRequestedData' | 'PermissionResolvedData' | 'ConfigUpdatedData' | 'McpUpdatedData' | 'StreamGapData' | 'HealthResult' | 'ErrorBody' | 'InitializeParams' | 'ClientCapabilities' | 'InitializeResult' | 'ServerCapabilities' | 'McpServerConfig' | 'McpServer' | 'McpListResult' | 'McpNameParams' | 'McpServerResult' | 'Provider' | 'ModelInfo' | 'ProviderListParams' | 'ProviderListResult' | 'ProviderAuthParams' | 'ProviderAuthResult' | 'ProviderOauthAuthorizeParams' | 'ProviderOauthAuthorizeResult' | 'ProviderOauthCallbackParams' | 'SessionCreateParams' | 'SessionListParams' | 'SessionListResult' | 'SessionUpdateParams' | 'SessionMessagesParams' | 'SessionMessagesResult' | 'SessionForkParams' | 'SessionIdParams' | 'SessionGetResult' | 'SessionDeleteResult' | 'SessionMessageParams' | 'SessionMessageResult' | 'TurnAccepted' | 'SessionCancelResult' | 'SessionSubscribeParams' | 'SessionSubscribeResult' | 'SessionUnsubscribeParams' | 'SessionUnsubscribeResult' | 'Tool' | 'ToolListParams' | 'ToolListResult' | 'CommandSandbox' | 'PermissionDecision' | 'ToolApproveParams' | 'ToolApproveResult' | 'PermissionAnswerer' | 'PermissionListParams' | 'PermissionListResult' | 'PendingPermission' | 'PermissionRequestParams' | 'PermissionRequestResult';
+export type DefinitionName = 'Session' | 'SessionContext' | 'ModelPrice' | 'SessionStatus' | 'Role' | 'Message' | 'MessageStatus' | 'ContentPart' | 'TextPart' | 'ToolUsePart' | 'ToolResultPart' | 'ImagePart' | 'Usage' | 'ErrorObject' | 'Empty' | 'IdempotencyKey' | 'PlanEntry' | 'FileStatus' | 'FileChangeSummary' | 'SnapshotSkipped' | 'RevertedFile' | 'Config' | 'ToolsConfig' | 'RunCommandConfig' | 'ModelConfig' | 'ProviderConfig' | 'ProviderDetectionConfig' | 'ApprovalAction' | 'ApprovalRule' | 'ApprovalPolicy' | 'Limits' | 'ConfigGetResult' | 'ConfigUpdateParams' | 'SecurityConfig' | 'ProjectConfigState' | 'ConfigTrustParams' | 'SnapshotsConfig' | 'CompactionConfig' | 'Event' | 'EventType' | 'SessionEventData' | 'SessionDeletedData' | 'MessageEventData' | 'MessageDeltaData' | 'TurnStartedData' | 'TurnCompletedData' | 'UsageUpdatedData' | 'TurnEndedData' | 'ToolEventData' | 'PermissionRequestedData' | 'PermissionResolvedData' | 'ConfigUpdatedData' | 'McpUpdatedData' | 'StreamGapData' | 'TurnDiffData' | 'SessionRevertedData' | 'SessionUnrevertedData' | 'SessionCompactedData' | 'PlanUpdatedData' | 'HealthResult' | 'ErrorBody' | 'InitializeParams' | 'ClientCapabilities' | 'InitializeResult' | 'ServerCapabilities' | 'SnapshotsCapability' | 'McpServerConfig' | 'McpServer' | 'McpListResult' | 'McpNameParams' | 'McpServerResult' | 'Provider' | 'ModelInfo' | 'ProviderListParams' | 'ProviderListResult' | 'ProviderAuthParams' | 'ProviderAuthResult' | 'ProviderOauthAuthorizeParams' | 'ProviderOauthAuthorizeResult' | 'ProviderOauthCallbackParams' | 'SessionCreateParams' | 'SessionListParams' | 'SessionListResult' | 'SessionUpdateParams' | 'SessionMessagesParams' | 'SessionMessagesResult' | 'SessionForkParams' | 'SessionIdParams' | 'SessionGetResult' | 'SessionDeleteResult' | 'SessionMessageParams' | 'SessionMessageResult' | 'TurnAccepted' | 'SessionCancelResult' | 'SessionSubscribeParams' | 'SessionSubscribeResult' | 'SessionUnsubscribeParams' | 'SessionUnsubscribeResult' | 'SessionDiffParams' | 'SessionDiffResult' | 'FileDiff' | 'SessionRevertParams' | 'SessionRevertResult' | 'SessionUnrevertResult' | 'SessionCompactResult' | 'Tool' | 'ToolListParams' | 'ToolListResult' | 'CommandSandbox' | 'PermissionDecision' | 'ToolApproveParams' | 'ToolApproveResult' | 'PermissionAnswerer' | 'PermissionListParams' | 'PermissionListResult' | 'PendingPermission' | 'PermissionRequestParams' | 'PermissionRequestResult';
 
 /** A client request (what the dispatcher serves and the handler table must cover). */
 export type ClientRequestName = keyof ClientRequests;
 
 /** A client request with a REST route. */
-export type RestMethodName = 'session/create' | 'session/list' | 'session/get' | 'session/update' | 'session/messages' | 'session/fork' | 'session/delete' | 'session/message' | 'session/cancel' | 'provider/list' | 'provider/auth' | 'provider/oauth/authorize' | 'provider/oauth/callback' | 'tool/list' | 'tool/approve' | 'permission/list' | 'mcp/list' | 'mcp/connect' | 'mcp/disconnect' | 'config/get' | 'config/update' | 'config/trust';
+export type RestMethodName = 'session/create' | 'session/list' | 'session/get' | 'session/update' | 'session/messages' | 'session/fork' | 'session/delete' | 'session/message' | 'session/cancel' | 'session/diff' | 'session/revert' | 'session/unrevert' | 'session/compact' | 'provider/list' | 'provider/auth' | 'provider/oauth/authorize' | 'provider/oauth/callback' | 'tool/list' | 'tool/approve' | 'permission/list' | 'mcp/list' | 'mcp/connect' | 'mcp/disconnect' | 'config/get' | 'config/update' | 'config/trust';
 
 /** How a method maps onto the /v1 bridge. */
 export interface RestSpec {
@@ -346,6 +358,84 @@ export const methodTable: MethodTable = {
     "rest": {
       "method": "POST",
       "path": "/v1/session/{sessionId}/cancel",
+      "status": 200
+    }
+  },
+  "session/diff": {
+    "kind": "request",
+    "direction": "clientToServer",
+    "group": "session",
+    "params": "SessionDiffParams",
+    "result": "SessionDiffResult",
+    "summary": "What a turn changed in the workspace (default: the whole session, from its first snapshot to now): per file the status, line counts and a unified diff.",
+    "errors": [
+      "NotFound",
+      "SnapshotsUnavailable",
+      "Timeout"
+    ],
+    "rest": {
+      "method": "GET",
+      "path": "/v1/session/{sessionId}/diff",
+      "status": 200
+    }
+  },
+  "session/revert": {
+    "kind": "request",
+    "direction": "clientToServer",
+    "group": "session",
+    "params": "SessionRevertParams",
+    "result": "SessionRevertResult",
+    "summary": "Put the workspace back as it was before the turn of a user message and mark that message and every later one `reverted`.",
+    "errors": [
+      "NotFound",
+      "SessionBusy",
+      "SnapshotsUnavailable",
+      "Timeout"
+    ],
+    "rest": {
+      "method": "POST",
+      "path": "/v1/session/{sessionId}/revert",
+      "status": 200
+    }
+  },
+  "session/unrevert": {
+    "kind": "request",
+    "direction": "clientToServer",
+    "group": "session",
+    "params": "SessionIdParams",
+    "result": "SessionUnrevertResult",
+    "summary": "Undo the last revert (files and marks); allowed until the next message is sent.",
+    "errors": [
+      "NotFound",
+      "SessionBusy",
+      "Conflict",
+      "SnapshotsUnavailable",
+      "Timeout"
+    ],
+    "rest": {
+      "method": "POST",
+      "path": "/v1/session/{sessionId}/unrevert",
+      "status": 200
+    }
+  },
+  "session/compact": {
+    "kind": "request",
+    "direction": "clientToServer",
+    "group": "session",
+    "params": "SessionIdParams",
+    "result": "SessionCompactResult",
+    "summary": "Summarize the conversation so far with the session's model; from then on the model receives the summary plus the messages after it.",
+    "errors": [
+      "NotFound",
+      "SessionBusy",
+      "Conflict",
+      "Unauthorized",
+      "ProviderError",
+      "Timeout"
+    ],
+    "rest": {
+      "method": "POST",
+      "path": "/v1/session/{sessionId}/compact",
       "status": 200
     }
   },
@@ -599,9 +689,9 @@ export const methodTable: MethodTable = {
 };
 
 /** Client requests with a REST route, in manifest order. */
-export const restMethods: readonly RestMethodName[] = ["session/create","session/list","session/get","session/update","session/messages","session/fork","session/delete","session/message","session/cancel","provider/list","provider/auth","provider/oauth/authorize","provider/oauth/callback","tool/list","tool/approve","permission/list","mcp/list","mcp/connect","mcp/disconnect","config/get","config/update","config/trust"];
+export const restMethods: readonly RestMethodName[] = ["session/create","session/list","session/get","session/update","session/messages","session/fork","session/delete","session/message","session/cancel","session/diff","session/revert","session/unrevert","session/compact","provider/list","provider/auth","provider/oauth/authorize","provider/oauth/callback","tool/list","tool/approve","permission/list","mcp/list","mcp/connect","mcp/disconnect","config/get","config/update","config/trust"];
 
-const clientRequestNames: ReadonlySet<string> = new Set<ClientRequestName>(["initialize","shutdown","session/create","session/list","session/get","session/update","session/messages","session/fork","session/delete","session/message","session/cancel","session/subscribe","session/unsubscribe","provider/list","provider/auth","provider/oauth/authorize","provider/oauth/callback","tool/list","tool/approve","permission/list","mcp/list","mcp/connect","mcp/disconnect","config/get","config/update","config/trust"]);
+const clientRequestNames: ReadonlySet<string> = new Set<ClientRequestName>(["initialize","shutdown","session/create","session/list","session/get","session/update","session/messages","session/fork","session/delete","session/message","session/cancel","session/diff","session/revert","session/unrevert","session/compact","session/subscribe","session/unsubscribe","provider/list","provider/auth","provider/oauth/authorize","provider/oauth/callback","tool/list","tool/approve","permission/list","mcp/list","mcp/connect","mcp/disconnect","config/get","config/update","config/trust"]);
 
 /** Whether a method name (from the wire) is a client request. */
 export function isClientRequest(name: string): name is ClientRequestName {
@@ -628,6 +718,11 @@ export const EventTypes = {
   PermissionRequested: 'permission.requested',
   PermissionResolved: 'permission.resolved',
   UsageUpdated: 'usage.updated',
+  TurnDiff: 'turn.diff',
+  SessionReverted: 'session.reverted',
+  SessionUnreverted: 'session.unreverted',
+  SessionCompacted: 'session.compacted',
+  PlanUpdated: 'plan.updated',
   ConfigUpdated: 'config.updated',
   McpUpdated: 'mcp.updated',
   StreamGap: 'stream.gap',
@@ -653,6 +748,11 @@ export interface EventDataMap {
   'permission.requested': T.PermissionRequestedData;
   'permission.resolved': T.PermissionResolvedData;
   'usage.updated': T.UsageUpdatedData;
+  'turn.diff': T.TurnDiffData;
+  'session.reverted': T.SessionRevertedData;
+  'session.unreverted': T.SessionUnrevertedData;
+  'session.compacted': T.SessionCompactedData;
+  'plan.updated': T.PlanUpdatedData;
   'config.updated': T.ConfigUpdatedData;
   'mcp.updated': T.McpUpdatedData;
   'stream.gap': T.StreamGapData;
@@ -681,6 +781,11 @@ export const eventTable = {
   "permission.requested": "PermissionRequestedData",
   "permission.resolved": "PermissionResolvedData",
   "usage.updated": "UsageUpdatedData",
+  "turn.diff": "TurnDiffData",
+  "session.reverted": "SessionRevertedData",
+  "session.unreverted": "SessionUnrevertedData",
+  "session.compacted": "SessionCompactedData",
+  "plan.updated": "PlanUpdatedData",
   "config.updated": "ConfigUpdatedData",
   "mcp.updated": "McpUpdatedData",
   "stream.gap": "StreamGapData"
@@ -777,6 +882,8 @@ export const ErrorCodes = {
   Timeout: -32020,
   /** A configured limit was reached (subscriptions per connection, concurrent turns). */
   LimitExceeded: -32021,
+  /** Snapshots are off here (no `git` executable, or `snapshots.enabled: false`; initialize's `capabilities.snapshots` says which), so session/diff, session/revert and session/unrevert cannot answer; `data.reason` says why. */
+  SnapshotsUnavailable: -32022,
   /** In `tool.failed` events only: the tool call failed (bad input, path outside the workspace, non-zero exit, ...); its error result went back to the model and the turn goes on. */
   ToolFailed: -32030,
 } as const;
@@ -804,6 +911,7 @@ export const errorHttpStatus: ReadonlyMap<number, number> = new Map<ErrorCode, n
   [ErrorCodes.ShuttingDown, 503],
   [ErrorCodes.Timeout, 504],
   [ErrorCodes.LimitExceeded, 429],
+  [ErrorCodes.SnapshotsUnavailable, 501],
   [ErrorCodes.ToolFailed, 500],
 ]);
 

@@ -19,6 +19,13 @@ export const schemaBundle = {
         "lastSeq"
       ],
       "properties": {
+        "plan": {
+          "type": "array",
+          "items": {
+            "$ref": "#/definitions/PlanEntry"
+          },
+          "description": "The model's current task list, as its last `todo_write` call left it (empty before any)."
+        },
         "id": {
           "type": "string",
           "description": "Server-assigned id, prefix `ses_`."
@@ -180,6 +187,17 @@ export const schemaBundle = {
         "createdAt"
       ],
       "properties": {
+        "reverted": {
+          "type": "boolean",
+          "description": "True once session/revert undid this message's turn (or an earlier one): kept and shown, never sent to the model again. Absent: not reverted."
+        },
+        "kind": {
+          "type": "string",
+          "enum": [
+            "summary"
+          ],
+          "description": "`summary`: a compaction summary (session/compact); the model receives it plus the messages after it instead of the history before it. Absent: an ordinary message."
+        },
         "id": {
           "type": "string",
           "description": "Server-assigned id, prefix `msg_`."
@@ -432,11 +450,138 @@ export const schemaBundle = {
       "maxLength": 200,
       "description": "A retry with the same key returns the first result instead of acting twice; the same key with different params is a conflict."
     },
+    "PlanEntry": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "content",
+        "status"
+      ],
+      "description": "One task of the model's plan (`todo_write`).",
+      "properties": {
+        "content": {
+          "type": "string",
+          "minLength": 1,
+          "maxLength": 2000,
+          "description": "What to do."
+        },
+        "status": {
+          "type": "string",
+          "enum": [
+            "pending",
+            "in_progress",
+            "completed"
+          ],
+          "description": "Where the task stands."
+        },
+        "priority": {
+          "type": "string",
+          "enum": [
+            "high",
+            "medium",
+            "low"
+          ],
+          "description": "How much it matters."
+        }
+      }
+    },
+    "FileStatus": {
+      "type": "string",
+      "enum": [
+        "added",
+        "modified",
+        "deleted"
+      ],
+      "description": "What happened to a file."
+    },
+    "FileChangeSummary": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "path",
+        "status",
+        "additions",
+        "deletions"
+      ],
+      "description": "A changed file with its line counts.",
+      "properties": {
+        "path": {
+          "type": "string",
+          "description": "Path relative to the workspace root, `/`-separated."
+        },
+        "status": {
+          "$ref": "#/definitions/FileStatus"
+        },
+        "additions": {
+          "type": "integer",
+          "minimum": 0,
+          "description": "Lines added (0 for binary files)."
+        },
+        "deletions": {
+          "type": "integer",
+          "minimum": 0,
+          "description": "Lines removed (0 for binary files)."
+        },
+        "binary": {
+          "type": "boolean",
+          "description": "True for a binary file (no line counts, no patch)."
+        }
+      }
+    },
+    "SnapshotSkipped": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "path",
+        "reason"
+      ],
+      "description": "A file a snapshot did not record.",
+      "properties": {
+        "path": {
+          "type": "string",
+          "description": "Path relative to the workspace root (`…` for files a listing cut off past the count limit)."
+        },
+        "reason": {
+          "type": "string",
+          "enum": [
+            "size",
+            "count",
+            "type",
+            "name"
+          ],
+          "description": "`size`: above `snapshots.maxFileBytes`; `count`: past `snapshots.maxFiles`; `type`: not a file or symlink (a nested repository, a socket); `name`: its name is not valid UTF-8."
+        }
+      }
+    },
+    "RevertedFile": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "path",
+        "status"
+      ],
+      "description": "A file a revert or unrevert changed, as seen from the workspace before it: `added` re-created, `modified` rewritten, `deleted` removed.",
+      "properties": {
+        "path": {
+          "type": "string",
+          "description": "Path relative to the workspace root."
+        },
+        "status": {
+          "$ref": "#/definitions/FileStatus"
+        }
+      }
+    },
     "Config": {
       "type": "object",
       "additionalProperties": false,
       "description": "The whole config. Every field is optional; defaults are documented per field.",
       "properties": {
+        "compaction": {
+          "$ref": "#/definitions/CompactionConfig"
+        },
+        "snapshots": {
+          "$ref": "#/definitions/SnapshotsConfig"
+        },
         "defaultProvider": {
           "type": "string",
           "description": "Provider for new sessions. Default `echo`."
@@ -956,6 +1101,49 @@ export const schemaBundle = {
         }
       }
     },
+    "SnapshotsConfig": {
+      "type": "object",
+      "additionalProperties": false,
+      "description": "Snapshots of the session's workspace before and after each turn (a private shadow git repository per workspace in the data directory).",
+      "properties": {
+        "enabled": {
+          "type": "boolean",
+          "description": "Take snapshots. Default true (off anyway when no `git` executable is found; `initialize` says so)."
+        },
+        "maxFileBytes": {
+          "type": "integer",
+          "minimum": 1,
+          "description": "Files larger than this are not recorded (reported in `skipped`). Default 10 MiB."
+        },
+        "maxFiles": {
+          "type": "integer",
+          "minimum": 1,
+          "description": "At most this many files are recorded per snapshot; the rest are skipped and reported. Default 20000."
+        },
+        "timeoutMs": {
+          "type": "integer",
+          "minimum": 100,
+          "description": "Time one git command may take. Default 60000."
+        }
+      }
+    },
+    "CompactionConfig": {
+      "type": "object",
+      "additionalProperties": false,
+      "description": "Compaction of long conversations into a summary.",
+      "properties": {
+        "threshold": {
+          "type": "number",
+          "exclusiveMinimum": 0,
+          "maximum": 1,
+          "description": "When a model call's input tokens pass this fraction of the model's context window, the session compacts before the next model call of that turn. Default 0.8."
+        },
+        "auto": {
+          "type": "boolean",
+          "description": "Compact automatically at the threshold. Default true."
+        }
+      }
+    },
     "Event": {
       "type": "object",
       "additionalProperties": false,
@@ -1022,6 +1210,11 @@ export const schemaBundle = {
         "permission.requested",
         "permission.resolved",
         "usage.updated",
+        "turn.diff",
+        "session.reverted",
+        "session.unreverted",
+        "session.compacted",
+        "plan.updated",
         "config.updated",
         "mcp.updated",
         "stream.gap"
@@ -1446,6 +1639,130 @@ export const schemaBundle = {
         }
       }
     },
+    "TurnDiffData": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "turnId",
+        "files"
+      ],
+      "description": "turn.diff: what a turn changed in the workspace (its snapshots before its first tool call and at its end); sent just before the turn's end event, only when files changed or some were skipped.",
+      "properties": {
+        "turnId": {
+          "type": "string",
+          "description": "The turn."
+        },
+        "files": {
+          "type": "array",
+          "items": {
+            "$ref": "#/definitions/FileChangeSummary"
+          },
+          "description": "The changed files (patches: session/diff with this turnId)."
+        },
+        "skipped": {
+          "type": "array",
+          "items": {
+            "$ref": "#/definitions/SnapshotSkipped"
+          },
+          "description": "Files the end snapshot did not record (at most 100 listed)."
+        }
+      }
+    },
+    "SessionRevertedData": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "messageId",
+        "files"
+      ],
+      "description": "session.reverted: the workspace went back to before the turn of `messageId`; it and the later messages are marked `reverted`.",
+      "properties": {
+        "messageId": {
+          "type": "string",
+          "description": "The message reverted to."
+        },
+        "files": {
+          "type": "array",
+          "items": {
+            "$ref": "#/definitions/RevertedFile"
+          },
+          "description": "What changed in the workspace."
+        }
+      }
+    },
+    "SessionUnrevertedData": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "messageId",
+        "files"
+      ],
+      "description": "session.unreverted: the last revert was undone (files and marks).",
+      "properties": {
+        "messageId": {
+          "type": "string",
+          "description": "The message of the undone revert."
+        },
+        "files": {
+          "type": "array",
+          "items": {
+            "$ref": "#/definitions/RevertedFile"
+          },
+          "description": "What changed in the workspace."
+        }
+      }
+    },
+    "SessionCompactedData": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "summaryMessageId",
+        "tokensBefore",
+        "tokensAfter"
+      ],
+      "description": "session.compacted: the conversation was summarized; the model now receives the summary and what follows it.",
+      "properties": {
+        "summaryMessageId": {
+          "type": "string",
+          "description": "The summary message (kind `summary`)."
+        },
+        "tokensBefore": {
+          "type": "integer",
+          "minimum": 0,
+          "description": "Input tokens before (the last model call's, or an estimate)."
+        },
+        "tokensAfter": {
+          "type": "integer",
+          "minimum": 0,
+          "description": "Estimated tokens of the summary."
+        },
+        "turnId": {
+          "type": "string",
+          "description": "The turn that compacted automatically (absent for session/compact)."
+        }
+      }
+    },
+    "PlanUpdatedData": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "entries"
+      ],
+      "description": "plan.updated: the model's task list changed (`todo_write`); the whole list each time.",
+      "properties": {
+        "entries": {
+          "type": "array",
+          "items": {
+            "$ref": "#/definitions/PlanEntry"
+          },
+          "description": "The whole list."
+        },
+        "turnId": {
+          "type": "string",
+          "description": "The turn whose todo_write call set it."
+        }
+      }
+    },
     "HealthResult": {
       "type": "object",
       "additionalProperties": false,
@@ -1584,6 +1901,9 @@ export const schemaBundle = {
       ],
       "description": "What the server offers.",
       "properties": {
+        "snapshots": {
+          "$ref": "#/definitions/SnapshotsCapability"
+        },
         "methods": {
           "type": "array",
           "items": {
@@ -1605,6 +1925,28 @@ export const schemaBundle = {
         "sandbox": {
           "$ref": "#/definitions/CommandSandbox",
           "description": "Where run_command's commands run (also in the `tool/list` result)."
+        }
+      }
+    },
+    "SnapshotsCapability": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "enabled"
+      ],
+      "description": "Whether workspace snapshots (session/diff, session/revert, session/unrevert, turn.diff) work here.",
+      "properties": {
+        "enabled": {
+          "type": "boolean",
+          "description": "True when snapshots are taken."
+        },
+        "reason": {
+          "type": "string",
+          "description": "Why not, when they are off (no `git` executable, `snapshots.enabled: false`)."
+        },
+        "gitVersion": {
+          "type": "string",
+          "description": "The git used for the shadow repositories."
         }
       }
     },
@@ -2224,9 +2566,17 @@ export const schemaBundle = {
       "required": [
         "session",
         "messages",
-        "messagesCursor"
+        "messagesCursor",
+        "plan"
       ],
       "properties": {
+        "plan": {
+          "type": "array",
+          "items": {
+            "$ref": "#/definitions/PlanEntry"
+          },
+          "description": "The model's current task list (`todo_write`); empty before any."
+        },
         "session": {
           "$ref": "#/definitions/Session"
         },
@@ -2424,6 +2774,200 @@ export const schemaBundle = {
         "unsubscribed": {
           "type": "boolean",
           "description": "False when there was no such subscription."
+        }
+      }
+    },
+    "SessionDiffParams": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "sessionId"
+      ],
+      "properties": {
+        "sessionId": {
+          "type": "string",
+          "minLength": 1,
+          "description": "The session."
+        },
+        "turnId": {
+          "type": "string",
+          "minLength": 1,
+          "description": "What this turn changed (from its snapshot before its first tool call to the one at its end; a turn still running: to now). Omitted: the whole session, from its first snapshot to now."
+        }
+      }
+    },
+    "SessionDiffResult": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "files"
+      ],
+      "properties": {
+        "files": {
+          "type": "array",
+          "items": {
+            "$ref": "#/definitions/FileDiff"
+          },
+          "description": "The changed files, by path."
+        },
+        "skipped": {
+          "type": "array",
+          "items": {
+            "$ref": "#/definitions/SnapshotSkipped"
+          },
+          "description": "Files the snapshots did not record (at most 100 listed), so their changes are not here."
+        }
+      }
+    },
+    "FileDiff": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "path",
+        "status",
+        "additions",
+        "deletions"
+      ],
+      "description": "One changed file.",
+      "properties": {
+        "path": {
+          "type": "string",
+          "description": "Path relative to the workspace root, `/`-separated."
+        },
+        "status": {
+          "$ref": "#/definitions/FileStatus"
+        },
+        "additions": {
+          "type": "integer",
+          "minimum": 0,
+          "description": "Lines added."
+        },
+        "deletions": {
+          "type": "integer",
+          "minimum": 0,
+          "description": "Lines removed."
+        },
+        "patch": {
+          "type": "string",
+          "description": "A unified diff (git format). Absent for binary files."
+        },
+        "binary": {
+          "type": "boolean",
+          "description": "True for a binary file: no patch."
+        },
+        "patchTruncated": {
+          "type": "boolean",
+          "description": "The patch was cut at 256 KiB (or left empty past 500 files / 8 MiB of patches)."
+        }
+      }
+    },
+    "SessionRevertParams": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "sessionId",
+        "messageId"
+      ],
+      "properties": {
+        "sessionId": {
+          "type": "string",
+          "minLength": 1,
+          "description": "The session."
+        },
+        "messageId": {
+          "type": "string",
+          "minLength": 1,
+          "description": "A user message that started a turn: the workspace goes back to how it was before that turn, and it and every later message are marked `reverted`."
+        }
+      }
+    },
+    "SessionRevertResult": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "sessionId",
+        "messageId",
+        "files",
+        "overwritten"
+      ],
+      "properties": {
+        "sessionId": {
+          "type": "string",
+          "description": "The session."
+        },
+        "messageId": {
+          "type": "string",
+          "description": "The message reverted to."
+        },
+        "files": {
+          "type": "array",
+          "items": {
+            "$ref": "#/definitions/RevertedFile"
+          },
+          "description": "What the revert changed in the workspace."
+        },
+        "overwritten": {
+          "type": "array",
+          "items": {
+            "type": "string"
+          },
+          "description": "Files changed by hand since the session's last turn ended that the revert overwrote or removed (an unrevert puts them back)."
+        }
+      }
+    },
+    "SessionUnrevertResult": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "sessionId",
+        "messageId",
+        "files"
+      ],
+      "properties": {
+        "sessionId": {
+          "type": "string",
+          "description": "The session."
+        },
+        "messageId": {
+          "type": "string",
+          "description": "The message of the revert undone (no longer marked)."
+        },
+        "files": {
+          "type": "array",
+          "items": {
+            "$ref": "#/definitions/RevertedFile"
+          },
+          "description": "What the unrevert changed in the workspace."
+        }
+      }
+    },
+    "SessionCompactResult": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "sessionId",
+        "summaryMessageId",
+        "tokensBefore",
+        "tokensAfter"
+      ],
+      "properties": {
+        "sessionId": {
+          "type": "string",
+          "description": "The session."
+        },
+        "summaryMessageId": {
+          "type": "string",
+          "description": "The stored summary (a message of kind `summary`)."
+        },
+        "tokensBefore": {
+          "type": "integer",
+          "minimum": 0,
+          "description": "Input tokens of the session's last model call (an estimate, 4 characters a token, before any)."
+        },
+        "tokensAfter": {
+          "type": "integer",
+          "minimum": 0,
+          "description": "Estimated tokens of the summary (4 characters a token)."
         }
       }
     },

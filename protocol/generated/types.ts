@@ -43,6 +43,13 @@ export type MessageStatus = 'streaming' | 'complete' | 'incomplete';
  */
 export type IdempotencyKey = string;
 /**
+ * What happened to a file.
+ *
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "FileStatus".
+ */
+export type FileStatus = 'added' | 'modified' | 'deleted';
+/**
  * Dotted event type name.
  *
  * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
@@ -67,6 +74,11 @@ export type EventType =
   | 'permission.requested'
   | 'permission.resolved'
   | 'usage.updated'
+  | 'turn.diff'
+  | 'session.reverted'
+  | 'session.unreverted'
+  | 'session.compacted'
+  | 'plan.updated'
   | 'config.updated'
   | 'mcp.updated'
   | 'stream.gap';
@@ -92,6 +104,10 @@ export type SessionMessageResult = Message | TurnAccepted;
  * via the `definition` "Session".
  */
 export interface Session {
+  /**
+   * The model's current task list, as its last `todo_write` call left it (empty before any).
+   */
+  plan?: PlanEntry[];
   /**
    * Server-assigned id, prefix `ses_`.
    */
@@ -144,6 +160,26 @@ export interface Session {
    * For a fork: the source's last copied message (null when the source had none).
    */
   forkedFromMessageId?: string | null;
+}
+/**
+ * One task of the model's plan (`todo_write`).
+ *
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "PlanEntry".
+ */
+export interface PlanEntry {
+  /**
+   * What to do.
+   */
+  content: string;
+  /**
+   * Where the task stands.
+   */
+  status: 'pending' | 'in_progress' | 'completed';
+  /**
+   * How much it matters.
+   */
+  priority?: 'high' | 'medium' | 'low';
 }
 /**
  * Rules are checked in order, the first match wins; then `default`.
@@ -248,6 +284,14 @@ export interface ModelPrice {
  * via the `definition` "Message".
  */
 export interface Message {
+  /**
+   * True once session/revert undid this message's turn (or an earlier one): kept and shown, never sent to the model again. Absent: not reverted.
+   */
+  reverted?: boolean;
+  /**
+   * `summary`: a compaction summary (session/compact); the model receives it plus the messages after it instead of the history before it. Absent: an ordinary message.
+   */
+  kind?: 'summary';
   /**
    * Server-assigned id, prefix `msg_`.
    */
@@ -381,12 +425,68 @@ export interface ErrorObject {
  */
 export interface Empty {}
 /**
+ * A changed file with its line counts.
+ *
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "FileChangeSummary".
+ */
+export interface FileChangeSummary {
+  /**
+   * Path relative to the workspace root, `/`-separated.
+   */
+  path: string;
+  status: FileStatus;
+  /**
+   * Lines added (0 for binary files).
+   */
+  additions: number;
+  /**
+   * Lines removed (0 for binary files).
+   */
+  deletions: number;
+  /**
+   * True for a binary file (no line counts, no patch).
+   */
+  binary?: boolean;
+}
+/**
+ * A file a snapshot did not record.
+ *
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "SnapshotSkipped".
+ */
+export interface SnapshotSkipped {
+  /**
+   * Path relative to the workspace root (`…` for files a listing cut off past the count limit).
+   */
+  path: string;
+  /**
+   * `size`: above `snapshots.maxFileBytes`; `count`: past `snapshots.maxFiles`; `type`: not a file or symlink (a nested repository, a socket); `name`: its name is not valid UTF-8.
+   */
+  reason: 'size' | 'count' | 'type' | 'name';
+}
+/**
+ * A file a revert or unrevert changed, as seen from the workspace before it: `added` re-created, `modified` rewritten, `deleted` removed.
+ *
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "RevertedFile".
+ */
+export interface RevertedFile {
+  /**
+   * Path relative to the workspace root.
+   */
+  path: string;
+  status: FileStatus;
+}
+/**
  * The whole config. Every field is optional; defaults are documented per field.
  *
  * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
  * via the `definition` "Config".
  */
 export interface Config {
+  compaction?: CompactionConfig;
+  snapshots?: SnapshotsConfig;
   /**
    * Provider for new sessions. Default `echo`.
    */
@@ -412,6 +512,46 @@ export interface Config {
   limits?: Limits;
   security?: SecurityConfig;
   tools?: ToolsConfig;
+}
+/**
+ * Compaction of long conversations into a summary.
+ *
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "CompactionConfig".
+ */
+export interface CompactionConfig {
+  /**
+   * When a model call's input tokens pass this fraction of the model's context window, the session compacts before the next model call of that turn. Default 0.8.
+   */
+  threshold?: number;
+  /**
+   * Compact automatically at the threshold. Default true.
+   */
+  auto?: boolean;
+}
+/**
+ * Snapshots of the session's workspace before and after each turn (a private shadow git repository per workspace in the data directory).
+ *
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "SnapshotsConfig".
+ */
+export interface SnapshotsConfig {
+  /**
+   * Take snapshots. Default true (off anyway when no `git` executable is found; `initialize` says so).
+   */
+  enabled?: boolean;
+  /**
+   * Files larger than this are not recorded (reported in `skipped`). Default 10 MiB.
+   */
+  maxFileBytes?: number;
+  /**
+   * At most this many files are recorded per snapshot; the rest are skipped and reported. Default 20000.
+   */
+  maxFiles?: number;
+  /**
+   * Time one git command may take. Default 60000.
+   */
+  timeoutMs?: number;
 }
 /**
  * Settings of a provider. For `anthropic`, `openai` and the detected local providers (`ollama`, `lmstudio`, `llamacpp`) they adjust the provider of that id; any other id with `type: "openai-compatible"` defines a provider of its own.
@@ -1193,6 +1333,98 @@ export interface StreamGapData {
   oldestSeq: number;
 }
 /**
+ * turn.diff: what a turn changed in the workspace (its snapshots before its first tool call and at its end); sent just before the turn's end event, only when files changed or some were skipped.
+ *
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "TurnDiffData".
+ */
+export interface TurnDiffData {
+  /**
+   * The turn.
+   */
+  turnId: string;
+  /**
+   * The changed files (patches: session/diff with this turnId).
+   */
+  files: FileChangeSummary[];
+  /**
+   * Files the end snapshot did not record (at most 100 listed).
+   */
+  skipped?: SnapshotSkipped[];
+}
+/**
+ * session.reverted: the workspace went back to before the turn of `messageId`; it and the later messages are marked `reverted`.
+ *
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "SessionRevertedData".
+ */
+export interface SessionRevertedData {
+  /**
+   * The message reverted to.
+   */
+  messageId: string;
+  /**
+   * What changed in the workspace.
+   */
+  files: RevertedFile[];
+}
+/**
+ * session.unreverted: the last revert was undone (files and marks).
+ *
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "SessionUnrevertedData".
+ */
+export interface SessionUnrevertedData {
+  /**
+   * The message of the undone revert.
+   */
+  messageId: string;
+  /**
+   * What changed in the workspace.
+   */
+  files: RevertedFile[];
+}
+/**
+ * session.compacted: the conversation was summarized; the model now receives the summary and what follows it.
+ *
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "SessionCompactedData".
+ */
+export interface SessionCompactedData {
+  /**
+   * The summary message (kind `summary`).
+   */
+  summaryMessageId: string;
+  /**
+   * Input tokens before (the last model call's, or an estimate).
+   */
+  tokensBefore: number;
+  /**
+   * Estimated tokens of the summary.
+   */
+  tokensAfter: number;
+  /**
+   * The turn that compacted automatically (absent for session/compact).
+   */
+  turnId?: string;
+}
+/**
+ * plan.updated: the model's task list changed (`todo_write`); the whole list each time.
+ *
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "PlanUpdatedData".
+ */
+export interface PlanUpdatedData {
+  /**
+   * The whole list.
+   */
+  entries: PlanEntry[];
+  /**
+   * The turn whose todo_write call set it.
+   */
+  turnId?: string;
+}
+/**
  * GET /v1/health.
  *
  * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
@@ -1298,6 +1530,7 @@ export interface InitializeResult {
  * via the `definition` "ServerCapabilities".
  */
 export interface ServerCapabilities {
+  snapshots?: SnapshotsCapability;
   /**
    * Every client-to-server method this server answers.
    */
@@ -1311,6 +1544,26 @@ export interface ServerCapabilities {
    */
   permissionRequests?: boolean;
   sandbox?: CommandSandbox;
+}
+/**
+ * Whether workspace snapshots (session/diff, session/revert, session/unrevert, turn.diff) work here.
+ *
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "SnapshotsCapability".
+ */
+export interface SnapshotsCapability {
+  /**
+   * True when snapshots are taken.
+   */
+  enabled: boolean;
+  /**
+   * Why not, when they are off (no `git` executable, `snapshots.enabled: false`).
+   */
+  reason?: string;
+  /**
+   * The git used for the shadow repositories.
+   */
+  gitVersion?: string;
 }
 /**
  * Where run_command's commands run, as configured now (`tools.runCommand`).
@@ -1677,6 +1930,10 @@ export interface SessionIdParams {
  * via the `definition` "SessionGetResult".
  */
 export interface SessionGetResult {
+  /**
+   * The model's current task list (`todo_write`); empty before any.
+   */
+  plan: PlanEntry[];
   session: Session;
   /**
    * The session's newest 50 messages, oldest first (the whole history of a short session). Older ones: session/messages.
@@ -1804,6 +2061,143 @@ export interface SessionUnsubscribeResult {
    * False when there was no such subscription.
    */
   unsubscribed: boolean;
+}
+/**
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "SessionDiffParams".
+ */
+export interface SessionDiffParams {
+  /**
+   * The session.
+   */
+  sessionId: string;
+  /**
+   * What this turn changed (from its snapshot before its first tool call to the one at its end; a turn still running: to now). Omitted: the whole session, from its first snapshot to now.
+   */
+  turnId?: string;
+}
+/**
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "SessionDiffResult".
+ */
+export interface SessionDiffResult {
+  /**
+   * The changed files, by path.
+   */
+  files: FileDiff[];
+  /**
+   * Files the snapshots did not record (at most 100 listed), so their changes are not here.
+   */
+  skipped?: SnapshotSkipped[];
+}
+/**
+ * One changed file.
+ *
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "FileDiff".
+ */
+export interface FileDiff {
+  /**
+   * Path relative to the workspace root, `/`-separated.
+   */
+  path: string;
+  status: FileStatus;
+  /**
+   * Lines added.
+   */
+  additions: number;
+  /**
+   * Lines removed.
+   */
+  deletions: number;
+  /**
+   * A unified diff (git format). Absent for binary files.
+   */
+  patch?: string;
+  /**
+   * True for a binary file: no patch.
+   */
+  binary?: boolean;
+  /**
+   * The patch was cut at 256 KiB (or left empty past 500 files / 8 MiB of patches).
+   */
+  patchTruncated?: boolean;
+}
+/**
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "SessionRevertParams".
+ */
+export interface SessionRevertParams {
+  /**
+   * The session.
+   */
+  sessionId: string;
+  /**
+   * A user message that started a turn: the workspace goes back to how it was before that turn, and it and every later message are marked `reverted`.
+   */
+  messageId: string;
+}
+/**
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "SessionRevertResult".
+ */
+export interface SessionRevertResult {
+  /**
+   * The session.
+   */
+  sessionId: string;
+  /**
+   * The message reverted to.
+   */
+  messageId: string;
+  /**
+   * What the revert changed in the workspace.
+   */
+  files: RevertedFile[];
+  /**
+   * Files changed by hand since the session's last turn ended that the revert overwrote or removed (an unrevert puts them back).
+   */
+  overwritten: string[];
+}
+/**
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "SessionUnrevertResult".
+ */
+export interface SessionUnrevertResult {
+  /**
+   * The session.
+   */
+  sessionId: string;
+  /**
+   * The message of the revert undone (no longer marked).
+   */
+  messageId: string;
+  /**
+   * What the unrevert changed in the workspace.
+   */
+  files: RevertedFile[];
+}
+/**
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "SessionCompactResult".
+ */
+export interface SessionCompactResult {
+  /**
+   * The session.
+   */
+  sessionId: string;
+  /**
+   * The stored summary (a message of kind `summary`).
+   */
+  summaryMessageId: string;
+  /**
+   * Input tokens of the session's last model call (an estimate, 4 characters a token, before any).
+   */
+  tokensBefore: number;
+  /**
+   * Estimated tokens of the summary (4 characters a token).
+   */
+  tokensAfter: number;
 }
 /**
  * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema

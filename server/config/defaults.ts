@@ -4,7 +4,7 @@
  * request timeouts, WebSocket pings, shutdown, the recovery sweep), which are read when used.
  * Leaf module: it imports only protocol types, so any layer may read it.
  */
-import type { Limits } from '../../protocol/index.js';
+import type { CompactionConfig, Limits, SnapshotsConfig } from '../../protocol/index.js';
 
 export const DEFAULT_LIMITS: Required<Limits> = {
   maxSteps: 25,
@@ -16,6 +16,20 @@ export const DEFAULT_LIMITS: Required<Limits> = {
   eventRetention: 100_000,
   commandTimeoutMs: 120_000,
   searchTimeoutMs: 10_000,
+};
+
+/** Workspace snapshots (server/snapshot/): on, 10 MiB per file, 20,000 files, 60 s per git command. */
+export const DEFAULT_SNAPSHOTS: Required<SnapshotsConfig> = {
+  enabled: true,
+  maxFileBytes: 10 * 1024 * 1024,
+  maxFiles: 20_000,
+  timeoutMs: 60_000,
+};
+
+/** Compaction (server/session/compaction.ts): automatic at 80% of the model's context window. */
+export const DEFAULT_COMPACTION: Required<CompactionConfig> = {
+  threshold: 0.8,
+  auto: true,
 };
 
 /** `security.rateLimit`: REST per key/IP per minute; the WebSocket token bucket. */

@@ -14,12 +14,12 @@
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { Config, Limits, ProjectConfigState } from '../../protocol/index.js';
+import type { CompactionConfig, Config, Limits, ProjectConfigState, SnapshotsConfig } from '../../protocol/index.js';
 import { RpcError } from '../rpc/errors.js';
 import { validateParams } from '../rpc/validate.js';
 import { type Ignored, type ProjectFile, readProjectFile, TrustStore, untrustedView, workspaceKey } from './trust.js';
 import type { RateSubject } from '../security/rate.js';
-import { DEFAULT_LIMITS } from './defaults.js';
+import { DEFAULT_COMPACTION, DEFAULT_LIMITS, DEFAULT_SNAPSHOTS } from './defaults.js';
 
 export const REDACTED = '[redacted]';
 export const PROJECT_FILE = 'agentd.json';
@@ -308,6 +308,14 @@ export class ConfigService {
 
   limits(): Required<Limits> {
     return { ...DEFAULT_LIMITS, ...(this.effective.limits ?? {}) };
+  }
+
+  snapshots(): Required<SnapshotsConfig> {
+    return { ...DEFAULT_SNAPSHOTS, ...(this.effective.snapshots ?? {}) };
+  }
+
+  compaction(): Required<CompactionConfig> {
+    return { ...DEFAULT_COMPACTION, ...(this.effective.compaction ?? {}) };
   }
 
   defaultProvider(): string {

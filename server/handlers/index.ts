@@ -1,5 +1,6 @@
 /** Every handler, by method name: the one table the dispatcher serves, built over the services each group calls. */
 import type { HandlerTable } from '../rpc/dispatcher.js';
+import { changeHandlers, type ChangeHandlerDeps } from './changes.js';
 import { configHandlers, type ConfigHandlerDeps } from './config.js';
 import { lifecycleHandlers, type LifecycleHandlerDeps } from './lifecycle.js';
 import { mcpHandlers, type McpHandlerDeps } from './mcp.js';
@@ -8,13 +9,14 @@ import { sessionHandlers, type SessionHandlerDeps } from './session.js';
 import { toolHandlers, type ToolHandlerDeps } from './tool.js';
 
 /** What all the handler groups need together (the composition root passes each service once). */
-export type HandlerDeps = Omit<LifecycleHandlerDeps, 'methods'> & SessionHandlerDeps & ProviderHandlerDeps & ToolHandlerDeps & McpHandlerDeps & ConfigHandlerDeps;
+export type HandlerDeps = Omit<LifecycleHandlerDeps, 'methods'> & SessionHandlerDeps & ProviderHandlerDeps & ToolHandlerDeps & McpHandlerDeps & ConfigHandlerDeps & ChangeHandlerDeps;
 
 export function handlers(deps: HandlerDeps): HandlerTable {
   const methods: string[] = [];
   const table: HandlerTable = {
     ...lifecycleHandlers({ ...deps, methods }),
     ...sessionHandlers(deps),
+    ...changeHandlers(deps),
     ...providerHandlers(deps),
     ...toolHandlers(deps),
     ...mcpHandlers(deps),

@@ -4,6 +4,7 @@ import { RpcError } from '../rpc/errors.js';
 import type { ConfigService } from '../config/service.js';
 import type { Logger } from '../log.js';
 import type { HandlerTable } from '../rpc/dispatcher.js';
+import type { SnapshotService } from '../snapshot/service.js';
 import type { CommandSandbox } from '../tools/sandbox.js';
 
 const major = (v: string) => v.split('.')[0];
@@ -12,6 +13,8 @@ export interface LifecycleHandlerDeps {
   log: Logger;
   version: string;
   sandbox: Pick<CommandSandbox, 'status'>;
+  /** Whether workspace snapshots work here (git found, not turned off). */
+  snapshots: Pick<SnapshotService, 'status'>;
   config: Pick<ConfigService, 'projectState'>;
   /** The methods served (the handler table's names), advertised in the initialize result. */
   methods: readonly string[];
@@ -19,7 +22,7 @@ export interface LifecycleHandlerDeps {
   close(): Promise<void>;
 }
 
-export const lifecycleHandlers = ({ log, version, sandbox, config, methods, close }: LifecycleHandlerDeps) => ({
+export const lifecycleHandlers = ({ log, version, sandbox, snapshots, config, methods, close }: LifecycleHandlerDeps) => ({
   initialize: async (p, { peer }) => {
     if (major(p.protocolVersion) !== major(PROTOCOL_VERSION)) {
       throw RpcError.invalidParams('protocolVersion', `must be ${PROTOCOL_VERSION} (major version ${major(PROTOCOL_VERSION)})`);
@@ -30,7 +33,7 @@ export const lifecycleHandlers = ({ log, version, sandbox, config, methods, clos
     peer.capabilities = caps.permissionRequests === undefined ? {} : { permissionRequests: caps.permissionRequests };
     peer.clientInfo = p.clientInfo && { name: p.clientInfo.name, ...(p.clientInfo.version === undefined ? {} : { version: p.clientInfo.version }) };
     log.info({ peer: peer.id, transport: peer.transport, client: p.clientInfo?.name }, 'client initialized');
-    const sandboxStatus = await sandbox.status();
+    const [sandboxStatus, snapshotStatus] = await Promise.all([sandbox.status(), snapshots.status()]);
     return {
       protocolVersion: PROTOCOL_VERSION,
       serverInfo: { name: 'agentd', version },
@@ -39,6 +42,7 @@ export const lifecycleHandlers = ({ log, version, sandbox, config, methods, clos
         events: Object.keys(eventTable),
         permissionRequests: peer.transport !== 'rest',
         sandbox: sandboxStatus,
+        snapshots: snapshotStatus,
       },
       projectConfig: config.projectState(),
     };

@@ -7,6 +7,9 @@
  * that tool (stop reason `tool_use`); after the result it replies `Tool result: <text>` (or
  * `Tool error: <text>`), so approvals and MCP can be exercised without a model.
  *
+ * A compaction call (purpose `summary`) gets a deterministic summary: `<n> messages; the user
+ * said: <the user texts, joined with " | ">` (at most 500 characters).
+ *
  * Model `echo-bench` (benchmarks, bench/): a user message `<count> [size]` makes it stream
  * `count` text deltas of `size` characters each (defaults 1000 and 16; count at most
  * 1,000,000, size at most 65,536) as fast as it can, yielding to the event loop every 64
@@ -44,6 +47,7 @@ export class EchoProvider implements ModelProvider {
     const parts = last?.content ?? [];
     const results = parts.filter((p) => p.type === 'tool_result');
     const text = parts.map((p) => (p.type === 'text' ? p.text : '')).join(' ').trim();
+    if (req.purpose === 'summary') return this.summary(req, emit);
     if (req.model === 'echo-bench') return this.bench(text, req.signal, emit);
     const call = /^\/tool\s+(\S+)\s*([\s\S]*)$/.exec(text);
     if (call && results.length === 0) {
@@ -71,6 +75,17 @@ export class EchoProvider implements ModelProvider {
     }
     emit({ type: 'block_stop', index: 0 });
     return { stopReason: 'end_turn', usage: { inputTokens: text.length, outputTokens: words.length } };
+  }
+
+  /** A compaction summary, the same for the same conversation. */
+  private summary(req: ProviderRequest, emit: (e: StreamEvent) => void): ProviderResponse {
+    const said = req.messages.slice(0, -1).filter((m) => m.role === 'user')
+      .map((m) => m.content.map((p) => (p.type === 'text' ? p.text : '')).join(' ').trim()).filter(Boolean);
+    const text = `${req.messages.length - 1} messages; the user said: ${said.join(' | ')}`.slice(0, 500);
+    emit({ type: 'block_start', index: 0, part: { type: 'text', text: '' } });
+    emit({ type: 'text_delta', index: 0, text });
+    emit({ type: 'block_stop', index: 0 });
+    return { stopReason: 'end_turn', usage: { inputTokens: said.join('').length, outputTokens: text.split(' ').length } };
   }
 
   /** `echo-bench`: `count` deltas of `size` characters, as fast as possible. */

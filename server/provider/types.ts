@@ -19,6 +19,8 @@ export interface ProviderRequest {
   maxTokens?: number;
   /** Aborted on cancel: the provider must stop streaming and reject promptly. */
   signal: AbortSignal;
+  /** `summary`: a compaction call (the last message asks for a summary of the others). */
+  purpose?: 'summary';
 }
 
 export interface ProviderResponse {

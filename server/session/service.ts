@@ -61,6 +61,8 @@ export interface SessionServiceDeps {
   cwd: string;
   /** Deleting a running session cancels its turn first. */
   turns: { cancel(sessionId: string, reason?: string): Promise<unknown> };
+  /** A deleted session's snapshot records go with it. */
+  snapshots: { forget(sessionId: string): void };
 }
 
 export class SessionService {
@@ -142,7 +144,7 @@ export class SessionService {
   get(id: string): SessionGetResult {
     const rec = this.require(id);
     const page = this.messages({ sessionId: id, limit: GET_MESSAGES });
-    return { session: this.view(rec), messages: page.messages, messagesCursor: page.nextCursor };
+    return { session: this.view(rec), messages: page.messages, messagesCursor: page.nextCursor, plan: rec.plan ?? [] };
   }
 
   /** One page of messages: the newest page first, oldest first within it. */
@@ -212,6 +214,7 @@ export class SessionService {
     this.deps.events.append(id, 'session.deleted', { sessionId: id });
     this.deps.events.flush();
     this.deps.store.deleteSession(id);
+    this.deps.snapshots.forget(id);
     this.deps.events.forget(id);
     return { sessionId: id, deleted: true };
   }

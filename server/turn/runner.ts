@@ -20,6 +20,8 @@ import type { ModelProvider, StreamEvent } from '../provider/types.js';
 import { errorResult, type ToolHost } from '../tools/host.js';
 import { addCost, addUsage, contextTokens, costOf } from '../provider/models.js';
 import { factsOf } from '../session/service.js';
+import { modelHistory, type Compactor } from '../session/compaction.js';
+import type { SnapshotService } from '../snapshot/service.js';
 
 export interface ActiveTurn {
   turnId: string;
@@ -41,6 +43,10 @@ interface TurnState {
   signal: AbortSignal;
   /** Seq of the turn's `turn.started` event (where its record begins). */
   startSeq: number;
+  /** The user message that started the turn. */
+  userMessageId: string;
+  /** The last model call's input passed the compaction threshold: compact before the next one. */
+  compactDue?: number;
   /** The conversation sent to the model, growing as the turn goes. */
   history: Message[];
   provider: ModelProvider;
@@ -94,6 +100,10 @@ export interface TurnRunnerDeps {
   recovery: Pick<Recovery, 'recoverSession'>;
   /** The turns running in this process, by session id (recovery reads it to leave them alone). */
   active: Map<string, ActiveTurn>;
+  /** Workspace snapshots before the first tool call and at the end of a turn; a new message makes a revert final. */
+  snapshots: Pick<SnapshotService, 'beforeTools' | 'afterTurn' | 'commitRevert'>;
+  /** Automatic compaction when a call's input passes the threshold. */
+  compactor: Pick<Compactor, 'due' | 'summarize'>;
 }
 
 export class TurnRunner {
@@ -124,6 +134,8 @@ export class TurnRunner {
     if (!this.deps.store.claimTurn(sessionId, turnId, process.pid, now())) throw RpcError.busy(sessionId);
     // Another process may have appended to this session since we last looked.
     this.deps.events.refresh(sessionId);
+    // A new message makes the last revert final: unrevert is no longer possible.
+    this.deps.snapshots.commitRevert(sessionId);
     const turn: ActiveTurn = { turnId, sessionId, abort: new AbortController(), done: Promise.resolve(null as never) };
     this.active.set(sessionId, turn);
     turn.done = this.run(turn, { ...session, status: 'running', activeTurnId: turnId }, content).finally(() => {
@@ -158,14 +170,20 @@ export class TurnRunner {
     const maxSteps = this.deps.config.limits().maxSteps;
     try {
       for (let step = 1; ; step++) {
+        if (t.compactDue !== undefined) await this.compact(t);
         const { message, stopReason } = await this.callModel(t);
         const calls = message.content.filter((p): p is ToolUsePart => p.type === 'tool_use');
-        if (stopReason !== 'tool_use' || calls.length === 0) return this.end(t, message, stopReason);
-        if (step >= maxSteps) return this.end(t, message, 'step_limit');
+        if (stopReason !== 'tool_use' || calls.length === 0 || step >= maxSteps) {
+          await this.snapshotEnd(t);
+          return this.end(t, message, stopReason !== 'tool_use' || calls.length === 0 ? stopReason : 'step_limit');
+        }
+        if (this.deps.compactor.due(t.session, contextTokens(message.usage))) t.compactDue = contextTokens(message.usage);
+        await this.deps.snapshots.beforeTools(t.session, t.turnId, t.userMessageId);
         await this.runTools(t, calls);
         if (t.signal.aborted) throw RpcError.cancelled();
       }
     } catch (err) {
+      await this.snapshotEnd(t);
       throw this.fail(t, err);
     }
   }
@@ -181,8 +199,8 @@ export class TurnRunner {
     events.append(sid, 'message.created', { message: userMessage });
     const startSeq = events.append(sid, 'turn.started', { turnId, messageId: userMessage.id }).seq;
     return {
-      turn, session, sid, turnId, signal: turn.abort.signal, startSeq,
-      history: store.listMessages(sid), provider: this.deps.providers.get(session.provider),
+      turn, session, sid, turnId, signal: turn.abort.signal, startSeq, userMessageId: userMessage.id,
+      history: modelHistory(store.listMessages(sid)), provider: this.deps.providers.get(session.provider),
       usage: addUsage(undefined, undefined), costUsd: null, badInput: new Map(), lastId: null,
     };
   }
@@ -236,6 +254,26 @@ export class TurnRunner {
     store.putMessage(toolMessage);
     events.append(sid, 'message.created', { message: toolMessage });
     t.history.push(toolMessage);
+  }
+
+  /** The turn's end snapshot (and its `turn.diff`), once, before the turn's end event. */
+  private async snapshotEnd(t: TurnState): Promise<void> {
+    await this.deps.snapshots.afterTurn(t.session, t.turnId);
+  }
+
+  /** The last call's input passed the threshold: the history so far becomes its summary. */
+  private async compact(t: TurnState) {
+    const before = t.compactDue ?? 0;
+    t.compactDue = undefined;
+    try {
+      const { message } = await this.deps.compactor.summarize(t.session, t.history, t.signal, t.turnId, before);
+      t.history = [message];
+    } catch (err) {
+      if (t.signal.aborted) throw RpcError.cancelled();
+      // The turn goes on with the whole history (the next call may still fit).
+      this.deps.log.warn({ err: (err as Error).message, turnId: t.turnId }, 'automatic compaction failed');
+    }
+    if (t.signal.aborted) throw RpcError.cancelled();
   }
 
   /** The model ended its turn (or the step limit did). */

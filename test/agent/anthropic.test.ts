@@ -9,7 +9,7 @@ import { tempDir, type Json } from '../helpers/rpc-client.js';
 import { open, RPC_TRANSPORTS } from '../helpers/transports.js';
 
 const ENV_KEY = 'sk-ant-test-env-0123456789';
-const BUILTINS = ['edit_file', 'grep', 'list_files', 'read_file', 'run_command', 'write_file'];
+const BUILTINS = ['edit_file', 'grep', 'list_files', 'read_file', 'run_command', 'todo_write', 'write_file'];
 
 /** Host pids whose command line is exactly `cmd` (a command's own `$!` is a pid in the sandbox's PID namespace). */
 const pidsRunning = (cmd: string) => readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {

@@ -59,9 +59,9 @@ export const reply = {
     const output = o.usage?.output_tokens ?? chunks.length;
     return { kind: 'stream', steps: [start(o.usage ? { ...o.usage, output_tokens: 1 } : undefined), { event: 'ping', data: { type: 'ping' } }, ...textBlock(0, chunks, o.delay), ...end(o.stopReason ?? 'end_turn', output)] };
   },
-  /** Text (optional), then tool_use blocks whose input arrives as input_json_delta pieces. */
-  toolUse(calls: Array<{ id: string; name: string; input: Json }>, text?: string): Reply {
-    const steps: Step[] = [start()];
+  /** Text (optional), then tool_use blocks whose input arrives as input_json_delta pieces; `usage` scripts message_start's counts. */
+  toolUse(calls: Array<{ id: string; name: string; input: Json }>, text?: string, o: { usage?: ScriptedUsage } = {}): Reply {
+    const steps: Step[] = [start(o.usage)];
     let index = 0;
     if (text) steps.push(...textBlock(index++, [text]));
     for (const c of calls) {

@@ -18,7 +18,7 @@ for (const transport of RPC_TRANSPORTS) {
     await client.initialize();
 
     const { tools } = await client.request('tool/list', {});
-    t.same(tools.map((x: Json) => x.name).sort(), ['edit_file', 'grep', 'list_files', 'read_file', 'run_command', 'write_file']);
+    t.same(tools.map((x: Json) => x.name).sort(), ['edit_file', 'grep', 'list_files', 'read_file', 'run_command', 'todo_write', 'write_file']);
     t.ok(tools.every((x: Json) => x.source.type === 'builtin' && x.inputSchema.type === 'object' && typeof x.readOnly === 'boolean'));
     t.equal(tools.find((x: Json) => x.name === 'read_file').readOnly, true);
     t.equal(tools.find((x: Json) => x.name === 'run_command').readOnly, false);
