@@ -108,6 +108,12 @@ export async function serveAcp(stream: acp.Stream, opts: AcpAgentOptions): Promi
       const r = await editor.request(acp.methods.client.session.requestPermission, {
         sessionId: req.sessionId, toolCall: toolCallFields, options: PERMISSION_OPTIONS.map(({ decision: _d, ...o }) => o),
       }, { cancellationSignal: signal });
+      // `cancelled` means the prompt turn was cancelled (session/cancel came first): end the turn
+      // before answering, so the denial cannot let the model carry on.
+      if (r.outcome.outcome === 'cancelled' && f.running) {
+        f.running.cancelled = true;
+        await agentd.cancel(req.sessionId).catch(() => undefined);
+      }
       return permissionDecision(r.outcome);
     } catch {
       return { decision: 'deny', reason: 'cancelled' };
