@@ -107,7 +107,9 @@ export async function serveAcp(stream: acp.Stream, opts: AcpAgentOptions): Promi
     try {
       const r = await editor.request(acp.methods.client.session.requestPermission, {
         sessionId: req.sessionId, toolCall: toolCallFields, options: PERMISSION_OPTIONS.map(({ decision: _d, ...o }) => o),
-      }, { cancellationSignal: signal });
+      }, { cancellationSignal: signal, stopWaitingOnCancel: true });
+      // Answered elsewhere (another client of the server) or the turn ended: this reply no longer counts.
+      if (signal.aborted) return { decision: 'deny', reason: 'no longer pending' };
       // `cancelled` means the prompt turn was cancelled (session/cancel came first): end the turn
       // before answering, so the denial cannot let the model carry on.
       if (r.outcome.outcome === 'cancelled' && f.running) {

@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { Readable, Writable } from 'node:stream';
 import { AGENTD, ROOT } from './rpc-client.js';
 
-export type PermissionAnswer = (req: acp.RequestPermissionRequest) => Promise<acp.RequestPermissionResponse> | acp.RequestPermissionResponse;
+export type PermissionAnswer = (req: acp.RequestPermissionRequest, signal: AbortSignal) => Promise<acp.RequestPermissionResponse> | acp.RequestPermissionResponse;
 
 export interface AcpHarness {
   proc: ChildProcess;
@@ -46,9 +46,9 @@ export function spawnAcp(args: string[], o: { env?: Record<string, string>; cwd?
       updates.push(params);
       for (const w of waiters.splice(0)) w();
     })
-    .onRequest(acp.methods.client.session.requestPermission, async ({ params }) => {
+    .onRequest(acp.methods.client.session.requestPermission, async ({ params, signal }) => {
       h.permissions.push(params);
-      return h.onPermission(params);
+      return h.onPermission(params, signal);
     })
     .onRequest(acp.methods.client.fs.readTextFile, async ({ params }) => {
       h.fsCalls.push({ method: 'fs/read_text_file', params });
