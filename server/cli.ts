@@ -3,6 +3,8 @@
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { join } from 'node:path';
+import type { AcpFlags } from './acp/stdio.js';
+import type { AuthFlags } from './chat/auth.js';
 import type { RunFlags } from './chat/run.js';
 import type { SessionFlags } from './chat/sessions.js';
 import type { ChatFlags } from './chat/terminal.js';
@@ -173,6 +175,22 @@ export function buildCli(): Command {
       const { runOnce } = await clientCommand(() => import('./chat/run.js'));
       exit(await runOnce(prompt, o));
     });
+
+  program
+    .command('acp')
+    .description('speak the Agent Client Protocol (v1) on stdin/stdout, for editors (Zed, JetBrains, Neovim, Emacs)')
+    .option('--data-dir <dir>', 'data directory of the in-process server (default: $AGENTD_HOME or ~/.local/share/agentd)')
+    .option('--url <url>', 'attach to a running server (ws://host:port/rpc) instead of opening the data dir')
+    .option('--api-key <key>', 'API key for --url (default: $AGENTD_API_KEY)')
+    .action(async (o: AcpFlags) => {
+      const { runAcp } = await clientCommand(() => import('./acp/stdio.js'));
+      exit(await runAcp(o, VERSION));
+    });
+
+  const auth = program.command('auth').description('provider credentials');
+  connectOptions(auth.command('login').description('store a provider API key: asks for the provider and the key (hidden input); piped: reads both as lines')
+    .option('--provider <id>', 'the provider (default: ask)'))
+    .action(async (o: AuthFlags) => exit(await (await clientCommand(() => import('./chat/auth.js'))).authLogin(o)));
 
   const session = program.command('session').description('list, show and delete sessions (plain text, or --json)');
   connectOptions(session.command('list').description('one session per line: id, name, provider/model, status, updatedAt (tab-separated)').option('--json', 'print JSON'))

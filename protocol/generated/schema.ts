@@ -3090,9 +3090,10 @@ export const schemaBundle = {
       "enum": [
         "allow_once",
         "allow_always",
-        "deny"
+        "deny",
+        "deny_always"
       ],
-      "description": "`allow_always` is remembered for this tool (and argument rule) in this session, persisted."
+      "description": "`allow_always` is remembered as an allow rule for this tool (and argument rule) in this session, persisted; `deny_always` likewise as a deny rule (the call is denied, and so are later ones)."
     },
     "ToolApproveParams": {
       "type": "object",

@@ -83,12 +83,12 @@ export type EventType =
   | 'mcp.updated'
   | 'stream.gap';
 /**
- * `allow_always` is remembered for this tool (and argument rule) in this session, persisted.
+ * `allow_always` is remembered as an allow rule for this tool (and argument rule) in this session, persisted; `deny_always` likewise as a deny rule (the call is denied, and so are later ones).
  *
  * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
  * via the `definition` "PermissionDecision".
  */
-export type PermissionDecision = 'allow_once' | 'allow_always' | 'deny';
+export type PermissionDecision = 'allow_once' | 'allow_always' | 'deny' | 'deny_always';
 /**
  * The completed assistant message (the last one of the turn), or a TurnAccepted when `async` was set.
  *

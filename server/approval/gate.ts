@@ -55,18 +55,20 @@ export class ApprovalGate implements ToolHost {
         sessionId: session.id, turnId: ctx.turnId, callId: call.id, tool: call.name, input: call.input,
         summary: summarize(call.name, call.input), timeoutMs, signal: ctx.signal,
       });
-      if (answer.decision === 'deny') return denied(call, denialText(call.name, answer, timeoutMs));
-      if (answer.decision === 'allow_always') this.rememberAllow(session.id, { tool: call.name, ...(d.rule?.match !== undefined ? { match: d.rule.match } : {}), action: 'allow' });
+      const match = d.rule?.match !== undefined ? { match: d.rule.match } : {};
+      if (answer.decision === 'deny_always') this.remember(session.id, { tool: call.name, ...match, action: 'deny' });
+      if (answer.decision === 'deny' || answer.decision === 'deny_always') return denied(call, denialText(call.name, answer, timeoutMs));
+      if (answer.decision === 'allow_always') this.remember(session.id, { tool: call.name, ...match, action: 'allow' });
     }
     return this.sources.execute(call, ctx);
   }
 
-  /** allow_always: a session rule, persisted with the session, announced as session.updated. */
-  private rememberAllow(sessionId: string, rule: ApprovalRule) {
+  /** allow_always / deny_always: a session rule, persisted with the session, announced as session.updated. */
+  private remember(sessionId: string, rule: ApprovalRule) {
     const rec = this.deps.store.getSession(sessionId);
     if (!rec) return;
     const rules = rec.policy?.rules ?? [];
-    if (rules.some((r) => r.tool === rule.tool && r.match === rule.match && r.action === 'allow')) return;
+    if (rules.some((r) => r.tool === rule.tool && r.match === rule.match && r.action === rule.action)) return;
     const updated: SessionRecord = { ...rec, policy: { ...rec.policy, rules: [...rules, rule] }, updatedAt: new Date().toISOString() };
     this.deps.store.updateSession(updated);
     this.deps.events.append(sessionId, 'session.updated', { session: sessionView(this.deps, updated) });

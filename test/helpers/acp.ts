@@ -1,0 +1,91 @@
+/**
+ * An ACP client for tests: the official SDK's own client side (`client()` + `ndJsonStream`)
+ * over a spawned `agentd acp`, recording every session/update and answering
+ * session/request_permission and fs/* with what the test sets.
+ */
+import * as acp from '@agentclientprotocol/sdk';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { Readable, Writable } from 'node:stream';
+import { AGENTD, ROOT } from './rpc-client.js';
+
+export type PermissionAnswer = (req: acp.RequestPermissionRequest, signal: AbortSignal) => Promise<acp.RequestPermissionResponse> | acp.RequestPermissionResponse;
+
+export interface AcpHarness {
+  proc: ChildProcess;
+  agent: acp.ClientContext;
+  updates: acp.SessionNotification[];
+  permissions: acp.RequestPermissionRequest[];
+  /** Answers the next permission requests; default: allow_once. */
+  onPermission: PermissionAnswer;
+  /** fs/read_text_file and fs/write_text_file requests the agent made. */
+  fsCalls: Array<{ method: string; params: acp.ReadTextFileRequest | acp.WriteTextFileRequest }>;
+  /** The client's "buffers": what fs/read_text_file answers, and where fs/write_text_file writes. */
+  buffers: Map<string, string>;
+  stderr(): string;
+  /** Resolves once an update matching `pred` has arrived. */
+  waitFor(pred: (u: acp.SessionNotification) => boolean): Promise<acp.SessionNotification>;
+  close(): Promise<number | null>;
+}
+
+export const baseEnv = { AGENTD_LOG_LEVEL: 'warn', AGENTD_CHECK_RESULTS: '1', AGENTD_DETECT_LOCAL: '0', AGENTD_URL: '', AGENTD_API_KEY: '' };
+
+export function spawnAcp(args: string[], o: { env?: Record<string, string>; cwd?: string; fs?: boolean } = {}): AcpHarness {
+  const proc = spawn(process.execPath, [AGENTD, 'acp', ...args], { stdio: ['pipe', 'pipe', 'pipe'], cwd: o.cwd ?? ROOT, env: { ...process.env, ...baseEnv, ...o.env } });
+  let err = '';
+  proc.stderr!.on('data', (d) => { err += d; });
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  const updates: acp.SessionNotification[] = [];
+  const waiters: Array<() => void> = [];
+  const h = {
+    proc, updates, permissions: [] as acp.RequestPermissionRequest[], fsCalls: [] as AcpHarness['fsCalls'], buffers: new Map<string, string>(),
+    onPermission: ((): acp.RequestPermissionResponse => ({ outcome: { outcome: 'selected', optionId: 'allow_once' } })) as PermissionAnswer,
+    stderr: () => err,
+  } as AcpHarness;
+  const app = acp.client({ name: 'agentd-test' })
+    .onNotification(acp.methods.client.session.update, ({ params }) => {
+      updates.push(params);
+      for (const w of waiters.splice(0)) w();
+    })
+    .onRequest(acp.methods.client.session.requestPermission, async ({ params, signal }) => {
+      h.permissions.push(params);
+      return h.onPermission(params, signal);
+    })
+    .onRequest(acp.methods.client.fs.readTextFile, async ({ params }) => {
+      h.fsCalls.push({ method: 'fs/read_text_file', params });
+      const text = h.buffers.get(params.path);
+      if (text === undefined) throw acp.RequestError.resourceNotFound(params.path);
+      return { content: text };
+    })
+    .onRequest(acp.methods.client.fs.writeTextFile, async ({ params }) => {
+      h.fsCalls.push({ method: 'fs/write_text_file', params });
+      h.buffers.set(params.path, params.content);
+      return {};
+    });
+  const stream = acp.ndJsonStream(Writable.toWeb(proc.stdin!) as WritableStream<Uint8Array>, Readable.toWeb(proc.stdout!) as ReadableStream<Uint8Array>);
+  const conn = app.connect(stream);
+  h.agent = conn.agent;
+  h.waitFor = (pred) => new Promise((resolve) => {
+    const check = () => {
+      const u = updates.find(pred);
+      if (u) resolve(u);
+      else waiters.push(check);
+    };
+    check();
+  });
+  h.close = async () => {
+    conn.close();
+    proc.stdin!.end();
+    const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+    const code = await exited;
+    clearTimeout(t);
+    return code;
+  };
+  return h;
+}
+
+export const clientCapabilities = (fs: boolean): acp.ClientCapabilities => ({ fs: { readTextFile: fs, writeTextFile: fs } });
+
+/** The text of the agent_message_chunk updates of a session, joined. */
+export const agentText = (updates: acp.SessionNotification[], sessionId: string) => updates
+  .filter((u) => u.sessionId === sessionId && u.update.sessionUpdate === 'agent_message_chunk')
+  .map((u) => { const c = (u.update as { content: acp.ContentBlock }).content; return c.type === 'text' ? c.text : ''; }).join('');
