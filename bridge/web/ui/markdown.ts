@@ -135,6 +135,8 @@ async function copyText(text: string): Promise<boolean> {
 function renderTokens(tokens: Token[], links: Tokens.Links): DocumentFragment {
   const list = Object.assign([...tokens], { links }) as Token[] & { links: Tokens.Links };
   const frag = purify(marked.parser(list));
+  // The newlines marked puts between blocks are not content.
+  for (const n of [...frag.childNodes]) if (n.nodeType === Node.TEXT_NODE && !n.textContent?.trim()) n.remove();
   addCopyButtons(frag);
   return frag;
 }

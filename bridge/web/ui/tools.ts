@@ -98,6 +98,7 @@ export class ToolCard {
     this.appendOutput(text);
     const denied = isError && /^Permission denied/.test(text);
     this.setStatus(denied ? 'denied' : isError ? 'failed' : 'done');
+    this.extraEl.querySelector('.exit-code')?.remove();
     if (this.tool === 'run_command') {
       const code = isError ? /^Exit code (\S+)/.exec(text)?.[1] : '0';
       if (code !== undefined) this.extraEl.appendChild(el('div', 'exit-code', `exit code ${code}`));
