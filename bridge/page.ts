@@ -1,7 +1,7 @@
 /**
  * The chat page at `/`: static files built by bridge/web/build.mjs into dist/web (the page's own
  * index.html, page.css and app.js, plus the chat UI shared with the VS Code extension's webview,
- * extension/media/chat.js and chat.css). Only the files in PAGE_FILES are served.
+ * bridge/web/ui, built into chat.js and chat.css). Only the files in PAGE_FILES are served.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

@@ -1,12 +1,13 @@
 // Builds the extension: dist/extension.cjs (the extension, CJS, `vscode` external) and
 // dist/server/agentd.cjs (the whole agentd server in one CJS file) with better-sqlite3's native
-// addon next to it. `node extension/build.mjs [--check]` (--check also type-checks with tsc).
+// addon next to it, and dist/webview/ (the chat UI shared with the page at `/`, bridge/web/ui). `node extension/build.mjs [--check]` (--check also type-checks with tsc).
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
+import { buildChatUI } from '../bridge/web/ui/build.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -55,4 +56,6 @@ await esbuild.build({
   external: ['pino-pretty', 'bufferutil', 'utf-8-validate'],
 });
 copyFileSync(require.resolve('better-sqlite3/build/Release/better_sqlite3.node'), join(dist, 'server', 'better_sqlite3.node'));
-console.log(`extension built in ${Date.now() - t0} ms`);
+// The chat view's UI: the same module as the page at `/`.
+const ui = await buildChatUI(join(dist, 'webview'));
+console.log(`extension built in ${Date.now() - t0} ms (webview chat.js ${Math.round(ui.js / 1024)} KB, chat.css ${Math.round(ui.css / 1024)} KB)`);

@@ -1,33 +1,20 @@
 /**
- * The chat webview view: renders the session from the messages it is sent (history, then live
- * events) and sends back what the user does (send, cancel, approve). The page is media/chat.js.
+ * The chat webview view: a thin host of the chat UI shared with the page at `/` (bridge/web/ui,
+ * bundled by extension/build.mjs into dist/webview/chat.js and chat.css). It posts the UI what the
+ * controller gives it (ToView) and hands what the UI posts (FromView) to the controller.
  */
 import * as vscode from 'vscode';
-import type { Message, PermissionDecision, PermissionRequestParams, PermissionRequestResult, Session, TypedEvent } from '../../protocol/client/index.js';
+import type { FromView, ToView } from '../../bridge/web/ui/messages.js';
 
-/** Messages the extension posts to the page. */
-export type ToView =
-  | { type: 'state'; state: string }
-  | { type: 'history'; session: Session; messages: Message[] }
-  | { type: 'event'; event: TypedEvent }
-  | { type: 'permission'; request: PermissionRequestParams }
-  | { type: 'permissionClosed'; permissionId: string; decision?: string }
-  | { type: 'error'; message: string };
+export type { FromView, ToView };
 
-/** Messages the page posts to the extension. */
-export type FromView =
-  | { type: 'ready' }
-  | { type: 'send'; text: string }
-  | { type: 'cancel' }
-  | { type: 'newSession' }
-  | { type: 'sessions' }
-  | { type: 'approve'; permissionId: string; decision: PermissionDecision };
+/** Messages kept for a view that is not there yet. */
+const QUEUE_MAX = 1000;
 
 export class ChatView implements vscode.WebviewViewProvider {
   static readonly viewType = 'agentd.chat';
   private view: vscode.WebviewView | undefined;
   private queue: ToView[] = [];
-  private pending = new Map<string, (r: PermissionRequestResult) => void>();
 
   constructor(private extensionUri: vscode.Uri, private onMessage: (msg: FromView) => void) {}
 
@@ -37,7 +24,7 @@ export class ChatView implements vscode.WebviewViewProvider {
 
   resolveWebviewView(view: vscode.WebviewView): void {
     this.view = view;
-    const media = vscode.Uri.joinPath(this.extensionUri, 'media');
+    const media = vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview');
     view.webview.options = { enableScripts: true, localResourceRoots: [media] };
     view.webview.html = this.html(view.webview, media);
     view.webview.onDidReceiveMessage((msg: FromView) => {
@@ -47,60 +34,29 @@ export class ChatView implements vscode.WebviewViewProvider {
     view.onDidDispose(() => { this.view = undefined; });
   }
 
-  /** Posts to the page (kept until the page is there). */
+  /** Posts to the UI (kept until the view is there). */
   post(msg: ToView) {
     if (this.view) void this.view.webview.postMessage(msg);
     else if (msg.type === 'history') this.queue = [msg];
-    else this.queue.push(msg);
-  }
-
-  /** Shows allow once / always / deny in the view; resolves with the answer (deny if resolved elsewhere). */
-  askApproval(request: PermissionRequestParams, signal: AbortSignal): Promise<PermissionRequestResult> {
-    return new Promise((resolve) => {
-      this.pending.set(request.permissionId, resolve);
-      signal.addEventListener('abort', () => {
-        if (this.pending.delete(request.permissionId)) {
-          this.post({ type: 'permissionClosed', permissionId: request.permissionId });
-          resolve({ decision: 'deny', reason: 'no longer pending' });
-        }
-      }, { once: true });
-      this.post({ type: 'permission', request });
-    });
-  }
-
-  answer(permissionId: string, decision: PermissionDecision) {
-    const resolve = this.pending.get(permissionId);
-    if (!resolve) return;
-    this.pending.delete(permissionId);
-    this.post({ type: 'permissionClosed', permissionId, decision });
-    resolve(decision === 'deny' ? { decision, reason: 'denied by the user' } : { decision });
+    else if (this.queue.length < QUEUE_MAX) this.queue.push(msg);
   }
 
   private html(webview: vscode.Webview, media: vscode.Uri): string {
     const nonce = Array.from({ length: 24 }, () => Math.floor(Math.random() * 36).toString(36)).join('');
     const script = webview.asWebviewUri(vscode.Uri.joinPath(media, 'chat.js'));
     const style = webview.asWebviewUri(vscode.Uri.joinPath(media, 'chat.css'));
+    // Only our script and styles; images only as data: URLs (pasted images); nothing else loads.
     return `<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src ${webview.cspSource}; script-src 'nonce-${nonce}';">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src ${webview.cspSource}; script-src 'nonce-${nonce}'; img-src data:; font-src ${webview.cspSource}; base-uri 'none'; form-action 'none';">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
 <link href="${style}" rel="stylesheet">
 <title>agentd</title>
 </head>
 <body>
-<header><span id="session">no session</span><span id="state"></span></header>
-<main id="log" aria-live="polite"></main>
-<form id="composer">
-  <textarea id="input" rows="3" placeholder="Ask the agent… (Enter sends, Shift+Enter for a new line)"></textarea>
-  <div class="buttons">
-    <button type="submit" id="send">Send</button>
-    <button type="button" id="cancel" class="secondary">Cancel</button>
-    <button type="button" id="new" class="secondary">New</button>
-    <button type="button" id="sessions" class="secondary">Sessions</button>
-  </div>
-</form>
+<div id="chat"></div>
 <script nonce="${nonce}" src="${script}"></script>
 </body>
 </html>`;

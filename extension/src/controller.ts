@@ -8,6 +8,7 @@ import {
   AgentClient, stdioConnector, type ConnectionState, type PermissionDecision,
   type PermissionRequestParams, type PermissionRequestResult, type TypedEvent,
 } from '../../protocol/client/node.js';
+import { ChatSessionHost } from '../../bridge/web/ui/host.js';
 import { ChatView, type FromView } from './chatView.js';
 import { serverCommand } from './server.js';
 
@@ -22,8 +23,9 @@ export class AgentdController implements vscode.Disposable {
   readonly output: vscode.OutputChannel;
   readonly status: vscode.StatusBarItem;
   readonly view: ChatView;
+  /** What the chat view asks, answered as the page at `/` answers it (bridge/web/ui/host.ts). */
+  readonly chat: ChatSessionHost;
   client: AgentClient | undefined;
-  sessionId: string | undefined;
   private disposables: vscode.Disposable[] = [];
   private stopping = false;
   private starting: Promise<void> | undefined;
@@ -36,7 +38,17 @@ export class AgentdController implements vscode.Disposable {
     this.setStatus('idle');
     this.status.show();
     this.view = new ChatView(context.extensionUri, (msg) => this.onViewMessage(msg));
-    this.sessionId = context.workspaceState.get<string>(CURRENT_SESSION);
+    this.chat = new ChatSessionHost({
+      client: () => this.ready(),
+      post: (m) => this.view.post(m),
+      saveSessionId: async (id) => { await this.context.workspaceState.update(CURRENT_SESSION, id); },
+      createParams: () => (this.workspaceRoot() ? { workspaceRoot: this.workspaceRoot() } : {}),
+      preferredModel: () => {
+        const s = this.settings();
+        return { ...(s.defaultProvider ? { provider: s.defaultProvider } : {}), ...(s.defaultModel ? { model: s.defaultModel } : {}) };
+      },
+      denyReason: 'denied by the user',
+    }, context.workspaceState.get<string>(CURRENT_SESSION));
     this.disposables.push(this.output, this.status,
       vscode.window.registerWebviewViewProvider(ChatView.viewType, this.view, { webviewOptions: { retainContextWhenHidden: true } }));
     const commands: Record<string, (...args: unknown[]) => unknown> = {
@@ -110,9 +122,14 @@ export class AgentdController implements vscode.Disposable {
       try {
         await this.openSession(this.sessionId);
       } catch {
-        await this.setSession(undefined);
+        await this.context.workspaceState.update(CURRENT_SESSION, undefined);
+        this.chat.sessionId = undefined;
       }
     }
+  }
+
+  get sessionId(): string | undefined {
+    return this.chat.sessionId;
   }
 
   private onState(client: AgentClient, state: ConnectionState, err?: Error) {
@@ -192,33 +209,14 @@ export class AgentdController implements vscode.Disposable {
     return this.client!;
   }
 
-  private async setSession(id: string | undefined) {
-    this.sessionId = id;
-    await this.context.workspaceState.update(CURRENT_SESSION, id);
-  }
-
   /** Shows a session in the view (history, then live events from where the history ends). */
-  async openSession(id: string) {
-    const client = await this.ready();
-    const previous = this.sessionId;
-    if (previous && previous !== id && client.lastSeen(previous) !== undefined) await client.unsubscribe({ sessionId: previous }).catch(() => undefined);
-    const { session, messages } = await client.getSession(id);
-    await this.setSession(id);
-    this.view.post({ type: 'history', session, messages });
-    if (client.lastSeen(id) === undefined) await client.subscribe({ sessionId: id, since: session.lastSeq });
-    return session;
+  openSession(id: string) {
+    return this.chat.openSession(id);
   }
 
+  /** A new session with the model picked in the view, else the settings' (agentd.defaultProvider / defaultModel), else the config's. */
   async newSession(name?: string) {
-    const client = await this.ready();
-    const s = this.settings();
-    const session = await client.createSession({
-      ...(name ? { name } : {}),
-      ...(s.defaultProvider ? { provider: s.defaultProvider } : {}),
-      ...(s.defaultModel ? { model: s.defaultModel } : {}),
-      ...(this.workspaceRoot() ? { workspaceRoot: this.workspaceRoot() } : {}),
-    });
-    await this.openSession(session.id);
+    const session = await this.chat.newSession(name);
     await this.revealView();
     return session;
   }
@@ -233,10 +231,9 @@ export class AgentdController implements vscode.Disposable {
   async sendMessage(text?: string) {
     const content = text ?? await vscode.window.showInputBox({ prompt: 'Message to agentd', placeHolder: 'Ask the agent…', ignoreFocusOut: true });
     if (!content) return undefined;
-    const client = await this.ready();
     if (!this.sessionId) await this.newSession();
     await this.revealView();
-    return client.sendMessage({ sessionId: this.sessionId!, content, async: true });
+    return this.chat.send(content);
   }
 
   async cancelTurn() {
@@ -272,6 +269,8 @@ export class AgentdController implements vscode.Disposable {
     const c = vscode.workspace.getConfiguration('agentd');
     await c.update('defaultProvider', pick.provider, vscode.ConfigurationTarget.Global);
     await c.update('defaultModel', pick.model, vscode.ConfigurationTarget.Global);
+    this.chat.handle({ type: 'selectModel', provider: pick.provider, model: pick.model });
+    void this.chat.loadProviders().catch(() => undefined);
     void vscode.window.showInformationMessage(`agentd: new sessions will use ${pick.provider}/${pick.model}`);
     return { provider: pick.provider, model: pick.model };
   }
@@ -308,10 +307,8 @@ export class AgentdController implements vscode.Disposable {
   }
 
   private onEvent(e: TypedEvent) {
-    if (!e.sessionId || e.sessionId !== this.sessionId) return;
-    // Events were lost (older than the server keeps): show the stored history again instead.
-    if (e.type === 'stream.gap') void this.openSession(e.sessionId).catch(() => undefined);
-    else this.view.post({ type: 'event', event: e });
+    // The current session's events go to the view (after a gap: its stored history again).
+    this.chat.onEvent(e);
   }
 
   /** permission/request from the server: answered per `agentd.approvalBehavior`. */
@@ -320,7 +317,7 @@ export class AgentdController implements vscode.Disposable {
     this.output.appendLine(`approval asked: ${req.tool} (${req.summary})`);
     if (mode === 'allowAll') return { decision: 'allow_once' };
     if (mode === 'denyAll') return { decision: 'deny', reason: 'denied by the agentd.approvalBehavior setting' };
-    if (mode === 'askInView' && this.view.visible && req.sessionId === this.sessionId) return this.view.askApproval(req, signal);
+    if (mode === 'askInView' && this.view.visible && req.sessionId === this.sessionId) return this.chat.askApproval(req, signal);
     const choice = await vscode.window.showWarningMessage(
       `agentd wants to run ${req.tool}: ${req.summary}`,
       { modal: true, detail: JSON.stringify(req.input, null, 2) },
@@ -338,14 +335,18 @@ export class AgentdController implements vscode.Disposable {
         void run((async () => {
           await this.start();
           this.view.post({ type: 'state', state: this.client?.state ?? 'idle' });
-          if (this.sessionId) await this.openSession(this.sessionId);
+          await this.chat.start();
         })());
         break;
-      case 'send': void run(this.sendMessage(msg.text)); break;
-      case 'cancel': void run(this.cancelTurn()); break;
-      case 'newSession': void run(this.newSession()); break;
-      case 'sessions': void run(this.showSessions()); break;
-      case 'approve': this.view.answer(msg.permissionId, msg.decision); break;
+      // The model picked in the view is also the settings' choice for new sessions.
+      case 'selectModel': {
+        this.chat.handle(msg);
+        const c = vscode.workspace.getConfiguration('agentd');
+        void run(Promise.resolve(c.update('defaultProvider', msg.provider, vscode.ConfigurationTarget.Global))
+          .then(() => c.update('defaultModel', msg.model, vscode.ConfigurationTarget.Global)));
+        break;
+      }
+      default: this.chat.handle(msg);
     }
   }
 

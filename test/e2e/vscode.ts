@@ -261,6 +261,7 @@ async function main() {
       const asked = await approval.waitFor({ timeout: 20_000 }).then(() => true, () => false);
       ok(asked, 'the view asks for approval (allow once / always / deny)');
       if (!asked) return;
+      ok(await chat.locator('.tool[data-call-id] .diff .d2h-ins', { hasText: 'written by agentd in VS Code' }).count() > 0, 'the approval is in the tool card, with the diff of what it would write');
       await page.screenshot({ path: join(OUT, 'vscode-approval.png') });
       await approval.click();
       ok(await chat.locator('.approval .decision', { hasText: 'allow once' }).waitFor({ timeout: 10_000 }).then(() => true, () => false), 'the approval is answered');

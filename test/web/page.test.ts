@@ -1,6 +1,6 @@
 // The chat page served by the bridge at `/`, in headless Debian chromium (playwright-core, no
 // browser download): connect, create a session, send a message and watch the reply stream, switch
-// to REST + SSE, answer an approval, API key prompt; a screenshot goes to .e2e/out/web-chat.png.
+// to REST + SSE, the session sidebar, answer an approval, API key prompt; a screenshot goes to .e2e/out/web-chat.png.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -90,15 +90,14 @@ if (!existsSync(CHROMIUM)) {
     await page.waitForFunction(() => [...document.querySelectorAll('.msg.assistant .text')].pop()?.textContent === 'Echo: over rest');
     t.pass('reply over REST + SSE');
 
-    // Sessions dialog: a new session, then back to the first one.
+    // The session sidebar: a new session, then back to the first one.
     await page.click('#new');
     await page.waitForFunction((id) => document.body.dataset.sessionId !== id, sessionId);
     t.equal(await page.locator('.msg').count(), 0, 'the new session is empty');
-    await page.click('#sessions');
-    await page.click(`dialog button[data-session-id="${sessionId}"]`);
+    await page.click(`#sessionList li[data-session-id="${sessionId}"] button.open`);
     await page.waitForFunction((id) => document.body.dataset.sessionId === id, sessionId);
     await page.waitForFunction(() => [...document.querySelectorAll('.msg.assistant .text')].pop()?.textContent === 'Echo: over rest');
-    t.pass('sessions dialog switches sessions');
+    t.pass('the sidebar switches sessions');
 
     // write_file on the real server asks for approval (default policy); the page answers it.
     await page.fill('#input', '/tool write_file {"path":"x.txt","content":"hi"}');

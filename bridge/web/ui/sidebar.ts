@@ -1,0 +1,201 @@
+/**
+ * The session sidebar: sessions newest first with search, rename and delete; the current session's
+ * usage, cost and context meter; the plan when the model keeps one (`plan.updated`); the files the
+ * session's edits changed, each with its diff.
+ */
+import type { Session, Usage } from '../../../protocol/client/index.js';
+import { renderDiff, type EditDiff } from './diff.js';
+import { el } from './dom.js';
+import type { FromView } from './messages.js';
+
+export interface PlanEntry { content: string; status: string; priority?: string }
+
+const fmt = (n: number | undefined) => (n === undefined ? '0' : n >= 10_000 ? `${(n / 1000).toFixed(1)}k` : String(n));
+
+export class Sidebar {
+  readonly root: HTMLElement;
+  private readonly list: HTMLUListElement;
+  private readonly search: HTMLInputElement;
+  private readonly usageEl: HTMLElement;
+  private readonly planEl: HTMLElement;
+  private readonly changesEl: HTMLElement;
+  private readonly changes = new Map<string, EditDiff[]>();
+  private searchTimer: ReturnType<typeof setTimeout> | undefined;
+  currentId: string | undefined;
+
+  constructor(private post: (m: FromView) => void) {
+    this.root = el('aside');
+    this.root.id = 'sidebar';
+    this.root.setAttribute('aria-label', 'Sessions');
+    const head = el('div', 'side-head');
+    const title = el('h2', '', 'Sessions');
+    const add = el('button', '', 'New') as HTMLButtonElement;
+    add.type = 'button';
+    add.id = 'new';
+    add.title = 'New session';
+    add.addEventListener('click', () => this.post({ type: 'newSession' }));
+    head.append(title, add);
+    this.search = el('input') as HTMLInputElement;
+    this.search.type = 'search';
+    this.search.id = 'sessionSearch';
+    this.search.placeholder = 'Search sessions';
+    this.search.setAttribute('aria-label', 'Search sessions by name');
+    this.search.addEventListener('input', () => {
+      clearTimeout(this.searchTimer);
+      this.searchTimer = setTimeout(() => this.refresh(), 200);
+    });
+    this.list = el('ul') as HTMLUListElement;
+    this.list.id = 'sessionList';
+    this.usageEl = el('section', 'usage');
+    this.usageEl.id = 'usage';
+    this.usageEl.setAttribute('aria-label', 'Usage of this session');
+    this.planEl = el('section', 'plan');
+    this.planEl.id = 'plan';
+    this.planEl.hidden = true;
+    this.changesEl = el('section', 'changes');
+    this.changesEl.id = 'changes';
+    this.changesEl.hidden = true;
+    this.root.append(head, this.search, this.list, this.usageEl, this.planEl, this.changesEl);
+  }
+
+  refresh() {
+    const search = this.search.value.trim();
+    this.post({ type: 'listSessions', ...(search ? { search } : {}) });
+  }
+
+  showSessions(sessions: Session[], currentId?: string) {
+    if (currentId) this.currentId = currentId;
+    this.list.textContent = '';
+    if (!sessions.length) this.list.appendChild(el('li', 'empty', this.search.value ? 'No session matches' : 'No sessions yet'));
+    for (const s of sessions) this.list.appendChild(this.item(s));
+  }
+
+  private item(s: Session): HTMLElement {
+    const li = el('li');
+    li.dataset.sessionId = s.id;
+    const current = s.id === this.currentId;
+    if (current) li.classList.add('current');
+    const open = el('button', 'open') as HTMLButtonElement;
+    open.type = 'button';
+    if (current) open.setAttribute('aria-current', 'true');
+    open.append(el('span', 'name', s.name || s.id), el('small', '', `${s.provider}/${s.model}${s.status === 'running' ? ' · running' : ''} · ${new Date(s.updatedAt).toLocaleString()}`));
+    open.addEventListener('click', () => this.post({ type: 'openSession', sessionId: s.id }));
+    const rename = el('button', 'rename secondary', '✎') as HTMLButtonElement;
+    rename.type = 'button';
+    rename.setAttribute('aria-label', `Rename ${s.name || s.id}`);
+    rename.addEventListener('click', () => this.startRename(li, s));
+    const del = el('button', 'delete secondary', '✕') as HTMLButtonElement;
+    del.type = 'button';
+    del.setAttribute('aria-label', `Delete ${s.name || s.id}`);
+    del.addEventListener('click', () => {
+      if (del.dataset.confirm) { this.post({ type: 'deleteSession', sessionId: s.id }); return; }
+      del.dataset.confirm = '1';
+      del.textContent = 'Delete?';
+      del.setAttribute('aria-label', `Confirm: delete ${s.name || s.id}`);
+      setTimeout(() => { delete del.dataset.confirm; del.textContent = '✕'; }, 4000);
+    });
+    li.append(open, rename, del);
+    return li;
+  }
+
+  private startRename(li: HTMLElement, s: Session) {
+    const input = el('input', 'rename-input') as HTMLInputElement;
+    input.value = s.name;
+    input.maxLength = 200;
+    input.setAttribute('aria-label', 'New name');
+    li.textContent = '';
+    li.appendChild(input);
+    input.focus();
+    input.select();
+    let done = false;
+    const finish = (save: boolean) => {
+      if (done) return;
+      done = true;
+      const name = input.value.trim();
+      if (save && name && name !== s.name) this.post({ type: 'renameSession', sessionId: s.id, name });
+      else li.replaceWith(this.item(s));
+    };
+    input.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Enter') { ev.preventDefault(); finish(true); }
+      if (ev.key === 'Escape') { ev.preventDefault(); finish(false); }
+    });
+    input.addEventListener('blur', () => finish(true));
+  }
+
+  /** A new current session: its usage, no plan or changes until they come. */
+  openSession(s: Session) {
+    this.currentId = s.id;
+    for (const li of this.list.querySelectorAll<HTMLElement>('li[data-session-id]')) {
+      li.classList.toggle('current', li.dataset.sessionId === s.id);
+      const b = li.querySelector('button.open');
+      if (li.dataset.sessionId === s.id) b?.setAttribute('aria-current', 'true'); else b?.removeAttribute('aria-current');
+    }
+    this.changes.clear();
+    this.drawChanges();
+    this.showPlan((s as Session & { plan?: PlanEntry[] }).plan ?? []);
+    this.showUsage(s.usage, s.costUsd, s.context);
+  }
+
+  showUsage(usage: Usage | undefined, cost: number | null | undefined, context: Session['context'] | undefined) {
+    this.usageEl.textContent = '';
+    this.usageEl.appendChild(el('h3', '', 'Usage'));
+    const u = usage ?? {};
+    this.usageEl.appendChild(el('div', 'tokens', `in ${fmt(u.inputTokens)} · out ${fmt(u.outputTokens)} · cache ${fmt(u.cacheReadInputTokens)} read / ${fmt(u.cacheCreationInputTokens)} write`));
+    this.usageEl.appendChild(el('div', 'cost', `cost ${cost === null || cost === undefined ? 'unknown' : `$${cost.toFixed(4)}`}`));
+    if (context) {
+      const label = el('label', 'context');
+      const pct = context.windowTokens ? Math.round((100 * context.usedTokens) / context.windowTokens) : undefined;
+      label.append(`context ${fmt(context.usedTokens)}${context.windowTokens ? ` / ${fmt(context.windowTokens)} (${pct}%)` : ''} `);
+      if (context.windowTokens) {
+        const m = el('meter') as HTMLMeterElement;
+        m.min = 0;
+        m.max = context.windowTokens;
+        m.value = context.usedTokens;
+        m.high = context.windowTokens * 0.8;
+        label.appendChild(m);
+      }
+      this.usageEl.appendChild(label);
+    }
+  }
+
+  showPlan(entries: PlanEntry[]) {
+    this.planEl.textContent = '';
+    this.planEl.hidden = !entries.length;
+    if (!entries.length) return;
+    this.planEl.appendChild(el('h3', '', 'Plan'));
+    const ol = el('ol');
+    const mark: Record<string, string> = { completed: '✓', in_progress: '▸', pending: '○' };
+    for (const e of entries.slice(0, 200)) {
+      const li = el('li', `plan-${e.status}`, `${mark[e.status] ?? '○'} ${e.content}`);
+      ol.appendChild(li);
+    }
+    this.planEl.appendChild(ol);
+  }
+
+  /** A file edit that succeeded in this session. */
+  addChange(d: EditDiff) {
+    const list = this.changes.get(d.path) ?? [];
+    if (list.length < 20) list.push(d);
+    this.changes.delete(d.path);
+    this.changes.set(d.path, list);
+    while (this.changes.size > 200) this.changes.delete(this.changes.keys().next().value as string);
+    this.drawChanges();
+  }
+
+  private drawChanges() {
+    this.changesEl.textContent = '';
+    this.changesEl.hidden = !this.changes.size;
+    if (!this.changes.size) return;
+    this.changesEl.appendChild(el('h3', '', 'Changed files'));
+    for (const [path, diffs] of this.changes) {
+      const d = el('details', 'changed-file') as HTMLDetailsElement;
+      d.dataset.path = path;
+      d.appendChild(el('summary', '', `${path}${diffs.length > 1 ? ` (${diffs.length} edits)` : ''}`));
+      // Drawn when opened: a long session has many diffs.
+      d.addEventListener('toggle', () => {
+        if (d.open && d.children.length === 1) for (const x of diffs) d.appendChild(renderDiff(x));
+      });
+      this.changesEl.appendChild(d);
+    }
+  }
+}
