@@ -80,6 +80,8 @@ const errorText = (err: unknown) => (err instanceof Error ? err.message : String
 async function loadTools(server: string, client: Client, timeout: number): Promise<{ tools: Tool[]; names: Map<string, string> }> {
   const tools: Tool[] = [];
   const names = new Map<string, string>();
+  // A server of resources or prompts only has no tools to list.
+  if (!client.getServerCapabilities()?.tools) return { tools, names };
   let cursor: string | undefined;
   do {
     const page = await client.listTools(cursor ? { cursor } : {}, { timeout });
