@@ -4,6 +4,7 @@
 // tool call with the token, refresh before expiry and after a 401, a replayed state refused, sign
 // out; tokens in a 0600 file and absent from every response, event and log. Over stdio, WebSocket
 // and REST; then hostile authorization servers.
+import { spawn } from 'node:child_process';
 import { readFileSync, statSync, existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,7 +12,7 @@ import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { writeConfig } from '../helpers/mcp.js';
 import { authorizeInBrowser, startProtectedMcp, tokenTag, type ProtectedMcp } from '../helpers/mcp-oauth.js';
-import { spawnHttp, tempDir, type Json, type RpcClient } from '../helpers/rpc-client.js';
+import { AGENTD, spawnHttp, tempDir, type Json, type RpcClient } from '../helpers/rpc-client.js';
 import { open, RPC_TRANSPORTS } from '../helpers/transports.js';
 
 const REDIRECT = 'http://127.0.0.1:9/callback';
@@ -189,4 +190,39 @@ t.test('hostile authorization servers: typed errors, no token leaves its origin'
 
   // A stdio server has no sign-in.
   t.match((await client.call('config/update', { config: { mcpServers: { local: { command: 'true', oauth: {} } } } })).error, { code: -32602, data: { field: 'config.mcpServers.local.oauth' } });
+});
+
+t.test('agentd mcp login / logout from a terminal, with a loopback redirect', async (t) => {
+  const mcp = await startProtectedMcp();
+  t.teardown(mcp.close);
+  const dataDir = tempDir();
+  writeConfig(dataDir, config(mcp, { autoConnect: false }));
+  const cli = (args: string[]) => spawn(process.execPath, [AGENTD, 'mcp', ...args, '--stdio', '--data-dir', dataDir], { env: { ...process.env, AGENTD_LOG_LEVEL: 'debug' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const login = cli(['login', 'remote']);
+  let out = '';
+  let err = '';
+  login.stdout!.on('data', (d) => { out += d; });
+  const url = await new Promise<string>((resolve, reject) => {
+    login.stderr!.on('data', (d) => { err += d; const m = /^\s+(http:\/\/\S+\/authorize\S+)$/m.exec(err); if (m) resolve(m[1]); });
+    login.once('exit', (code) => reject(new Error(`login exited ${code}: ${err}`)));
+  });
+  const b = await authorizeInBrowser(url);
+  t.equal(b.redirect.hostname, '127.0.0.1', 'a loopback redirect');
+  const page = await fetch(b.redirect);
+  t.equal(page.status, 200);
+  t.match(await page.text(), /Signed in/);
+  const code = await new Promise<number | null>((resolve) => login.once('exit', resolve));
+  t.equal(code, 0);
+  t.equal(out, 'remote: connected\n');
+  noSecrets(t, mcp, out + err, 'the terminal');
+  const logFile = join(dataDir, 'agentd.log');
+  if (existsSync(logFile)) noSecrets(t, mcp, readFileSync(logFile, 'utf8'), 'agentd.log');
+  t.ok(JSON.parse(readFileSync(join(dataDir, 'mcp-credentials.json'), 'utf8')).remote.tokens, 'tokens stored');
+
+  const logout = cli(['logout', 'remote']);
+  let lo = '';
+  logout.stdout!.on('data', (d) => { lo += d; });
+  t.equal(await new Promise<number | null>((resolve) => logout.once('exit', resolve)), 0);
+  t.match(lo, /remote: signed out/);
+  t.notOk(JSON.parse(readFileSync(join(dataDir, 'mcp-credentials.json'), 'utf8')).remote);
 });
