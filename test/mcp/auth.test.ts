@@ -188,6 +188,11 @@ t.test('hostile authorization servers: typed errors, no token leaves its origin'
   t.match((await client.request('mcp/list', {})).servers[0], { status: 'needs_auth' }, 'still waiting for a sign-in');
   t.notOk(existsSync(join(dataDir, 'mcp-credentials.json')) && JSON.parse(readFileSync(join(dataDir, 'mcp-credentials.json'), 'utf8')).remote?.tokens, 'no tokens stored');
 
+  // The client secret is a secret.
+  const cfg = await client.request('config/update', { config: config(mcp, { oauth: { clientId: 'c', clientSecret: 'sup3r-secret-value' } }) });
+  t.equal(cfg.config.mcpServers.remote.oauth.clientSecret, '[redacted]');
+  t.notMatch(JSON.stringify(client.events()), /sup3r-secret-value/);
+
   // A stdio server has no sign-in.
   t.match((await client.call('config/update', { config: { mcpServers: { local: { command: 'true', oauth: {} } } } })).error, { code: -32602, data: { field: 'config.mcpServers.local.oauth' } });
 });
