@@ -266,10 +266,11 @@ export class McpManager implements ToolSource {
 
   /** fetch for an HTTP server's transport: remembers what a 401 from it said (for the sign-in). */
   private recordingFetch(c: Conn, extract: (res: Response) => Challenge): typeof fetch {
-    const target = c.config.url!;
+    const origin = new URL(c.config.url!).origin;
+    const originOf = (u: string) => { try { return new URL(u).origin; } catch { return ''; } };
     return async (input, init) => {
       const res = await fetch(input, init);
-      if (res.status === 401 && String(input instanceof Request ? input.url : input).startsWith(new URL(target).origin)) {
+      if (res.status === 401 && originOf(input instanceof Request ? input.url : String(input)) === origin) {
         try { c.challenge = extract(res); } catch { c.challenge = {}; }
       }
       return res;
