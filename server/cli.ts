@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { AcpFlags } from './acp/stdio.js';
 import type { AuthFlags } from './chat/auth.js';
 import type { RunFlags } from './chat/run.js';
+import type { McpLoginFlags } from './chat/mcp-login.js';
 import type { SessionFlags } from './chat/sessions.js';
 import type { ChatFlags } from './chat/terminal.js';
 import type { TrustFlags } from './config/trust-command.js';
@@ -199,6 +200,14 @@ export function buildCli(): Command {
     .action(async (id: string, o: SessionFlags) => (await clientCommand(() => import('./chat/sessions.js'))).sessionShow(id, o));
   connectOptions(session.command('delete').description('delete a session and its history').argument('<id>', 'session id').option('--json', 'print JSON'))
     .action(async (id: string, o: SessionFlags) => (await clientCommand(() => import('./chat/sessions.js'))).sessionDelete(id, o));
+
+  const mcp = program.command('mcp').description('sign in to and out of HTTP MCP servers (OAuth)');
+  connectOptions(mcp.command('login').description('sign in: prints the URL to open, waits for the redirect on a loopback port').argument('<name>', 'the server\'s name in mcpServers')
+    .option('--port <port>', 'loopback port of the redirect listener (default: any free port)')
+    .option('--timeout <seconds>', 'how long to wait for the browser (default 600)'))
+    .action(async (name: string, o: McpLoginFlags) => (await clientCommand(() => import('./chat/mcp-login.js'))).mcpLogin(name, o));
+  connectOptions(mcp.command('logout').description('sign out: forget the server\'s tokens').argument('<name>', 'the server\'s name in mcpServers'))
+    .action(async (name: string, o: McpLoginFlags) => (await clientCommand(() => import('./chat/mcp-login.js'))).mcpLogout(name, o));
 
   return program;
 }

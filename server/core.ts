@@ -31,6 +31,7 @@ import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/store.js';
 import { ApprovalGate } from './approval/gate.js';
 import { ApprovalService } from './approval/service.js';
+import { McpAuth } from './mcp/auth.js';
 import { McpManager } from './mcp/manager.js';
 import { BuiltinToolHost } from './tools/builtin.js';
 import { CompositeToolHost, type ToolHost } from './tools/host.js';
@@ -124,7 +125,7 @@ export class Core {
     this.openaiProviders = new OpenAIProviders({ config, credentials: this.credentials, log, registry: providers });
     providers.addSource(this.openaiProviders);
     this.approvals = new ApprovalService({ events, log, peers: this.peers });
-    this.mcp = new McpManager({ events, log, version: this.version, cwd: this.cwd });
+    this.mcp = new McpManager({ events, log, version: this.version, cwd: this.cwd, auth: new McpAuth({ dataDir: this.dataDir, log }) });
     this.sandbox = new CommandSandbox({ settings: () => config.get().tools?.runCommand, dataDir: this.dataDir });
     const hidden = [realpathSync(this.dataDir)];
     this.toolSources = new CompositeToolHost([new BuiltinToolHost(() => config.limits(), undefined, this.processes, this.sandbox, hidden), new PlanTools({ store, events }), this.mcp]);

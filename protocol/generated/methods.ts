@@ -69,6 +69,18 @@ export const Methods = {
   McpConnect: 'mcp/connect',
   /** Disconnect an MCP server. */
   McpDisconnect: 'mcp/disconnect',
+  /** Start the OAuth sign-in of an HTTP MCP server: returns the URL to open. */
+  McpAuthStart: 'mcp/auth/start',
+  /** Finish the sign-in: exchange the code, store the tokens, reconnect. */
+  McpAuthCallback: 'mcp/auth/callback',
+  /** Sign out: forget the server's tokens and registration, disconnect it. */
+  McpAuthRemove: 'mcp/auth/remove',
+  /** Resources and resource templates of the connected MCP servers. */
+  McpResources: 'mcp/resources',
+  /** Read a resource from its MCP server. */
+  McpResourceRead: 'mcp/resource/read',
+  /** Prompts of the connected MCP servers, with their arguments. */
+  McpPrompts: 'mcp/prompts',
   /** The effective config (secrets removed). */
   ConfigGet: 'config/get',
   /** Replace the user config; validated, applied without restart. */
@@ -107,6 +119,12 @@ export interface ClientRequests {
   'mcp/list': { params: T.Empty; result: T.McpListResult };
   'mcp/connect': { params: T.McpNameParams; result: T.McpServerResult };
   'mcp/disconnect': { params: T.McpNameParams; result: T.McpServerResult };
+  'mcp/auth/start': { params: T.McpAuthStartParams; result: T.McpAuthStartResult };
+  'mcp/auth/callback': { params: T.McpAuthCallbackParams; result: T.McpServerResult };
+  'mcp/auth/remove': { params: T.McpNameParams; result: T.McpServerResult };
+  'mcp/resources': { params: T.McpServerFilterParams; result: T.McpResourcesResult };
+  'mcp/resource/read': { params: T.McpResourceReadParams; result: T.McpResourceReadResult };
+  'mcp/prompts': { params: T.McpServerFilterParams; result: T.McpPromptsResult };
   'config/get': { params: T.Empty; result: T.ConfigGetResult };
   'config/update': { params: T.ConfigUpdateParams; result: T.ConfigGetResult };
   'config/trust': { params: T.ConfigTrustParams; result: T.ConfigGetResult };
@@ -129,13 +147,13 @@ export interface ServerNotifications {
 }
 
 /** A definition name of protocol/schema/*.json. */
-export type DefinitionName = 'Session' | 'SessionContext' | 'ModelPrice' | 'SessionStatus' | 'Role' | 'Message' | 'MessageStatus' | 'ContentPart' | 'TextPart' | 'ToolUsePart' | 'ToolResultPart' | 'ImagePart' | 'Usage' | 'ErrorObject' | 'Empty' | 'IdempotencyKey' | 'PlanEntry' | 'FileStatus' | 'FileChangeSummary' | 'SnapshotSkipped' | 'RevertedFile' | 'Config' | 'ToolsConfig' | 'RunCommandConfig' | 'ModelConfig' | 'ProviderConfig' | 'ProviderDetectionConfig' | 'ApprovalAction' | 'ApprovalRule' | 'ApprovalPolicy' | 'Limits' | 'ConfigGetResult' | 'ConfigUpdateParams' | 'SecurityConfig' | 'ProjectConfigState' | 'ConfigTrustParams' | 'SnapshotsConfig' | 'CompactionConfig' | 'Event' | 'EventType' | 'SessionEventData' | 'SessionDeletedData' | 'MessageEventData' | 'MessageDeltaData' | 'TurnStartedData' | 'TurnCompletedData' | 'UsageUpdatedData' | 'TurnEndedData' | 'ToolEventData' | 'PermissionRequestedData' | 'PermissionResolvedData' | 'ConfigUpdatedData' | 'McpUpdatedData' | 'StreamGapData' | 'TurnDiffData' | 'SessionRevertedData' | 'SessionUnrevertedData' | 'SessionCompactedData' | 'PlanUpdatedData' | 'HealthResult' | 'ErrorBody' | 'InitializeParams' | 'ClientCapabilities' | 'InitializeResult' | 'ServerCapabilities' | 'SnapshotsCapability' | 'McpServerConfig' | 'McpServer' | 'McpListResult' | 'McpNameParams' | 'McpServerResult' | 'Provider' | 'ModelInfo' | 'ProviderListParams' | 'ProviderListResult' | 'ProviderAuthParams' | 'ProviderAuthResult' | 'ProviderOauthAuthorizeParams' | 'ProviderOauthAuthorizeResult' | 'ProviderOauthCallbackParams' | 'SessionCreateParams' | 'SessionListParams' | 'SessionListResult' | 'SessionUpdateParams' | 'SessionMessagesParams' | 'SessionMessagesResult' | 'SessionForkParams' | 'SessionIdParams' | 'SessionGetResult' | 'SessionDeleteResult' | 'SessionMessageParams' | 'SessionMessageResult' | 'TurnAccepted' | 'SessionCancelResult' | 'SessionSubscribeParams' | 'SessionSubscribeResult' | 'SessionUnsubscribeParams' | 'SessionUnsubscribeResult' | 'SessionDiffParams' | 'SessionDiffResult' | 'FileDiff' | 'SessionRevertParams' | 'SessionRevertResult' | 'SessionUnrevertResult' | 'SessionCompactResult' | 'Tool' | 'ToolListParams' | 'ToolListResult' | 'CommandSandbox' | 'PermissionDecision' | 'ToolApproveParams' | 'ToolApproveResult' | 'PermissionAnswerer' | 'PermissionListParams' | 'PermissionListResult' | 'PendingPermission' | 'PermissionRequestParams' | 'PermissionRequestResult';
+export type DefinitionName = 'Session' | 'SessionContext' | 'ModelPrice' | 'SessionStatus' | 'Role' | 'Message' | 'MessageStatus' | 'ContentPart' | 'TextPart' | 'ToolUsePart' | 'ToolResultPart' | 'ImagePart' | 'Usage' | 'ErrorObject' | 'Empty' | 'IdempotencyKey' | 'PlanEntry' | 'FileStatus' | 'FileChangeSummary' | 'SnapshotSkipped' | 'RevertedFile' | 'Config' | 'ToolsConfig' | 'RunCommandConfig' | 'ModelConfig' | 'ProviderConfig' | 'ProviderDetectionConfig' | 'ApprovalAction' | 'ApprovalRule' | 'ApprovalPolicy' | 'Limits' | 'ConfigGetResult' | 'ConfigUpdateParams' | 'SecurityConfig' | 'ProjectConfigState' | 'ConfigTrustParams' | 'SnapshotsConfig' | 'CompactionConfig' | 'Event' | 'EventType' | 'SessionEventData' | 'SessionDeletedData' | 'MessageEventData' | 'MessageDeltaData' | 'TurnStartedData' | 'TurnCompletedData' | 'UsageUpdatedData' | 'TurnEndedData' | 'ToolEventData' | 'PermissionRequestedData' | 'PermissionResolvedData' | 'ConfigUpdatedData' | 'McpUpdatedData' | 'StreamGapData' | 'TurnDiffData' | 'SessionRevertedData' | 'SessionUnrevertedData' | 'SessionCompactedData' | 'PlanUpdatedData' | 'HealthResult' | 'ErrorBody' | 'InitializeParams' | 'ClientCapabilities' | 'InitializeResult' | 'ServerCapabilities' | 'SnapshotsCapability' | 'McpServerConfig' | 'McpServer' | 'McpListResult' | 'McpNameParams' | 'McpServerResult' | 'McpOAuthConfig' | 'McpAuthStartParams' | 'McpAuthStartResult' | 'McpAuthCallbackParams' | 'McpServerFilterParams' | 'McpResource' | 'McpResourceTemplate' | 'McpResourcesResult' | 'McpResourceReadParams' | 'McpResourceContents' | 'McpResourceReadResult' | 'McpPromptArgument' | 'McpPrompt' | 'McpPromptsResult' | 'McpPromptRef' | 'ResourceRefPart' | 'Provider' | 'ModelInfo' | 'ProviderListParams' | 'ProviderListResult' | 'ProviderAuthParams' | 'ProviderAuthResult' | 'ProviderOauthAuthorizeParams' | 'ProviderOauthAuthorizeResult' | 'ProviderOauthCallbackParams' | 'SessionCreateParams' | 'SessionListParams' | 'SessionListResult' | 'SessionUpdateParams' | 'SessionMessagesParams' | 'SessionMessagesResult' | 'SessionForkParams' | 'SessionIdParams' | 'SessionGetResult' | 'SessionDeleteResult' | 'SessionMessageParams' | 'SessionMessageResult' | 'TurnAccepted' | 'SessionCancelResult' | 'SessionSubscribeParams' | 'SessionSubscribeResult' | 'SessionUnsubscribeParams' | 'SessionUnsubscribeResult' | 'SessionDiffParams' | 'SessionDiffResult' | 'FileDiff' | 'SessionRevertParams' | 'SessionRevertResult' | 'SessionUnrevertResult' | 'SessionCompactResult' | 'Tool' | 'ToolListParams' | 'ToolListResult' | 'CommandSandbox' | 'PermissionDecision' | 'ToolApproveParams' | 'ToolApproveResult' | 'PermissionAnswerer' | 'PermissionListParams' | 'PermissionListResult' | 'PendingPermission' | 'PermissionRequestParams' | 'PermissionRequestResult';
 
 /** A client request (what the dispatcher serves and the handler table must cover). */
 export type ClientRequestName = keyof ClientRequests;
 
 /** A client request with a REST route. */
-export type RestMethodName = 'session/create' | 'session/list' | 'session/get' | 'session/update' | 'session/messages' | 'session/fork' | 'session/delete' | 'session/message' | 'session/cancel' | 'session/diff' | 'session/revert' | 'session/unrevert' | 'session/compact' | 'provider/list' | 'provider/auth' | 'provider/oauth/authorize' | 'provider/oauth/callback' | 'tool/list' | 'tool/approve' | 'permission/list' | 'mcp/list' | 'mcp/connect' | 'mcp/disconnect' | 'config/get' | 'config/update' | 'config/trust';
+export type RestMethodName = 'session/create' | 'session/list' | 'session/get' | 'session/update' | 'session/messages' | 'session/fork' | 'session/delete' | 'session/message' | 'session/cancel' | 'session/diff' | 'session/revert' | 'session/unrevert' | 'session/compact' | 'provider/list' | 'provider/auth' | 'provider/oauth/authorize' | 'provider/oauth/callback' | 'tool/list' | 'tool/approve' | 'permission/list' | 'mcp/list' | 'mcp/connect' | 'mcp/disconnect' | 'mcp/auth/start' | 'mcp/auth/callback' | 'mcp/auth/remove' | 'mcp/resources' | 'mcp/resource/read' | 'mcp/prompts' | 'config/get' | 'config/update' | 'config/trust';
 
 /** How a method maps onto the /v1 bridge. */
 export interface RestSpec {
@@ -336,7 +354,8 @@ export const methodTable: MethodTable = {
       "RequestCancelled",
       "Unauthorized",
       "ProviderError",
-      "Timeout"
+      "Timeout",
+      "McpError"
     ],
     "rest": {
       "method": "POST",
@@ -638,6 +657,111 @@ export const methodTable: MethodTable = {
       "status": 200
     }
   },
+  "mcp/auth/start": {
+    "kind": "request",
+    "direction": "clientToServer",
+    "group": "mcp",
+    "params": "McpAuthStartParams",
+    "result": "McpAuthStartResult",
+    "summary": "Start the OAuth sign-in of an HTTP MCP server: returns the URL to open.",
+    "errors": [
+      "NotFound",
+      "LimitExceeded",
+      "McpError",
+      "Timeout"
+    ],
+    "rest": {
+      "method": "POST",
+      "path": "/v1/mcp/{name}/auth",
+      "status": 200
+    }
+  },
+  "mcp/auth/callback": {
+    "kind": "request",
+    "direction": "clientToServer",
+    "group": "mcp",
+    "params": "McpAuthCallbackParams",
+    "result": "McpServerResult",
+    "summary": "Finish the sign-in: exchange the code, store the tokens, reconnect.",
+    "errors": [
+      "NotFound",
+      "McpError",
+      "Timeout"
+    ],
+    "rest": {
+      "method": "POST",
+      "path": "/v1/mcp/{name}/auth/callback",
+      "status": 200
+    }
+  },
+  "mcp/auth/remove": {
+    "kind": "request",
+    "direction": "clientToServer",
+    "group": "mcp",
+    "params": "McpNameParams",
+    "result": "McpServerResult",
+    "summary": "Sign out: forget the server's tokens and registration, disconnect it.",
+    "errors": [
+      "NotFound"
+    ],
+    "rest": {
+      "method": "DELETE",
+      "path": "/v1/mcp/{name}/auth",
+      "status": 200
+    }
+  },
+  "mcp/resources": {
+    "kind": "request",
+    "direction": "clientToServer",
+    "group": "mcp",
+    "params": "McpServerFilterParams",
+    "result": "McpResourcesResult",
+    "summary": "Resources and resource templates of the connected MCP servers.",
+    "errors": [
+      "NotFound",
+      "McpError"
+    ],
+    "rest": {
+      "method": "GET",
+      "path": "/v1/mcp/resources",
+      "status": 200
+    }
+  },
+  "mcp/resource/read": {
+    "kind": "request",
+    "direction": "clientToServer",
+    "group": "mcp",
+    "params": "McpResourceReadParams",
+    "result": "McpResourceReadResult",
+    "summary": "Read a resource from its MCP server.",
+    "errors": [
+      "NotFound",
+      "McpError",
+      "Timeout"
+    ],
+    "rest": {
+      "method": "GET",
+      "path": "/v1/mcp/{name}/resource",
+      "status": 200
+    }
+  },
+  "mcp/prompts": {
+    "kind": "request",
+    "direction": "clientToServer",
+    "group": "mcp",
+    "params": "McpServerFilterParams",
+    "result": "McpPromptsResult",
+    "summary": "Prompts of the connected MCP servers, with their arguments.",
+    "errors": [
+      "NotFound",
+      "McpError"
+    ],
+    "rest": {
+      "method": "GET",
+      "path": "/v1/mcp/prompts",
+      "status": 200
+    }
+  },
   "config/get": {
     "kind": "request",
     "direction": "clientToServer",
@@ -689,9 +813,9 @@ export const methodTable: MethodTable = {
 };
 
 /** Client requests with a REST route, in manifest order. */
-export const restMethods: readonly RestMethodName[] = ["session/create","session/list","session/get","session/update","session/messages","session/fork","session/delete","session/message","session/cancel","session/diff","session/revert","session/unrevert","session/compact","provider/list","provider/auth","provider/oauth/authorize","provider/oauth/callback","tool/list","tool/approve","permission/list","mcp/list","mcp/connect","mcp/disconnect","config/get","config/update","config/trust"];
+export const restMethods: readonly RestMethodName[] = ["session/create","session/list","session/get","session/update","session/messages","session/fork","session/delete","session/message","session/cancel","session/diff","session/revert","session/unrevert","session/compact","provider/list","provider/auth","provider/oauth/authorize","provider/oauth/callback","tool/list","tool/approve","permission/list","mcp/list","mcp/connect","mcp/disconnect","mcp/auth/start","mcp/auth/callback","mcp/auth/remove","mcp/resources","mcp/resource/read","mcp/prompts","config/get","config/update","config/trust"];
 
-const clientRequestNames: ReadonlySet<string> = new Set<ClientRequestName>(["initialize","shutdown","session/create","session/list","session/get","session/update","session/messages","session/fork","session/delete","session/message","session/cancel","session/diff","session/revert","session/unrevert","session/compact","session/subscribe","session/unsubscribe","provider/list","provider/auth","provider/oauth/authorize","provider/oauth/callback","tool/list","tool/approve","permission/list","mcp/list","mcp/connect","mcp/disconnect","config/get","config/update","config/trust"]);
+const clientRequestNames: ReadonlySet<string> = new Set<ClientRequestName>(["initialize","shutdown","session/create","session/list","session/get","session/update","session/messages","session/fork","session/delete","session/message","session/cancel","session/diff","session/revert","session/unrevert","session/compact","session/subscribe","session/unsubscribe","provider/list","provider/auth","provider/oauth/authorize","provider/oauth/callback","tool/list","tool/approve","permission/list","mcp/list","mcp/connect","mcp/disconnect","mcp/auth/start","mcp/auth/callback","mcp/auth/remove","mcp/resources","mcp/resource/read","mcp/prompts","config/get","config/update","config/trust"]);
 
 /** Whether a method name (from the wire) is a client request. */
 export function isClientRequest(name: string): name is ClientRequestName {
@@ -725,6 +849,7 @@ export const EventTypes = {
   PlanUpdated: 'plan.updated',
   ConfigUpdated: 'config.updated',
   McpUpdated: 'mcp.updated',
+  McpStatus: 'mcp.status',
   StreamGap: 'stream.gap',
 } as const;
 
@@ -755,6 +880,7 @@ export interface EventDataMap {
   'plan.updated': T.PlanUpdatedData;
   'config.updated': T.ConfigUpdatedData;
   'mcp.updated': T.McpUpdatedData;
+  'mcp.status': T.McpUpdatedData;
   'stream.gap': T.StreamGapData;
 }
 
@@ -788,6 +914,7 @@ export const eventTable = {
   "plan.updated": "PlanUpdatedData",
   "config.updated": "ConfigUpdatedData",
   "mcp.updated": "McpUpdatedData",
+  "mcp.status": "McpUpdatedData",
   "stream.gap": "StreamGapData"
 } as const;
 
@@ -880,6 +1007,8 @@ export const ErrorCodes = {
   ShuttingDown: -32019,
   /** The operation did not finish in time. */
   Timeout: -32020,
+  /** An MCP server, or its OAuth authorization server, failed or refused (not connected, a bad answer, a sign-in that did not complete); `data` is `{ server, reason }`. */
+  McpError: -32024,
   /** A configured limit was reached (subscriptions per connection, concurrent turns). */
   LimitExceeded: -32021,
   /** Snapshots are off here (no `git` executable, or `snapshots.enabled: false`; initialize's `capabilities.snapshots` says which), so session/diff, session/revert and session/unrevert cannot answer; `data.reason` says why. */
@@ -910,6 +1039,7 @@ export const errorHttpStatus: ReadonlyMap<number, number> = new Map<ErrorCode, n
   [ErrorCodes.PayloadTooLarge, 413],
   [ErrorCodes.ShuttingDown, 503],
   [ErrorCodes.Timeout, 504],
+  [ErrorCodes.McpError, 502],
   [ErrorCodes.LimitExceeded, 429],
   [ErrorCodes.SnapshotsUnavailable, 501],
   [ErrorCodes.ToolFailed, 500],

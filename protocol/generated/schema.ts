@@ -1167,7 +1167,7 @@ export const schemaBundle = {
             "string",
             "null"
           ],
-          "description": "The session, or null for server-wide events (config.updated, mcp.updated)."
+          "description": "The session, or null for server-wide events (config.updated, mcp.updated, mcp.status)."
         },
         "seq": {
           "type": "integer",
@@ -1217,6 +1217,7 @@ export const schemaBundle = {
         "plan.updated",
         "config.updated",
         "mcp.updated",
+        "mcp.status",
         "stream.gap"
       ]
     },
@@ -1613,7 +1614,7 @@ export const schemaBundle = {
       "required": [
         "server"
       ],
-      "description": "mcp.updated: an MCP server's status changed.",
+      "description": "mcp.updated and mcp.status (the same data): an MCP server's status, tools, resources or prompts changed.",
       "properties": {
         "server": {
           "$ref": "#/definitions/McpServer"
@@ -2010,6 +2011,9 @@ export const schemaBundle = {
           "type": "integer",
           "minimum": 100,
           "description": "Timeout of the connection handshake (initialize and tools/list), in milliseconds. Default 30000."
+        },
+        "oauth": {
+          "$ref": "#/definitions/McpOAuthConfig"
         }
       }
     },
@@ -2042,9 +2046,10 @@ export const schemaBundle = {
             "disconnected",
             "connecting",
             "connected",
-            "failed"
+            "failed",
+            "needs_auth"
           ],
-          "description": "Connection status."
+          "description": "Connection status; `needs_auth`: the server asks for an OAuth sign-in (mcp/auth/start)."
         },
         "error": {
           "type": "string",
@@ -2102,6 +2107,411 @@ export const schemaBundle = {
       "properties": {
         "server": {
           "$ref": "#/definitions/McpServer"
+        }
+      }
+    },
+    "McpOAuthConfig": {
+      "type": "object",
+      "additionalProperties": false,
+      "description": "HTTP (Streamable or SSE): OAuth sign-in settings (MCP authorization). None are needed: a server that answers 401 is signed in to with dynamic client registration where its authorization server allows it.",
+      "properties": {
+        "clientId": {
+          "type": "string",
+          "minLength": 1,
+          "description": "A client id registered with the authorization server; without it agentd registers itself dynamically (RFC 7591)."
+        },
+        "clientSecret": {
+          "type": "string",
+          "description": "The secret of `clientId`, for a confidential client (never returned)."
+        },
+        "scope": {
+          "type": "string",
+          "description": "Scopes to ask for (space-separated) when neither the 401 nor the resource metadata names any."
+        },
+        "redirectUri": {
+          "type": "string",
+          "description": "Redirect URI of mcp/auth/start when the client gives none."
+        }
+      }
+    },
+    "McpAuthStartParams": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "name"
+      ],
+      "properties": {
+        "name": {
+          "type": "string",
+          "minLength": 1,
+          "description": "The server's config name."
+        },
+        "redirectUri": {
+          "type": "string",
+          "maxLength": 2048,
+          "description": "Where the authorization server sends the browser back (`agentd mcp login`: a loopback URL). Default: the server's `oauth.redirectUri`."
+        }
+      }
+    },
+    "McpAuthStartResult": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "authorizationUrl"
+      ],
+      "properties": {
+        "authorizationUrl": {
+          "type": "string",
+          "description": "Open this in a browser: the authorization endpoint with `state` and an S256 `code_challenge` (the verifier stays in agentd)."
+        }
+      }
+    },
+    "McpAuthCallbackParams": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "name",
+        "code",
+        "state"
+      ],
+      "properties": {
+        "name": {
+          "type": "string",
+          "minLength": 1,
+          "description": "The server's config name."
+        },
+        "code": {
+          "type": "string",
+          "minLength": 1,
+          "maxLength": 4096,
+          "description": "The `code` the redirect brought back."
+        },
+        "state": {
+          "type": "string",
+          "minLength": 1,
+          "maxLength": 512,
+          "description": "The `state` the redirect brought back (single use, valid 10 minutes)."
+        }
+      }
+    },
+    "McpServerFilterParams": {
+      "type": "object",
+      "additionalProperties": false,
+      "properties": {
+        "name": {
+          "type": "string",
+          "minLength": 1,
+          "description": "Only this server. Default: every connected server."
+        }
+      }
+    },
+    "McpResource": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "server",
+        "uri",
+        "name"
+      ],
+      "description": "A resource an MCP server offers.",
+      "properties": {
+        "server": {
+          "type": "string",
+          "description": "The MCP server's config name."
+        },
+        "uri": {
+          "type": "string",
+          "description": "The resource URI (read it with mcp/resource/read)."
+        },
+        "name": {
+          "type": "string",
+          "description": "Its name."
+        },
+        "title": {
+          "type": "string",
+          "description": "Display title."
+        },
+        "description": {
+          "type": "string",
+          "description": "What it is."
+        },
+        "mimeType": {
+          "type": "string",
+          "description": "MIME type."
+        },
+        "size": {
+          "type": "number",
+          "description": "Size in bytes, if the server knows it."
+        }
+      }
+    },
+    "McpResourceTemplate": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "server",
+        "uriTemplate",
+        "name"
+      ],
+      "description": "A parameterized resource: an RFC 6570 URI template.",
+      "properties": {
+        "server": {
+          "type": "string",
+          "description": "The MCP server's config name."
+        },
+        "uriTemplate": {
+          "type": "string",
+          "description": "The URI template."
+        },
+        "name": {
+          "type": "string",
+          "description": "Its name."
+        },
+        "title": {
+          "type": "string",
+          "description": "Display title."
+        },
+        "description": {
+          "type": "string",
+          "description": "What it is."
+        },
+        "mimeType": {
+          "type": "string",
+          "description": "MIME type."
+        }
+      }
+    },
+    "McpResourcesResult": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "resources",
+        "resourceTemplates"
+      ],
+      "properties": {
+        "resources": {
+          "type": "array",
+          "items": {
+            "$ref": "#/definitions/McpResource"
+          },
+          "description": "Resources of the connected servers (at most 1000 per server)."
+        },
+        "resourceTemplates": {
+          "type": "array",
+          "items": {
+            "$ref": "#/definitions/McpResourceTemplate"
+          },
+          "description": "Resource templates of the connected servers (at most 1000 per server)."
+        }
+      }
+    },
+    "McpResourceReadParams": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "name",
+        "uri"
+      ],
+      "properties": {
+        "name": {
+          "type": "string",
+          "minLength": 1,
+          "description": "The server's config name."
+        },
+        "uri": {
+          "type": "string",
+          "minLength": 1,
+          "maxLength": 8192,
+          "description": "The resource URI; the MCP server reads it, agentd never opens it itself."
+        }
+      }
+    },
+    "McpResourceContents": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "uri"
+      ],
+      "description": "One part of a resource's contents: `text` or `blob`.",
+      "properties": {
+        "uri": {
+          "type": "string",
+          "description": "URI of this part."
+        },
+        "mimeType": {
+          "type": "string",
+          "description": "MIME type."
+        },
+        "text": {
+          "type": "string",
+          "description": "Text contents."
+        },
+        "blob": {
+          "type": "string",
+          "description": "Binary contents, base64."
+        }
+      }
+    },
+    "McpResourceReadResult": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "server",
+        "uri",
+        "contents"
+      ],
+      "properties": {
+        "server": {
+          "type": "string",
+          "description": "The MCP server's config name."
+        },
+        "uri": {
+          "type": "string",
+          "description": "The URI read."
+        },
+        "contents": {
+          "type": "array",
+          "items": {
+            "$ref": "#/definitions/McpResourceContents"
+          },
+          "description": "Its contents, at most 1 MiB (text and base64) in all."
+        },
+        "truncated": {
+          "type": "boolean",
+          "description": "True when the contents were cut at that bound."
+        }
+      }
+    },
+    "McpPromptArgument": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "name"
+      ],
+      "properties": {
+        "name": {
+          "type": "string",
+          "description": "Argument name."
+        },
+        "description": {
+          "type": "string",
+          "description": "What it is."
+        },
+        "required": {
+          "type": "boolean",
+          "description": "Whether it must be given."
+        }
+      }
+    },
+    "McpPrompt": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "server",
+        "name",
+        "command",
+        "arguments"
+      ],
+      "description": "A prompt an MCP server offers; run it with session/message `prompt`.",
+      "properties": {
+        "server": {
+          "type": "string",
+          "description": "The MCP server's config name."
+        },
+        "name": {
+          "type": "string",
+          "description": "The prompt's name."
+        },
+        "title": {
+          "type": "string",
+          "description": "Display title."
+        },
+        "description": {
+          "type": "string",
+          "description": "What it does."
+        },
+        "command": {
+          "type": "string",
+          "description": "The slash command clients show: `/server:prompt`."
+        },
+        "arguments": {
+          "type": "array",
+          "items": {
+            "$ref": "#/definitions/McpPromptArgument"
+          },
+          "description": "Its arguments."
+        }
+      }
+    },
+    "McpPromptsResult": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "prompts"
+      ],
+      "properties": {
+        "prompts": {
+          "type": "array",
+          "items": {
+            "$ref": "#/definitions/McpPrompt"
+          },
+          "description": "Prompts of the connected servers (at most 1000 per server)."
+        }
+      }
+    },
+    "McpPromptRef": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "server",
+        "name"
+      ],
+      "description": "An MCP prompt to run as the user's message.",
+      "properties": {
+        "server": {
+          "type": "string",
+          "minLength": 1,
+          "description": "The MCP server's config name."
+        },
+        "name": {
+          "type": "string",
+          "minLength": 1,
+          "description": "The prompt's name."
+        },
+        "arguments": {
+          "type": "object",
+          "additionalProperties": {
+            "type": "string",
+            "maxLength": 65536
+          },
+          "maxProperties": 100,
+          "description": "Its arguments."
+        }
+      }
+    },
+    "ResourceRefPart": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "type",
+        "server",
+        "uri"
+      ],
+      "description": "A reference to an MCP resource: agentd reads it and gives its contents to the model as context (stored in the message as text headed by the URI).",
+      "properties": {
+        "type": {
+          "const": "resource"
+        },
+        "server": {
+          "type": "string",
+          "minLength": 1,
+          "description": "The MCP server's config name."
+        },
+        "uri": {
+          "type": "string",
+          "minLength": 1,
+          "maxLength": 8192,
+          "description": "The resource URI."
         }
       }
     },
@@ -2618,8 +3028,7 @@ export const schemaBundle = {
       "type": "object",
       "additionalProperties": false,
       "required": [
-        "sessionId",
-        "content"
+        "sessionId"
       ],
       "properties": {
         "sessionId": {
@@ -2628,7 +3037,7 @@ export const schemaBundle = {
           "description": "The session to send to."
         },
         "content": {
-          "description": "The user's message: a string, or content parts.",
+          "description": "The user's message: a string, or content parts; `resource` parts are read from their MCP server and reach the model as text. Required unless `prompt` is given.",
           "oneOf": [
             {
               "type": "string",
@@ -2644,11 +3053,18 @@ export const schemaBundle = {
                   },
                   {
                     "$ref": "#/definitions/ImagePart"
+                  },
+                  {
+                    "$ref": "#/definitions/ResourceRefPart"
                   }
                 ]
               }
             }
           ]
+        },
+        "prompt": {
+          "$ref": "#/definitions/McpPromptRef",
+          "description": "Run an MCP prompt (`/server:prompt`) as the user's message; `content`, if given, follows its text."
         },
         "async": {
           "type": "boolean",

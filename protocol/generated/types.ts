@@ -81,6 +81,7 @@ export type EventType =
   | 'plan.updated'
   | 'config.updated'
   | 'mcp.updated'
+  | 'mcp.status'
   | 'stream.gap';
 /**
  * `allow_always` is remembered as an allow rule for this tool (and argument rule) in this session, persisted; `deny_always` likewise as a deny rule (the call is denied, and so are later ones).
@@ -733,6 +734,31 @@ export interface McpServerConfig {
    * Timeout of the connection handshake (initialize and tools/list), in milliseconds. Default 30000.
    */
   connectTimeoutMs?: number;
+  oauth?: McpOAuthConfig;
+}
+/**
+ * HTTP (Streamable or SSE): OAuth sign-in settings (MCP authorization). None are needed: a server that answers 401 is signed in to with dynamic client registration where its authorization server allows it.
+ *
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "McpOAuthConfig".
+ */
+export interface McpOAuthConfig {
+  /**
+   * A client id registered with the authorization server; without it agentd registers itself dynamically (RFC 7591).
+   */
+  clientId?: string;
+  /**
+   * The secret of `clientId`, for a confidential client (never returned).
+   */
+  clientSecret?: string;
+  /**
+   * Scopes to ask for (space-separated) when neither the 401 nor the resource metadata names any.
+   */
+  scope?: string;
+  /**
+   * Redirect URI of mcp/auth/start when the client gives none.
+   */
+  redirectUri?: string;
 }
 /**
  * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
@@ -930,7 +956,7 @@ export interface Event {
    */
   id: number;
   /**
-   * The session, or null for server-wide events (config.updated, mcp.updated).
+   * The session, or null for server-wide events (config.updated, mcp.updated, mcp.status).
    */
   sessionId: string | null;
   /**
@@ -1243,7 +1269,7 @@ export interface ConfigUpdatedData {
   projectConfig?: ProjectConfigState;
 }
 /**
- * mcp.updated: an MCP server's status changed.
+ * mcp.updated and mcp.status (the same data): an MCP server's status, tools, resources or prompts changed.
  *
  * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
  * via the `definition` "McpUpdatedData".
@@ -1265,9 +1291,9 @@ export interface McpServer {
    */
   transport: 'stdio' | 'http' | 'sse';
   /**
-   * Connection status.
+   * Connection status; `needs_auth`: the server asks for an OAuth sign-in (mcp/auth/start).
    */
-  status: 'disconnected' | 'connecting' | 'connected' | 'failed';
+  status: 'disconnected' | 'connecting' | 'connected' | 'failed' | 'needs_auth';
   /**
    * Why it failed.
    */
@@ -1615,6 +1641,299 @@ export interface McpNameParams {
  */
 export interface McpServerResult {
   server: McpServer;
+}
+/**
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "McpAuthStartParams".
+ */
+export interface McpAuthStartParams {
+  /**
+   * The server's config name.
+   */
+  name: string;
+  /**
+   * Where the authorization server sends the browser back (`agentd mcp login`: a loopback URL). Default: the server's `oauth.redirectUri`.
+   */
+  redirectUri?: string;
+}
+/**
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "McpAuthStartResult".
+ */
+export interface McpAuthStartResult {
+  /**
+   * Open this in a browser: the authorization endpoint with `state` and an S256 `code_challenge` (the verifier stays in agentd).
+   */
+  authorizationUrl: string;
+}
+/**
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "McpAuthCallbackParams".
+ */
+export interface McpAuthCallbackParams {
+  /**
+   * The server's config name.
+   */
+  name: string;
+  /**
+   * The `code` the redirect brought back.
+   */
+  code: string;
+  /**
+   * The `state` the redirect brought back (single use, valid 10 minutes).
+   */
+  state: string;
+}
+/**
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "McpServerFilterParams".
+ */
+export interface McpServerFilterParams {
+  /**
+   * Only this server. Default: every connected server.
+   */
+  name?: string;
+}
+/**
+ * A resource an MCP server offers.
+ *
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "McpResource".
+ */
+export interface McpResource {
+  /**
+   * The MCP server's config name.
+   */
+  server: string;
+  /**
+   * The resource URI (read it with mcp/resource/read).
+   */
+  uri: string;
+  /**
+   * Its name.
+   */
+  name: string;
+  /**
+   * Display title.
+   */
+  title?: string;
+  /**
+   * What it is.
+   */
+  description?: string;
+  /**
+   * MIME type.
+   */
+  mimeType?: string;
+  /**
+   * Size in bytes, if the server knows it.
+   */
+  size?: number;
+}
+/**
+ * A parameterized resource: an RFC 6570 URI template.
+ *
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "McpResourceTemplate".
+ */
+export interface McpResourceTemplate {
+  /**
+   * The MCP server's config name.
+   */
+  server: string;
+  /**
+   * The URI template.
+   */
+  uriTemplate: string;
+  /**
+   * Its name.
+   */
+  name: string;
+  /**
+   * Display title.
+   */
+  title?: string;
+  /**
+   * What it is.
+   */
+  description?: string;
+  /**
+   * MIME type.
+   */
+  mimeType?: string;
+}
+/**
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "McpResourcesResult".
+ */
+export interface McpResourcesResult {
+  /**
+   * Resources of the connected servers (at most 1000 per server).
+   */
+  resources: McpResource[];
+  /**
+   * Resource templates of the connected servers (at most 1000 per server).
+   */
+  resourceTemplates: McpResourceTemplate[];
+}
+/**
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "McpResourceReadParams".
+ */
+export interface McpResourceReadParams {
+  /**
+   * The server's config name.
+   */
+  name: string;
+  /**
+   * The resource URI; the MCP server reads it, agentd never opens it itself.
+   */
+  uri: string;
+}
+/**
+ * One part of a resource's contents: `text` or `blob`.
+ *
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "McpResourceContents".
+ */
+export interface McpResourceContents {
+  /**
+   * URI of this part.
+   */
+  uri: string;
+  /**
+   * MIME type.
+   */
+  mimeType?: string;
+  /**
+   * Text contents.
+   */
+  text?: string;
+  /**
+   * Binary contents, base64.
+   */
+  blob?: string;
+}
+/**
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "McpResourceReadResult".
+ */
+export interface McpResourceReadResult {
+  /**
+   * The MCP server's config name.
+   */
+  server: string;
+  /**
+   * The URI read.
+   */
+  uri: string;
+  /**
+   * Its contents, at most 1 MiB (text and base64) in all.
+   */
+  contents: McpResourceContents[];
+  /**
+   * True when the contents were cut at that bound.
+   */
+  truncated?: boolean;
+}
+/**
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "McpPromptArgument".
+ */
+export interface McpPromptArgument {
+  /**
+   * Argument name.
+   */
+  name: string;
+  /**
+   * What it is.
+   */
+  description?: string;
+  /**
+   * Whether it must be given.
+   */
+  required?: boolean;
+}
+/**
+ * A prompt an MCP server offers; run it with session/message `prompt`.
+ *
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "McpPrompt".
+ */
+export interface McpPrompt {
+  /**
+   * The MCP server's config name.
+   */
+  server: string;
+  /**
+   * The prompt's name.
+   */
+  name: string;
+  /**
+   * Display title.
+   */
+  title?: string;
+  /**
+   * What it does.
+   */
+  description?: string;
+  /**
+   * The slash command clients show: `/server:prompt`.
+   */
+  command: string;
+  /**
+   * Its arguments.
+   */
+  arguments: McpPromptArgument[];
+}
+/**
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "McpPromptsResult".
+ */
+export interface McpPromptsResult {
+  /**
+   * Prompts of the connected servers (at most 1000 per server).
+   */
+  prompts: McpPrompt[];
+}
+/**
+ * An MCP prompt to run as the user's message.
+ *
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "McpPromptRef".
+ */
+export interface McpPromptRef {
+  /**
+   * The MCP server's config name.
+   */
+  server: string;
+  /**
+   * The prompt's name.
+   */
+  name: string;
+  /**
+   * Its arguments.
+   */
+  arguments?: {
+    [k: string]: string | undefined;
+  };
+}
+/**
+ * A reference to an MCP resource: agentd reads it and gives its contents to the model as context (stored in the message as text headed by the URI).
+ *
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "ResourceRefPart".
+ */
+export interface ResourceRefPart {
+  type: 'resource';
+  /**
+   * The MCP server's config name.
+   */
+  server: string;
+  /**
+   * The resource URI.
+   */
+  uri: string;
 }
 /**
  * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
@@ -1968,9 +2287,10 @@ export interface SessionMessageParams {
    */
   sessionId: string;
   /**
-   * The user's message: a string, or content parts.
+   * The user's message: a string, or content parts; `resource` parts are read from their MCP server and reach the model as text. Required unless `prompt` is given.
    */
-  content: string | [TextPart | ImagePart, ...(TextPart | ImagePart)[]];
+  content?: string | [TextPart | ImagePart | ResourceRefPart, ...(TextPart | ImagePart | ResourceRefPart)[]];
+  prompt?: McpPromptRef;
   /**
    * Return at once with the turn id (a TurnAccepted) instead of waiting for the completed assistant message; the reply then arrives as events. REST: `Prefer: respond-async`.
    */

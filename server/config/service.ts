@@ -71,7 +71,9 @@ export function checkConfig(c: Config, prefix = 'config'): void {
       try { u = new URL(s.url); } catch { /* below */ }
       if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:')) throw RpcError.invalidParams(`${f}.url`, 'must be an http(s) URL');
       for (const k of ['args', 'env', 'cwd'] as const) if (s[k] !== undefined) throw RpcError.invalidParams(`${f}.${k}`, 'is only for stdio servers');
-    } else if (s.headers !== undefined) throw RpcError.invalidParams(`${f}.headers`, 'is only for HTTP (Streamable or SSE) servers');
+    } else {
+      for (const k of ['headers', 'oauth'] as const) if (s[k] !== undefined) throw RpcError.invalidParams(`${f}.${k}`, 'is only for HTTP (Streamable or SSE) servers');
+    }
   }
 }
 
@@ -89,6 +91,8 @@ function secrets(c: Config, fn: (path: string, value: string, set: (v: string) =
       const map = s?.[key];
       if (map) for (const [k, v] of Object.entries(map)) if (v !== undefined) fn(`mcpServers.${name}.${key}.${k}`, v, (nv) => { map[k] = nv; });
     }
+    const o = s?.oauth;
+    if (o?.clientSecret !== undefined) fn(`mcpServers.${name}.oauth.clientSecret`, o.clientSecret, (v) => { o.clientSecret = v; });
   }
   for (const [id, p] of Object.entries(c.providers ?? {})) {
     if (p?.apiKey !== undefined) fn(`providers.${id}.apiKey`, p.apiKey, (v) => { p.apiKey = v; });

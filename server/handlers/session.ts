@@ -1,4 +1,5 @@
 /** session/*: thin handlers over SessionService, TurnRunner and the event log. */
+import type { ImagePart, TextPart } from '../../protocol/index.js';
 import { follow } from '../events/follow.js';
 import { RpcError } from '../rpc/errors.js';
 import type { HandlerTable } from '../rpc/dispatcher.js';
@@ -7,6 +8,7 @@ import type { ConfigService } from '../config/service.js';
 import type { EventLog } from '../events/log.js';
 import type { Logger } from '../log.js';
 import type { SessionService } from '../session/service.js';
+import type { McpManager } from '../mcp/manager.js';
 import type { TurnRunner } from '../turn/runner.js';
 
 export interface SessionHandlerDeps {
@@ -14,11 +16,12 @@ export interface SessionHandlerDeps {
   turns: Pick<TurnRunner, 'start' | 'cancel'>;
   approvals: Pick<ApprovalService, 'watch' | 'subscribed'>;
   config: Pick<ConfigService, 'limits'>;
+  mcp: Pick<McpManager, 'userContent'>;
   events: EventLog;
   log: Logger;
 }
 
-export const sessionHandlers = ({ sessions, turns, approvals, config, events, log }: SessionHandlerDeps) => ({
+export const sessionHandlers = ({ sessions, turns, approvals, config, events, log, mcp }: SessionHandlerDeps) => ({
   'session/create': (p) => sessions.create(p),
   'session/list': (p) => sessions.list(p),
   'session/get': (p) => sessions.get(p.sessionId),
@@ -28,7 +31,12 @@ export const sessionHandlers = ({ sessions, turns, approvals, config, events, lo
   'session/delete': (p) => sessions.delete(p.sessionId),
 
   'session/message': async (p, { peer, signal, respondAsync }) => {
-    const turn = turns.start(p.sessionId, p.content);
+    // MCP resource references are read and a prompt run before the turn starts.
+    const needsMcp = p.prompt !== undefined || (Array.isArray(p.content) && p.content.some((x) => x.type === 'resource'));
+    if (needsMcp) sessions.require(p.sessionId);
+    const content = needsMcp ? await mcp.userContent(p, signal) : (p.content as string | Array<TextPart | ImagePart> | undefined);
+    if (content === undefined) throw RpcError.invalidParams('content', 'is required unless `prompt` is given');
+    const turn = turns.start(p.sessionId, content);
     if (p.async || respondAsync) return { sessionId: p.sessionId, turnId: turn.turnId, status: 'accepted' as const };
     // Cancelling the request ($/cancelRequest, or the client going away) cancels the turn.
     const onAbort = () => void turns.cancel(p.sessionId, 'request cancelled');

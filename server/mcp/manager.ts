@@ -7,18 +7,29 @@
  * and its pending calls end at once with an error result; a call that times out pings the
  * server, and a server that does not answer the ping is marked failed and closed. Reconnecting
  * (mcp/connect) starts over with a fresh client and process.
+ *
+ * HTTP servers sign in with OAuth (./auth.ts): a 401 without usable tokens is status `needs_auth`
+ * until mcp/auth/start + mcp/auth/callback. Resources and prompts of a connected server are listed
+ * on connect and again on their list_changed notifications; reads and prompt runs go to the server.
  */
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { resolve } from 'node:path';
-import type { Config, McpServer, McpServerConfig, Tool, ToolResultPart } from '../../protocol/index.js';
+import type {
+  Config, ImagePart, McpPrompt, McpResource, McpResourceContents, McpResourceReadResult, McpResourceTemplate, McpServer, McpServerConfig, SessionMessageParams, TextPart, Tool, ToolResultPart,
+} from '../../protocol/index.js';
 import { DEFAULT_MCP_CONNECT_TIMEOUT_MS, DEFAULT_MCP_TIMEOUT_MS, MCP_PING_TIMEOUT_MS } from '../config/defaults.js';
 import type { EventLog } from '../events/log.js';
 import type { Logger } from '../log.js';
 import { RpcError } from '../rpc/errors.js';
 import { errorResult, type ToolCall, type ToolContext, type ToolSource } from '../tools/host.js';
-import { convertResult, toTool, type McpCallResult } from './convert.js';
+import { NeedsAuthError, type Challenge, type McpAuth } from './auth.js';
+import { convertContent, convertResult, toTool, type McpCallResult } from './convert.js';
 
-
+/** Resources, templates and prompts kept per server (the rest of a longer list is dropped). */
+const MAX_LISTED = 1000;
+/** Text and base64 of one resource read, of a message's resources, of a prompt's messages. */
+export const MAX_MCP_CONTENT_CHARS = 1 << 20;
+const MAX_RESOURCE_REFS = 20;
 
 type Status = McpServer['status'];
 
@@ -31,6 +42,11 @@ interface Conn {
   tools: Tool[];
   /** Model tool name → the server's own tool name. */
   names: Map<string, string>;
+  resources: McpResource[];
+  templates: McpResourceTemplate[];
+  prompts: McpPrompt[];
+  /** What the last 401 said, for the sign-in. */
+  challenge?: Challenge;
   client?: Client;
   /** Bumped on every connect/disconnect, so callbacks of an old connection are ignored. */
   generation: number;
@@ -49,6 +65,7 @@ async function sdk() {
   return {
     Client: client.Client, StdioClientTransport: stdio.StdioClientTransport, StreamableHTTPClientTransport: http.StreamableHTTPClientTransport,
     SSEClientTransport: sse.SSEClientTransport, ToolListChangedNotificationSchema: types.ToolListChangedNotificationSchema,
+    ResourceListChangedNotificationSchema: types.ResourceListChangedNotificationSchema, PromptListChangedNotificationSchema: types.PromptListChangedNotificationSchema,
   };
 }
 
@@ -61,6 +78,8 @@ const errorText = (err: unknown) => (err instanceof Error ? err.message : String
 async function loadTools(server: string, client: Client, timeout: number): Promise<{ tools: Tool[]; names: Map<string, string> }> {
   const tools: Tool[] = [];
   const names = new Map<string, string>();
+  // A server of resources or prompts only has no tools to list.
+  if (!client.getServerCapabilities()?.tools) return { tools, names };
   let cursor: string | undefined;
   do {
     const page = await client.listTools(cursor ? { cursor } : {}, { timeout });
@@ -75,6 +94,75 @@ async function loadTools(server: string, client: Client, timeout: number): Promi
   return { tools, names };
 }
 
+const opt = <K extends string>(k: K, v: unknown): Partial<Record<K, string>> => (typeof v === 'string' ? { [k]: v } as Record<K, string> : {});
+
+/** Every page of a list, up to MAX_LISTED items. */
+async function pages<T>(fetchPage: (cursor?: string) => Promise<{ items: T[]; nextCursor?: string }>): Promise<T[]> {
+  const out: T[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await fetchPage(cursor);
+    out.push(...page.items.slice(0, MAX_LISTED - out.length));
+    cursor = page.nextCursor;
+  } while (cursor && out.length < MAX_LISTED);
+  return out;
+}
+
+/** Resources, templates and prompts of a server, as far as it offers them. */
+async function loadCatalog(server: string, client: Client, timeout: number) {
+  const caps = client.getServerCapabilities() ?? {};
+  const o = { timeout };
+  const [resources, templates, prompts] = await Promise.all([
+    caps.resources ? pages(async (cursor) => { const r = await client.listResources(cursor ? { cursor } : {}, o); return { items: r.resources, nextCursor: r.nextCursor }; }) : [],
+    caps.resources ? pages(async (cursor) => { const r = await client.listResourceTemplates(cursor ? { cursor } : {}, o); return { items: r.resourceTemplates, nextCursor: r.nextCursor }; }).catch(() => []) : [],
+    caps.prompts ? pages(async (cursor) => { const r = await client.listPrompts(cursor ? { cursor } : {}, o); return { items: r.prompts, nextCursor: r.nextCursor }; }) : [],
+  ]);
+  return {
+    resources: resources.map((r): McpResource => ({
+      server, uri: String(r.uri), name: String(r.name), ...opt('title', r.title), ...opt('description', r.description), ...opt('mimeType', r.mimeType),
+      ...(typeof r.size === 'number' ? { size: r.size } : {}),
+    })),
+    templates: templates.map((r): McpResourceTemplate => ({
+      server, uriTemplate: String(r.uriTemplate), name: String(r.name), ...opt('title', r.title), ...opt('description', r.description), ...opt('mimeType', r.mimeType),
+    })),
+    prompts: prompts.map((p): McpPrompt => ({
+      server, name: String(p.name), command: `/${server}:${p.name}`, ...opt('title', p.title), ...opt('description', p.description),
+      arguments: (p.arguments ?? []).map((a) => ({ name: String(a.name), ...opt('description', a.description), ...(typeof a.required === 'boolean' ? { required: a.required } : {}) })),
+    })),
+  };
+}
+
+/** Cuts resource contents at MAX_MCP_CONTENT_CHARS in all. */
+function boundContents(contents: Array<{ uri: string; mimeType?: string; text?: string; blob?: string }>): { contents: McpResourceContents[]; truncated: boolean } {
+  let left = MAX_MCP_CONTENT_CHARS;
+  let truncated = false;
+  const out: McpResourceContents[] = [];
+  for (const c of contents) {
+    if (left <= 0) { truncated = true; break; }
+    const base = { uri: String(c.uri), ...opt('mimeType', c.mimeType) };
+    if (typeof c.text === 'string') {
+      if (c.text.length > left) truncated = true;
+      out.push({ ...base, text: c.text.slice(0, left) });
+      left -= c.text.length;
+    } else if (typeof c.blob === 'string') {
+      // A cut blob is no longer the data: dropped whole.
+      if (c.blob.length > left) { truncated = true; continue; }
+      out.push({ ...base, blob: c.blob });
+      left -= c.blob.length;
+    } else out.push(base);
+  }
+  return { contents: out, truncated };
+}
+
+/** SDK errors of a request to a server → typed errors. */
+function requestError(server: string, what: string, err: unknown): RpcError {
+  if (err instanceof RpcError) return err;
+  if ((err as { code?: number }).code === -32001) return RpcError.timeout(`${what} of MCP server ${server}`);
+  return RpcError.mcp(server, `${what} failed: ${errorText(err)}`);
+}
+
+type UserContent = string | Array<TextPart | ImagePart>;
+
 export interface McpManagerDeps {
   events: Pick<EventLog, 'append'>;
   log: Logger;
@@ -82,6 +170,8 @@ export interface McpManagerDeps {
   version: string;
   /** Base of relative `cwd`s of stdio servers. */
   cwd: string;
+  /** OAuth sign-in of HTTP servers (tokens in the data dir). */
+  auth: Pick<McpAuth, 'connectProvider' | 'start' | 'callback' | 'remove'>;
 }
 
 export class McpManager implements ToolSource {
@@ -109,7 +199,7 @@ export class McpManager implements ToolSource {
       if (existing && JSON.stringify(existing.config) === JSON.stringify(config)) continue;
       const wasUp = existing && (existing.status === 'connected' || existing.status === 'connecting');
       if (existing) void this.close(existing, 'disconnected', false);
-      const conn: Conn = { name, config, status: 'disconnected', tools: [], names: new Map(), generation: (existing?.generation ?? 0) + 1 };
+      const conn: Conn = { name, config, status: 'disconnected', tools: [], names: new Map(), resources: [], templates: [], prompts: [], generation: (existing?.generation ?? 0) + 1 };
       this.conns.set(name, conn);
       if (config.autoConnect || wasUp) void this.connectConn(conn);
       else if (existing) this.publish(conn);
@@ -138,16 +228,15 @@ export class McpManager implements ToolSource {
   }
 
   private publish(c: Conn) {
-    this.deps.events.append(null, 'mcp.updated', { server: this.view(c) });
+    const data = { server: this.view(c) };
+    this.deps.events.append(null, 'mcp.updated', data);
+    this.deps.events.append(null, 'mcp.status', data);
   }
 
   private set(c: Conn, status: Status, error?: string) {
     c.status = status;
     c.error = error;
-    if (status !== 'connected') {
-      c.tools = [];
-      c.names.clear();
-    }
+    if (status !== 'connected') this.clearLists(c);
     this.publish(c);
   }
 
@@ -165,6 +254,27 @@ export class McpManager implements ToolSource {
     return this.view(c);
   }
 
+  private clearLists(c: Conn) {
+    c.tools = [];
+    c.names.clear();
+    c.resources = [];
+    c.templates = [];
+    c.prompts = [];
+  }
+
+  /** fetch for an HTTP server's transport: remembers what a 401 from it said (for the sign-in). */
+  private recordingFetch(c: Conn, extract: (res: Response) => Challenge): typeof fetch {
+    const origin = new URL(c.config.url!).origin;
+    const originOf = (u: string) => { try { return new URL(u).origin; } catch { return ''; } };
+    return async (input, init) => {
+      const res = await fetch(input, init);
+      if (res.status === 401 && originOf(input instanceof Request ? input.url : String(input)) === origin) {
+        try { c.challenge = extract(res); } catch { c.challenge = {}; }
+      }
+      return res;
+    };
+  }
+
   private connectConn(c: Conn): Promise<void> {
     const gen = ++c.generation;
     const log = this.deps.log.child({ mcp: c.name });
@@ -175,7 +285,8 @@ export class McpManager implements ToolSource {
     let client: Client | undefined;
     const run = async () => {
       try {
-        const { Client, StdioClientTransport, StreamableHTTPClientTransport, SSEClientTransport, ToolListChangedNotificationSchema } = await sdk();
+        const { Client, StdioClientTransport, StreamableHTTPClientTransport, SSEClientTransport, ToolListChangedNotificationSchema, ResourceListChangedNotificationSchema, PromptListChangedNotificationSchema } = await sdk();
+        const { extractWWWAuthenticateParams } = cfg.url !== undefined ? await import('@modelcontextprotocol/sdk/client/auth.js') : { extractWWWAuthenticateParams: undefined };
         if (stale()) return;
         const cl = new Client({ name: 'agentd', version: this.deps.version }, { capabilities: {} });
         client = cl;
@@ -191,9 +302,14 @@ export class McpManager implements ToolSource {
         if (cfg.url !== undefined && cfg.type === 'sse') {
           // The older HTTP+SSE transport (MCP 2024-11-05), for servers that speak nothing newer.
           const headers = (cfg.headers ?? {}) as Record<string, string>;
-          transport = new SSEClientTransport(new URL(cfg.url), { requestInit: { headers }, eventSourceInit: { fetch: (u, init) => fetch(u, { ...init, headers: { ...(init?.headers as Record<string, string>), ...headers } }) } });
+          transport = new SSEClientTransport(new URL(cfg.url), {
+            requestInit: { headers }, authProvider: this.deps.auth.connectProvider(c.name, cfg), fetch: this.recordingFetch(c, extractWWWAuthenticateParams!),
+            eventSourceInit: { fetch: (u, init) => fetch(u, { ...init, headers: { ...(init?.headers as Record<string, string>), ...headers } }) },
+          });
         } else if (cfg.url !== undefined) {
-          transport = new StreamableHTTPClientTransport(new URL(cfg.url), { requestInit: { headers: (cfg.headers ?? {}) as Record<string, string> } });
+          transport = new StreamableHTTPClientTransport(new URL(cfg.url), {
+            requestInit: { headers: (cfg.headers ?? {}) as Record<string, string> }, authProvider: this.deps.auth.connectProvider(c.name, cfg), fetch: this.recordingFetch(c, extractWWWAuthenticateParams!),
+          });
         } else {
           if (!cfg.command) throw new Error('no command or url configured');
           const stdio = new StdioClientTransport({
@@ -203,20 +319,30 @@ export class McpManager implements ToolSource {
           transport = stdio;
         }
         await cl.connect(transport, { timeout });
-        const { tools, names } = await loadTools(c.name, cl, timeout);
+        const [{ tools, names }, catalog] = await Promise.all([loadTools(c.name, cl, timeout), loadCatalog(c.name, cl, timeout)]);
         if (stale()) return;
         cl.setNotificationHandler(ToolListChangedNotificationSchema, () => void this.refreshTools(c, gen));
+        cl.setNotificationHandler(ResourceListChangedNotificationSchema, () => void this.refreshCatalog(c, gen));
+        cl.setNotificationHandler(PromptListChangedNotificationSchema, () => void this.refreshCatalog(c, gen));
         c.tools = tools;
         c.names = names;
+        c.resources = catalog.resources;
+        c.templates = catalog.templates;
+        c.prompts = catalog.prompts;
         const info = cl.getServerVersion();
         c.serverInfo = info ? { ...info } : undefined;
         this.set(c, 'connected');
         log.info({ tools: tools.length }, 'MCP server connected');
       } catch (err) {
         if (stale()) return;
-        log.warn({ err: errorText(err) }, 'MCP connect failed');
         c.client = undefined;
-        this.set(c, 'failed', `connect failed: ${errorText(err)}`);
+        if (err instanceof NeedsAuthError || (err as Error)?.name === 'UnauthorizedError') {
+          log.info('MCP server needs a sign-in');
+          this.set(c, 'needs_auth', 'sign-in required: mcp/auth/start');
+        } else {
+          log.warn({ err: errorText(err) }, 'MCP connect failed');
+          this.set(c, 'failed', `connect failed: ${errorText(err)}`);
+        }
         void client?.close().catch(() => {});
       }
     };
@@ -237,13 +363,135 @@ export class McpManager implements ToolSource {
     } catch { /* the next call finds out */ }
   }
 
+  private async refreshCatalog(c: Conn, gen: number) {
+    if (c.generation !== gen || !c.client) return;
+    try {
+      const catalog = await loadCatalog(c.name, c.client, c.config.connectTimeoutMs ?? DEFAULT_MCP_CONNECT_TIMEOUT_MS);
+      if (c.generation !== gen) return;
+      c.resources = catalog.resources;
+      c.templates = catalog.templates;
+      c.prompts = catalog.prompts;
+      this.publish(c);
+    } catch { /* the next request finds out */ }
+  }
+
+  /** mcp/auth/start: the URL to open (the server's last 401 tells where its metadata is). */
+  async authStart(name: string, redirectUri?: string): Promise<{ authorizationUrl: string }> {
+    const c = this.conn(name);
+    return { authorizationUrl: await this.deps.auth.start(name, c.config, redirectUri, c.challenge) };
+  }
+
+  /** mcp/auth/callback: stores the tokens, then reconnects with them. */
+  async authCallback(name: string, code: string, state: string): Promise<McpServer> {
+    const c = this.conn(name);
+    await this.deps.auth.callback(name, c.config, code, state);
+    await this.close(c, 'disconnected', false);
+    await this.connectConn(c);
+    return this.view(c);
+  }
+
+  /** mcp/auth/remove: signs out and disconnects. */
+  async authRemove(name: string): Promise<McpServer> {
+    const c = this.conn(name);
+    this.deps.auth.remove(name);
+    c.challenge = undefined;
+    await this.close(c, 'disconnected');
+    return this.view(c);
+  }
+
+  /** Connected servers (or the one named, which must be connected). */
+  private selected(name?: string): Conn[] {
+    if (name === undefined) return [...this.conns.values()].filter((c) => c.status === 'connected');
+    return [this.connected(name)];
+  }
+
+  private connected(name: string): Conn & { client: Client } {
+    const c = this.conn(name);
+    if (c.status !== 'connected' || !c.client) throw RpcError.mcp(name, `is not connected (status ${c.status})`);
+    return c as Conn & { client: Client };
+  }
+
+  resources(name?: string): { resources: McpResource[]; resourceTemplates: McpResourceTemplate[] } {
+    const cs = this.selected(name);
+    return { resources: cs.flatMap((c) => c.resources), resourceTemplates: cs.flatMap((c) => c.templates) };
+  }
+
+  prompts(name?: string): { prompts: McpPrompt[] } {
+    return { prompts: this.selected(name).flatMap((c) => c.prompts) };
+  }
+
+  /** mcp/resource/read: the server reads the URI (agentd never opens it); contents bounded. */
+  async readResource(name: string, uri: string, signal?: AbortSignal): Promise<McpResourceReadResult> {
+    const c = this.connected(name);
+    let r;
+    try {
+      r = await c.client.readResource({ uri }, { timeout: this.timeout(c), signal });
+    } catch (err) {
+      throw requestError(name, `resources/read ${uri.slice(0, 200)}`, err);
+    }
+    const { contents, truncated } = boundContents(Array.isArray(r.contents) ? r.contents as Parameters<typeof boundContents>[0] : []);
+    return { server: name, uri, contents, ...(truncated ? { truncated: true } : {}) };
+  }
+
+  /**
+   * The user content of a session/message: `resource` parts are read and become text headed by
+   * their URI (an image blob an image); a `prompt` is run and its messages come first, every
+   * one as the user's text (a prompt cannot speak for the assistant: other roles are labelled).
+   */
+  async userContent(p: Pick<SessionMessageParams, 'content' | 'prompt'>, signal?: AbortSignal): Promise<UserContent> {
+    const parts: Array<TextPart | ImagePart> = [];
+    let left = MAX_MCP_CONTENT_CHARS;
+    const add = (part: TextPart | ImagePart) => {
+      const size = part.type === 'text' ? part.text.length : part.data.length;
+      if (size > left) {
+        if (part.type === 'text') parts.push({ type: 'text', text: `${part.text.slice(0, Math.max(0, left))}\n[truncated: MCP content is limited to ${MAX_MCP_CONTENT_CHARS} characters]` });
+        left = 0;
+        return;
+      }
+      left -= size;
+      parts.push(part);
+    };
+    if (p.prompt) {
+      const { server, name, arguments: args } = p.prompt;
+      const c = this.connected(server);
+      let r;
+      try {
+        r = await c.client.getPrompt({ name, arguments: (args ?? {}) as Record<string, string> }, { timeout: this.timeout(c), signal });
+      } catch (err) {
+        throw requestError(server, `prompts/get ${name.slice(0, 200)}`, err);
+      }
+      for (const m of r.messages ?? []) {
+        const part = convertContent(m.content as Parameters<typeof convertContent>[0]);
+        if (m.role !== 'user' && part.type === 'text') part.text = `[${String(m.role).slice(0, 20)} message of MCP prompt ${server}:${name}]\n${part.text}`;
+        if (left > 0) add(part);
+      }
+      if (parts.length === 0) throw RpcError.mcp(server, `prompt ${name} returned no messages`);
+    }
+    const content = p.content;
+    if (typeof content === 'string') add({ type: 'text', text: content });
+    else if (content) {
+      const refs = content.filter((x) => x.type === 'resource').length;
+      if (refs > MAX_RESOURCE_REFS) throw RpcError.invalidParams('content', `has ${refs} resource references; at most ${MAX_RESOURCE_REFS}`);
+      for (const part of content) {
+        if (part.type !== 'resource') { add(part); continue; }
+        const read = await this.readResource(part.server, part.uri, signal);
+        if (read.contents.length === 0) add({ type: 'text', text: `Resource ${part.uri} (MCP server ${part.server}): empty` });
+        for (const x of read.contents) {
+          add(convertContent({ type: 'resource', resource: { ...x, uri: x.uri } }) as TextPart | ImagePart);
+        }
+      }
+    }
+    if (parts.length === 0) throw RpcError.invalidParams('content', 'is required unless `prompt` is given');
+    return parts;
+  }
+
   private async close(c: Conn, status: 'disconnected' | 'failed', announce = true, error?: string) {
     c.generation++;
     const client = c.client;
     c.client = undefined;
     c.connecting = undefined;
     if (announce) this.set(c, status, error);
-    else { c.status = status; c.tools = []; c.names.clear(); }
+    else { c.status = status; this.clearLists(c); }
     await client?.close().catch(() => {});
   }
 

@@ -2,7 +2,8 @@
  * Provider credentials: `credentials.json` in the data directory, mode 0600, one entry per
  * provider (an API key, or OAuth tokens). The file is read on every use, so a key stored by
  * `provider/auth` (or by another agentd process on the same data directory) takes effect
- * without a restart. Nothing here ever logs or returns a secret.
+ * without a restart. Nothing here ever logs or returns a secret. The same store, typed and named
+ * otherwise, keeps MCP servers' OAuth state (`mcp-credentials.json`, server/mcp/auth.ts).
  */
 import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,27 +19,25 @@ export type Credential =
       storedAt: string;
     };
 
-type CredentialFile = Record<string, Credential>;
-
-export class CredentialStore {
+export class CredentialStore<T = Credential> {
   readonly file: string;
 
-  constructor(dataDir: string) {
-    this.file = join(dataDir, 'credentials.json');
+  constructor(dataDir: string, fileName = 'credentials.json') {
+    this.file = join(dataDir, fileName);
   }
 
-  private read(): CredentialFile {
+  private read(): Record<string, T> {
     if (!existsSync(this.file)) return {};
     try {
       const doc = JSON.parse(readFileSync(this.file, 'utf8')) as unknown;
-      return doc && typeof doc === 'object' && !Array.isArray(doc) ? (doc as CredentialFile) : {};
+      return doc && typeof doc === 'object' && !Array.isArray(doc) ? (doc as Record<string, T>) : {};
     } catch {
       // A damaged file means no credential; it is rewritten on the next store.
       return {};
     }
   }
 
-  private write(doc: CredentialFile) {
+  private write(doc: Record<string, T>) {
     // Written whole to a temp file created 0600, then renamed: never a readable or half-written file.
     const tmp = `${this.file}.${process.pid}.tmp`;
     writeFileSync(tmp, `${JSON.stringify(doc, null, 2)}\n`, { mode: 0o600 });
@@ -46,11 +45,11 @@ export class CredentialStore {
     renameSync(tmp, this.file);
   }
 
-  get(providerId: string): Credential | undefined {
+  get(providerId: string): T | undefined {
     return this.read()[providerId];
   }
 
-  set(providerId: string, cred: Credential) {
+  set(providerId: string, cred: T) {
     const doc = this.read();
     doc[providerId] = cred;
     this.write(doc);

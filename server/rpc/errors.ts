@@ -38,6 +38,7 @@ export class RpcError extends Error {
   static tooLarge(limit: number) { return new RpcError(ErrorCodes.PayloadTooLarge, `Payload too large (limit ${limit} bytes)`, { limit }); }
   static shuttingDown() { return new RpcError(ErrorCodes.ShuttingDown, 'Server is shutting down'); }
   static timeout(what: string) { return new RpcError(ErrorCodes.Timeout, `Timed out: ${what}`); }
+  static mcp(server: string, reason: string) { return new RpcError(ErrorCodes.McpError, `MCP server ${server}: ${reason}`, { server, reason }); }
   static limit(what: string, limit: number) { return new RpcError(ErrorCodes.LimitExceeded, `Limit reached: ${what} (${limit})`, { limit }); }
 }
 

@@ -4,7 +4,7 @@
  * ends its turn, the step limit is reached, the turn is cancelled, or the provider fails.
  * Partial output is always kept: an interrupted assistant message is stored as `incomplete`.
  */
-import type { ContentPart, ErrorObject, Message, SessionMessageParams, ToolResultPart, ToolUsePart, Usage } from '../../protocol/index.js';
+import type { ContentPart, ErrorObject, ImagePart, Message, TextPart, ToolResultPart, ToolUsePart, Usage } from '../../protocol/index.js';
 import { ErrorCodes } from '../../protocol/index.js';
 import type { ConfigService } from '../config/service.js';
 import { DEFAULT_MAX_TOKENS } from '../config/defaults.js';
@@ -32,7 +32,8 @@ export interface ActiveTurn {
   done: Promise<Message>;
 }
 
-type Content = SessionMessageParams['content'];
+/** A user message's content once MCP resource references and prompts are resolved (McpManager.userContent). */
+type Content = string | Array<TextPart | ImagePart>;
 
 /** What the steps of one running turn share. */
 interface TurnState {

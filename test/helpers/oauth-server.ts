@@ -3,6 +3,9 @@
  * redirect_uri, S256 code_challenge and state; answers 302 to the redirect URI with a code),
  * POST /token for `authorization_code` (checks the PKCE verifier) and `refresh_token` grants
  * (rotating refresh tokens). Issued tokens are numbered: at-1, rt-1, at-2, ...
+ * For MCP sign-in it also serves its RFC 8414 metadata (`/.well-known/oauth-authorization-server`)
+ * and dynamic client registration (POST /register, which hands out `clientId`); `metadata`
+ * overrides fields of that document and `tokenBody` replaces token responses (hostile servers).
  */
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
@@ -18,6 +21,11 @@ export interface OAuthServer {
   tokenRequests: TokenRequest[];
   /** Access tokens currently valid. */
   validAccessTokens: Set<string>;
+  /** Fields that replace those of the metadata document. */
+  metadata: Record<string, unknown>;
+  /** When set, what /token answers instead of tokens (status 200). */
+  tokenBody?: string;
+  registrations: number;
   close(): Promise<void>;
 }
 
@@ -27,7 +35,7 @@ export async function startOAuthServer(clientId = 'agentd-test-client'): Promise
   const codes = new Map<string, { challenge: string; redirectUri: string }>();
   const refreshTokens = new Set<string>();
   let n = 0;
-  const state: OAuthServer = { url: '', clientId, expiresIn: 3600, tokenRequests: [], validAccessTokens: new Set(), close: async () => {} };
+  const state: OAuthServer = { url: '', clientId, expiresIn: 3600, tokenRequests: [], validAccessTokens: new Set(), metadata: {}, registrations: 0, close: async () => {} };
 
   const issue = () => {
     n++;
@@ -41,6 +49,19 @@ export async function startOAuthServer(clientId = 'agentd-test-client'): Promise
   const server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', state.url);
     const json = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(body));
+    if (req.method === 'GET' && url.pathname === '/.well-known/oauth-authorization-server') {
+      return json(200, {
+        issuer: state.url, authorization_endpoint: `${state.url}/authorize`, token_endpoint: `${state.url}/token`, registration_endpoint: `${state.url}/register`,
+        response_types_supported: ['code'], grant_types_supported: ['authorization_code', 'refresh_token'], code_challenge_methods_supported: ['S256'],
+        token_endpoint_auth_methods_supported: ['none', 'client_secret_post'], ...state.metadata,
+      });
+    }
+    if (req.method === 'POST' && url.pathname === '/register') {
+      let body = '';
+      for await (const c of req) body += c;
+      state.registrations++;
+      return json(201, { ...JSON.parse(body), client_id: clientId, client_id_issued_at: Math.floor(Date.now() / 1000) });
+    }
     if (req.method === 'GET' && url.pathname === '/authorize') {
       const q = url.searchParams;
       if (q.get('response_type') !== 'code' || q.get('client_id') !== clientId || q.get('code_challenge_method') !== 'S256' || !q.get('code_challenge') || !q.get('state') || !q.get('redirect_uri')) {
@@ -58,6 +79,7 @@ export async function startOAuthServer(clientId = 'agentd-test-client'): Promise
       for await (const c of req) body += c;
       const params = Object.fromEntries(new URLSearchParams(body));
       state.tokenRequests.push({ grant: params.grant_type, params });
+      if (state.tokenBody !== undefined) return res.writeHead(200, { 'content-type': 'application/json' }).end(state.tokenBody);
       if (params.client_id !== clientId) return json(401, { error: 'invalid_client' });
       if (params.grant_type === 'authorization_code') {
         const c = codes.get(params.code);
