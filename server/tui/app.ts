@@ -53,6 +53,12 @@ function liveTail(text: string, width: number, rows: number): string {
   return `${fences % 2 ? '```\n' : ''}${kept.join('\n')}`;
 }
 
+/** A prompt's key: typed text and whether Enter ended it (text and Enter may come in one chunk). */
+function promptKey(input: string, key: Key): { text: string; enter: boolean } {
+  if (input.length > 1 && input.endsWith('\r')) return { text: input.slice(0, -1).replace(/[\r\n]/g, ' '), enter: true };
+  return { text: key.ctrl || key.meta || key.return ? '' : input, enter: key.return };
+}
+
 const errText = (err: unknown) => (err instanceof RpcResponseError ? `${err.message} (${err.code})` : (err as Error)?.message ?? String(err));
 
 export function App(p: AppProps): ReactNode {
@@ -224,11 +230,13 @@ export function App(p: AppProps): ReactNode {
   const onSessionsKey = (d: Extract<Dialog, { kind: 'sessions' }>, input: string, key: Key) => {
     const sel = d.sessions[d.selected];
     if (d.mode === 'rename') {
+      const k = promptKey(input, key);
+      const text = (d.text + k.text).slice(0, 200);
       if (key.escape) setDialog({ ...d, mode: 'list' });
-      else if (key.return && sel) {
-        attempt(client.updateSession({ sessionId: sel.id, name: d.text.trim() }).then(() => openSessions(d.query)));
+      else if (k.enter && sel) {
+        attempt(client.updateSession({ sessionId: sel.id, name: text.trim() }).then(() => openSessions(d.query)));
       } else if (key.backspace || key.delete) setDialog({ ...d, text: d.text.slice(0, -1) });
-      else if (input && !key.ctrl && !key.meta) setDialog({ ...d, text: (d.text + input).slice(0, 200) });
+      else if (k.text) setDialog({ ...d, text });
       return;
     }
     if (d.mode === 'delete') {
@@ -255,7 +263,8 @@ export function App(p: AppProps): ReactNode {
     if (key.backspace || key.delete) q = q.slice(0, -1);
     else if (input && !key.ctrl && !key.meta) q = (q + input).slice(0, 200);
     if (q !== d.query) {
-      setDialog({ ...d, query: q, selected: 0 });
+      // Narrowed here at once; the server's search (session/list `search`) then gives the full answer.
+      setDialog({ ...d, query: q, selected: 0, sessions: d.sessions.filter((x) => x.name.toLowerCase().includes(q.toLowerCase())) });
       attempt(client.listSessions({ limit: 100, ...(q ? { search: q } : {}) }).then(({ sessions }) => setDialog((cur) => (cur?.kind === 'sessions' && cur.query === q ? { ...cur, sessions, selected: 0 } : cur))));
     }
   };
@@ -281,8 +290,10 @@ export function App(p: AppProps): ReactNode {
 
   const onApprovalKey = (a: PendingApproval, input: string, key: Key) => {
     if (reason !== undefined) {
-      if (key.return) { a.answer('deny', reason.trim() || undefined); setReason(undefined); } else if (key.escape) { a.answer('deny'); setReason(undefined); } else if (key.backspace || key.delete) setReason(reason.slice(0, -1));
-      else if (input && !key.ctrl && !key.meta) setReason((reason + input).slice(0, 500));
+      const k = promptKey(input, key);
+      const text = (reason + k.text).slice(0, 500);
+      if (k.enter) { a.answer('deny', text.trim() || undefined); setReason(undefined); } else if (key.escape) { a.answer('deny'); setReason(undefined); } else if (key.backspace || key.delete) setReason(reason.slice(0, -1));
+      else if (k.text) setReason(text);
       return;
     }
     if (input === 'y') a.answer('allow_once');

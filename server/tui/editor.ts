@@ -55,6 +55,11 @@ export function editKey(s: EditorState, input: string, key: Key): EditResult | u
   }
   if (key.ctrl || key.meta || key.escape || key.tab || key.pageUp || key.pageDown) return undefined;
   if (!input) return undefined;
+  // Typed text and Enter read in one chunk: the text, then Enter.
+  if (input.length > 1 && input.endsWith('\r') && !input.slice(0, -1).includes('\r')) {
+    const typed = insert(s, input.slice(0, -1));
+    return { state: { value: '', cursor: 0 }, submit: typed.value };
+  }
   // A paste arrives as one chunk; its line breaks may be \r.
   return { state: insert(s, input.replace(/\r\n?/g, '\n')) };
 }

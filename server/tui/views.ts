@@ -36,7 +36,7 @@ export function ToolBlock({ item, expanded }: { item: Extract<Item, { kind: 'too
   const result = item.result && !(item.output && item.status === 'done') ? clip(item.result, expanded) : [];
   return h(Box, { flexDirection: 'column', borderStyle: 'single', borderLeft: true, borderRight: false, borderTop: false, borderBottom: false, borderColor: color, paddingLeft: 1 },
     h(Text, {}, h(Text, { color }, `${mark} `), h(Text, { bold: true }, callSummary(item.tool, item.input)), item.status === 'approval' ? h(Text, { color: 'yellow' }, '  (waiting for approval)') : ''),
-    diff && item.status !== 'error' ? h(Diff, { lines: diff }) : null,
+    diff && item.status !== 'error' && item.status !== 'approval' ? h(Diff, { lines: diff }) : null,
     ...output.map((l, i) => h(Text, { key: `o${i}`, dimColor: true }, l)),
     ...result.map((l, i) => h(Text, { key: `r${i}`, color: item.status === 'error' ? 'red' : undefined, dimColor: item.status !== 'error' }, l)));
 }
@@ -131,11 +131,12 @@ export function StatusLine({ session, connection, transport, tokens, costUsd, ru
 }): ReactNode {
   const connColor = connection === 'connected' ? 'green' : connection === 'reconnecting' || connection === 'connecting' ? 'yellow' : 'red';
   return h(Box, { flexDirection: 'row', justifyContent: 'space-between' },
-    h(Text, { wrap: 'truncate' },
+    h(Box, { flexShrink: 1 }, h(Text, { wrap: 'truncate' },
       session ? h(Text, { bold: true }, session.name || session.id) : h(Text, { dimColor: true }, 'no session'),
       session ? h(Text, { dimColor: true }, ` · ${session.provider}/${session.model}`) : '',
       h(Text, { color: connColor }, ` · ${connection}`), h(Text, { dimColor: true }, ` (${transport})`),
       ` · ${fmtTokens(tokens)} tokens`, costUsd !== null ? ` · $${costUsd.toFixed(4)}` : '',
-      running ? h(Text, { color: 'yellow' }, ' · working…') : ''),
-    h(Text, { dimColor: true, wrap: 'truncate' }, hint ?? '? keys'));
+      running ? h(Text, { color: 'yellow' }, ' · working…') : '')),
+    // The hint (Ctrl-C again quits) is never cut: the left part gives way.
+    h(Box, { flexShrink: 0, marginLeft: 1 }, h(Text, { color: hint ? 'yellow' : undefined, dimColor: !hint }, hint ?? '? keys')));
 }
