@@ -4,7 +4,8 @@
  * faster than hundreds of files resolved one by one: cold start is measured in bench/.
  * Dynamic `import()`s stay lazy: with code splitting each becomes its own chunk, loaded only
  * when first used (WebSocket in `serve --stdio`, providers' SDKs, the REST bridge).
- * Native modules stay external (better-sqlite3 loads its .node file relative to itself).
+ * Native modules stay external (better-sqlite3 loads its .node file relative to itself), and so
+ * does react-devtools-core, an optional peer that Ink imports only with DEV=true.
  * server/rpc/ajv-backend.ts is swapped for validators precompiled here (ajv standalone code
  * from the same schema bundle and options), so the server never compiles a schema at run time.
  */
@@ -61,7 +62,7 @@ const result = await build({
   minifyWhitespace: true,
   minifySyntax: true,
   sourcemap: 'linked',
-  external: ['better-sqlite3'],
+  external: ['better-sqlite3', 'react-devtools-core'],
   // CommonJS dependencies bundled into ESM still call require() for Node built-ins.
   banner: { js: "import { createRequire as __agentdRequire } from 'node:module'; const require = __agentdRequire(import.meta.url);" },
   plugins: [precompiled],

@@ -10,6 +10,7 @@ import type { McpLoginFlags } from './chat/mcp-login.js';
 import type { SessionFlags } from './chat/sessions.js';
 import type { ChatFlags } from './chat/terminal.js';
 import type { TrustFlags } from './config/trust-command.js';
+import type { TuiFlags } from './tui/index.js';
 import { resolveDataDir } from './config/paths.js';
 import { DEFAULT_PORT } from './config/defaults.js';
 import { ApiKeys } from './security/keys.js';
@@ -157,6 +158,18 @@ export function buildCli(): Command {
       exit(code);
     });
 
+  connectOptions(program
+    .command('tui')
+    .description('the full-screen terminal UI (also plain `agentd` in a terminal); ? shows its keys, Ctrl-C cancels a turn, twice quits')
+    .option('--session <id>', 'open this session (default: start a new one)')
+    .option('--provider <id>', 'provider for new sessions')
+    .option('--model <model>', 'model for new sessions'))
+    .action(async (o: TuiFlags) => {
+      // Ink and React load here only: no other command pays for them.
+      const { runTui } = await clientCommand(() => import('./tui/index.js'));
+      exit(await runTui(o));
+    });
+
   approvalOptions(program
     .command('run')
     .description('run one turn and print it as it streams (text on stdout; tools and approvals on stderr)')
@@ -223,6 +236,8 @@ export async function main(argv = process.argv) {
   // Loaded on first use: `serve --stdio` never needs Express (cold start, see bench/).
   setHttpHandler(async (core) => (await import('../bridge/app.js')).bridgeHandler()(core));
   const program = buildCli();
+  // Plain `agentd` in a terminal opens the terminal UI.
+  if (argv.length <= 2 && process.stdin.isTTY && process.stdout.isTTY) argv = [...argv.slice(0, 2), 'tui'];
   try {
     await program.parseAsync(argv);
   } catch (err) {
