@@ -49,6 +49,10 @@ if (!hasTmux()) {
     t.teardown(() => server.stop());
 
     const tm = Tmux.start([process.execPath, AGENTD, 'tui', '--url', server.wsUrl, '--provider', 'anthropic'], { env, cwd: workspace, width: 80, height: 24 });
+
+    // Typing is for the idle prompt: keys sent while a turn ends (its end snapshot, say) or an approval closes would be lost.
+
+    const idle = () => tm.waitFor('message the agent · ? for keys');
     t.teardown(() => tm.kill());
 
     // The first screen: the session, the input box, the status line.
@@ -76,6 +80,7 @@ if (!hasTmux()) {
 
     // A tool call with its output.
     api.script(reply.toolUse([{ id: 'toolu_read', name: 'read_file', input: { path: 'notes.txt' } }]), reply.text(['I read it.']));
+    await idle();
     tm.type('read the notes');
     s = await tm.waitFor('I read it.');
     t.match(s, /│ ✓ read_file notes\.txt\n│ [^\n]*line one/, 'the tool block: status, call, output');
@@ -83,6 +88,7 @@ if (!hasTmux()) {
 
     // An edit approval answered with y: the diff is shown, the file changes on disk.
     api.script(reply.toolUse([{ id: 'toolu_edit', name: 'edit_file', input: { path: 'notes.txt', old_string: 'line one', new_string: 'line uno' } }]), reply.text(['Edited.']));
+    await idle();
     tm.type('edit the notes');
     s = await tm.waitFor('y allow once   a always   n deny');
     t.match(s, /Allow edit_file: notes\.txt\?[^\n]*\n[^\n]*- line one[^\n]*\n[^\n]*\+ line uno/, 'the approval shows the diff');
@@ -93,6 +99,7 @@ if (!hasTmux()) {
 
     // Another answered with n and a reason: nothing written, the model hears the reason.
     api.script(reply.toolUse([{ id: 'toolu_write', name: 'write_file', input: { path: 'no.txt', content: 'nope' } }]), reply.text(['Understood.']));
+    await idle();
     tm.type('write a file');
     await tm.waitFor('Allow write_file: no.txt?');
     tm.keys('n');
@@ -105,6 +112,7 @@ if (!hasTmux()) {
     keep('denied', s);
 
     // The session picker with search.
+    await idle();
     tm.type('/rename alpha-one');
     await tm.waitFor(/alpha-one · anthropic\//);
     tm.type('/new zeta-two');
@@ -124,6 +132,7 @@ if (!hasTmux()) {
 
     // Ctrl-C during a turn: cancelled, the session idle.
     api.script(reply.hangAfter(['a reply that never ends']));
+    await idle();
     tm.type('hang please');
     await tm.waitFor('a reply that never ends');
     tm.keys('C-c');
@@ -135,6 +144,7 @@ if (!hasTmux()) {
 
     // A server restart mid-turn: the TUI reconnects and resumes without repeating text.
     api.script(reply.text(['before ', 'the ', 'restart ', ...Array.from({ length: 60 }, (_, i) => `x${i} `)], { delay: 200 }));
+    await idle();
     tm.type('long reply');
     await tm.waitFor('before the restart x0 x1');
     await server.stop();
@@ -147,6 +157,7 @@ if (!hasTmux()) {
     t.match(s, /turn interrupted/, 'the interrupted turn is said');
     keep('reconnected', s);
     api.script(reply.text(['After the restart.']));
+    await idle();
     tm.type('still there?');
     s = await tm.waitFor('After the restart.', 15_000);
 
