@@ -47,11 +47,24 @@ const nativeAddon = {
   },
 };
 
+// The bundled server only serves the extension (`serve --stdio`): the terminal UI (Ink, React, yoga's
+// top-level await, which CJS cannot hold) stays out of it.
+const noTui = {
+  name: 'no-tui',
+  setup(build) {
+    build.onResolve({ filter: /[/\\]tui[/\\]index\.js$/ }, () => ({ path: 'tui', namespace: 'no-tui' }));
+    build.onLoad({ filter: /.*/, namespace: 'no-tui' }, () => ({
+      contents: "export async function runTui() { throw new Error('agentd tui is not part of the VS Code extension\\'s bundled server: install agentd to use it'); }",
+      loader: 'js',
+    }));
+  },
+};
+
 await esbuild.build({
   entryPoints: [join(here, 'src', 'server-main.ts')],
   outfile: join(dist, 'server', 'agentd.cjs'),
   bundle: true, platform: 'node', format: 'cjs', target: 'node20',
-  plugins: [nativeAddon], sourcemap: false, logLevel: 'warning', ...importMetaUrl,
+  plugins: [nativeAddon, noTui], sourcemap: false, logLevel: 'warning', ...importMetaUrl,
   // Optional dependencies of bundled libraries that agentd never loads.
   external: ['pino-pretty', 'bufferutil', 'utf-8-validate'],
 });
