@@ -47,6 +47,10 @@ export const requestWrappers = {
   deleteSession: Methods.SessionDelete,
   sendMessage: Methods.SessionMessage,
   cancel: Methods.SessionCancel,
+  sessionDiff: Methods.SessionDiff,
+  revertSession: Methods.SessionRevert,
+  unrevertSession: Methods.SessionUnrevert,
+  compactSession: Methods.SessionCompact,
   subscribe: Methods.SessionSubscribe,
   unsubscribe: Methods.SessionUnsubscribe,
   listProviders: Methods.ProviderList,
@@ -59,6 +63,12 @@ export const requestWrappers = {
   listMcp: Methods.McpList,
   connectMcp: Methods.McpConnect,
   disconnectMcp: Methods.McpDisconnect,
+  startMcpAuth: Methods.McpAuthStart,
+  finishMcpAuth: Methods.McpAuthCallback,
+  removeMcpAuth: Methods.McpAuthRemove,
+  listMcpResources: Methods.McpResources,
+  readMcpResource: Methods.McpResourceRead,
+  listMcpPrompts: Methods.McpPrompts,
   getConfig: Methods.ConfigGet,
   updateConfig: Methods.ConfigUpdate,
   trustProjectConfig: Methods.ConfigTrust,
@@ -295,6 +305,11 @@ export class AgentClient {
   /** Runs a turn; resolves with the assistant message (or, with `async: true`, the accepted turn). Abort to cancel. */
   sendMessage(params: T.SessionMessageParams, signal?: AbortSignal) { return this.request(Methods.SessionMessage, params, signal); }
   cancel(sessionId: string) { return this.request(Methods.SessionCancel, { sessionId }); }
+  /** The files a turn (or the whole session) changed, from its workspace snapshots. */
+  sessionDiff(params: T.SessionDiffParams) { return this.request(Methods.SessionDiff, params); }
+  revertSession(params: T.SessionRevertParams) { return this.request(Methods.SessionRevert, params); }
+  unrevertSession(sessionId: string) { return this.request(Methods.SessionUnrevert, { sessionId }); }
+  compactSession(sessionId: string) { return this.request(Methods.SessionCompact, { sessionId }); }
 
   /**
    * Follows a session's events (or all, without sessionId), replaying after `since` first.
@@ -335,6 +350,12 @@ export class AgentClient {
   listMcp() { return this.request(Methods.McpList, {}); }
   connectMcp(name: string) { return this.request(Methods.McpConnect, { name }); }
   disconnectMcp(name: string) { return this.request(Methods.McpDisconnect, { name }); }
+  startMcpAuth(params: T.McpAuthStartParams) { return this.request(Methods.McpAuthStart, params); }
+  finishMcpAuth(params: T.McpAuthCallbackParams) { return this.request(Methods.McpAuthCallback, params); }
+  removeMcpAuth(name: string) { return this.request(Methods.McpAuthRemove, { name }); }
+  listMcpResources(params: T.McpServerFilterParams = {}) { return this.request(Methods.McpResources, params); }
+  readMcpResource(params: T.McpResourceReadParams) { return this.request(Methods.McpResourceRead, params); }
+  listMcpPrompts(params: T.McpServerFilterParams = {}) { return this.request(Methods.McpPrompts, params); }
   getConfig() { return this.request(Methods.ConfigGet, {}); }
   updateConfig(params: T.ConfigUpdateParams) { return this.request(Methods.ConfigUpdate, params); }
   /** Trust the workspace's agentd.json whose `projectConfig.hash` the user was shown. */
