@@ -16,7 +16,7 @@ export function storeUrl(flag: string | undefined, config: StoreConfig | undefin
 }
 
 /** True for a URL that names PostgreSQL. */
-export function isPostgres(url: string): boolean {
+function isPostgres(url: string): boolean {
   return /^postgres(ql)?:\/\//i.test(url);
 }
 

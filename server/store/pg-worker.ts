@@ -9,7 +9,7 @@ import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import pg from 'pg';
 import { MIGRATIONS, MIGRATE_LOCK } from './pg-schema.js';
 
-export interface PgWorkerData {
+interface PgWorkerData {
   url: string;
   /** Int32Array over a SharedArrayBuffer: set to 1 (and notified) once a reply is posted. */
   flag: Int32Array;

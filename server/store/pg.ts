@@ -29,7 +29,7 @@ interface SessionRow { json: string; status: string; active_turn_id: string | nu
 const SESSION_COLS = 'json, status, active_turn_id, owner_pid, updated_at';
 const EVENT_COLS = 'id, session_id AS "sessionId", seq, type, json';
 
-export interface PgStoreOptions {
+interface PgStoreOptions {
   /** postgres://user@host:port/db (anything node-postgres accepts). */
   url: string;
   /** A node whose heartbeat is older than this is dead: its turns are recovered (ms). */
