@@ -15,7 +15,7 @@ import { resolveDataDir } from './config/paths.js';
 import { DEFAULT_PORT } from './config/defaults.js';
 import { ApiKeys } from './security/keys.js';
 import { serve, setHttpHandler } from './serve.js';
-import { SqliteStore } from './store/sqlite.js';
+import { openStore, storeUrl } from './store/open.js';
 import { VERSION } from './version.js';
 
 const port = (v: string) => {
@@ -25,7 +25,7 @@ const port = (v: string) => {
 };
 
 interface ServeFlags {
-  stdio?: boolean; host: string; port: number; dataDir?: string;
+  stdio?: boolean; host: string; port: number; dataDir?: string; store?: string;
   tlsCert?: string; tlsKey?: string; tlsCa?: string; requireClientCert?: boolean;
   /** false with --no-project-config. */
   projectConfig?: boolean;
@@ -33,8 +33,12 @@ interface ServeFlags {
 
 const usage = (message: string) => new CommanderError(2, 'agentd.usage', `error: ${message}`);
 
-function withKeys(dataDir: string | undefined, fn: (keys: ApiKeys) => void) {
-  const store = new SqliteStore(join(resolveDataDir(dataDir), 'agentd.db'));
+/** The keys of the store a server on this data dir uses (`--store`, AGENTD_DATABASE_URL, config `store.url`, SQLite). */
+async function withKeys(o: { dataDir?: string; store?: string }, fn: (keys: ApiKeys) => void) {
+  const dir = resolveDataDir(o.dataDir);
+  const { ConfigService } = await import('./config/service.js');
+  const config = new ConfigService(dir, process.cwd(), { projectConfig: false }).get().store;
+  const store = openStore(dir, storeUrl(o.store, config), config, (m) => process.stderr.write(`${m}\n`));
   try {
     fn(new ApiKeys(store));
   } finally {
@@ -70,6 +74,7 @@ export function buildCli(): Command {
     .option('--host <host>', 'address to bind', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0: any free port)', port, DEFAULT_PORT)
     .option('--data-dir <dir>', 'data directory (default: $AGENTD_HOME or ~/.local/share/agentd)')
+    .option('--store <url>', 'where sessions and events live: sqlite (default, in the data dir) or postgres://... shared by several nodes (also AGENTD_DATABASE_URL, config store.url)')
     .option('--tls-cert <file>', 'serve https/wss with this PEM certificate')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
     .option('--tls-ca <file>', 'PEM CA bundle that client certificates must chain to')
@@ -81,7 +86,7 @@ export function buildCli(): Command {
       if ((o.tlsCa || o.requireClientCert) && !o.tlsCert) throw usage('--tls-ca and --require-client-cert need --tls-cert and --tls-key');
       if (o.stdio && o.tlsCert) throw usage('--stdio does not use TLS');
       const tls = o.tlsCert && o.tlsKey ? { cert: o.tlsCert, key: o.tlsKey, ca: o.tlsCa, requireClientCert: o.requireClientCert } : undefined;
-      await serve({ stdio: o.stdio, host: o.host, port: o.port, dataDir: o.dataDir, tls, ...(o.projectConfig === false ? { projectConfig: false } : {}) });
+      await serve({ stdio: o.stdio, host: o.host, port: o.port, dataDir: o.dataDir, store: o.store, tls, ...(o.projectConfig === false ? { projectConfig: false } : {}) });
     });
 
   program
@@ -107,8 +112,9 @@ export function buildCli(): Command {
     .description('create a key and print it once (only its hash is stored)')
     .requiredOption('--name <name>', 'a name to recognise the key by')
     .option('--data-dir <dir>', 'data directory')
+    .option('--store <url>', 'the store of the server (sqlite or postgres://...; default as serve)')
     .option('--json', 'print JSON')
-    .action((o: { name: string; dataDir?: string; json?: boolean }) => withKeys(o.dataDir, (keys) => {
+    .action((o: { name: string; dataDir?: string; store?: string; json?: boolean }) => withKeys(o, (keys) => {
       const k = keys.create(o.name);
       process.stdout.write(o.json ? `${JSON.stringify(k)}\n` : `${k.key}\n`);
       if (!o.json) process.stderr.write(`created ${k.id} (${k.name}); store the key now: it is not shown again\n`);
@@ -117,8 +123,9 @@ export function buildCli(): Command {
     .command('list')
     .description('list keys (never the secrets)')
     .option('--data-dir <dir>', 'data directory')
+    .option('--store <url>', 'the store of the server (sqlite or postgres://...; default as serve)')
     .option('--json', 'print JSON')
-    .action((o: { dataDir?: string; json?: boolean }) => withKeys(o.dataDir, (keys) => {
+    .action((o: { dataDir?: string; store?: string; json?: boolean }) => withKeys(o, (keys) => {
       const list = keys.list();
       if (o.json) process.stdout.write(`${JSON.stringify(list)}\n`);
       else for (const k of list) process.stdout.write(`${k.id}\t${k.name}\t${k.createdAt}\n`);
@@ -128,7 +135,8 @@ export function buildCli(): Command {
     .description('revoke a key by id or name')
     .argument('<idOrName>', 'key id (key_...) or name')
     .option('--data-dir <dir>', 'data directory')
-    .action((idOrName: string, o: { dataDir?: string }) => withKeys(o.dataDir, (keys) => {
+    .option('--store <url>', 'the store of the server (sqlite or postgres://...; default as serve)')
+    .action((idOrName: string, o: { dataDir?: string; store?: string }) => withKeys(o, (keys) => {
       const n = keys.revoke(idOrName);
       if (!n) throw new Error(`no key with id or name ${idOrName}`);
       process.stderr.write(`revoked ${n} key${n > 1 ? 's' : ''}\n`);

@@ -5,7 +5,6 @@
  * beside it) and gets only those here. Only the entry points (serve.ts, cli.ts) import this file.
  */
 import { realpathSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Logger } from './log.js';
 import { createLogger } from './log.js';
 import { ConfigService } from './config/service.js';
@@ -27,7 +26,7 @@ import { SessionService } from './session/service.js';
 import { SnapshotService } from './snapshot/service.js';
 import { ApiKeys } from './security/keys.js';
 import { Shutdown } from './shutdown.js';
-import { SqliteStore } from './store/sqlite.js';
+import { openStore, storeUrl } from './store/open.js';
 import type { Store } from './store/store.js';
 import { ApprovalGate } from './approval/gate.js';
 import { ApprovalService } from './approval/service.js';
@@ -42,6 +41,7 @@ import { withTestTools } from './tools/testing.js';
 import { SendBudget } from './transport/writer.js';
 import { TurnRunner, type ActiveTurn } from './turn/runner.js';
 import { VERSION } from './version.js';
+import { DEFAULT_STORE, timings } from './config/defaults.js';
 
 export interface CoreOptions {
   /** Data directory (default: $AGENTD_HOME or the XDG data dir). */
@@ -55,6 +55,8 @@ export interface CoreOptions {
    * `agentd run` turn: a turn on the echo or a configured provider never needs them).
    */
   lazyDetection?: boolean;
+  /** `sqlite` (default) or a postgres:// URL (`serve --store`; else AGENTD_DATABASE_URL, config `store.url`). */
+  store?: string;
   log?: Logger;
 }
 
@@ -114,7 +116,8 @@ export class Core {
       projectConfig: opts.projectConfig ?? process.env.AGENTD_NO_PROJECT_CONFIG !== '1',
     });
     this.warnUntrusted();
-    this.store = new SqliteStore(join(this.dataDir, 'agentd.db'));
+    const storeConfig = this.config.get().store;
+    this.store = openStore(this.dataDir, storeUrl(opts.store, storeConfig), storeConfig, (message) => this.log.error({ err: message }, 'store'));
     this.keys = new ApiKeys(this.store);
     this.events = new EventLog(this.store, this.log, () => this.config.limits().eventRetention);
     this.credentials = new CredentialStore(this.dataDir);
@@ -152,6 +155,8 @@ export class Core {
       this.mcp.reconcile(this.config.get().mcpServers);
     });
     this.shutdown.add('mcp', () => this.mcp.closeAll());
+    // Another node asks this one to cancel a turn it runs (session/cancel sent there).
+    this.store.cluster?.onCommand((c) => { if (c.op === 'cancel') void this.turns.cancel(c.sessionId, c.reason); });
   }
 
   /**
@@ -163,7 +168,9 @@ export class Core {
     void this.sandbox.probe(); // once, in the background: initialize and tool/list report the result
     if (!this.lazyDetection) this.openaiProviders.start(); // local model servers on loopback, in the background
     this.recovery.recoverAll();
-    this.recovery.sweep();
+    // On a shared store, dead nodes' turns are found within about a lease: sweep every third of it.
+    const cluster = this.store.cluster;
+    this.recovery.sweep(cluster ? Math.min(timings.recoverySweepMs(), Math.max(200, ((this.config.get().store?.leaseSeconds ?? DEFAULT_STORE.leaseSeconds) * 1000) / 3)) : undefined);
     this.idempotency.prune();
     this.mcp.reconcile(this.config.get().mcpServers);
     return this;

@@ -624,6 +624,27 @@ export const schemaBundle = {
         },
         "tools": {
           "$ref": "#/definitions/ToolsConfig"
+        },
+        "store": {
+          "$ref": "#/definitions/StoreConfig"
+        }
+      }
+    },
+    "StoreConfig": {
+      "type": "object",
+      "additionalProperties": false,
+      "description": "Where sessions, messages and events are kept. Read at start (a change applies after a restart); `agentd serve --store` and AGENTD_DATABASE_URL take precedence.",
+      "properties": {
+        "url": {
+          "type": "string",
+          "maxLength": 2048,
+          "description": "`sqlite` (default: agentd.db in the data directory) or a PostgreSQL URL `postgres://user:password@host:port/db`, shared by every node of a team deployment. A secret: it reads `[redacted]` through config/get."
+        },
+        "leaseSeconds": {
+          "type": "number",
+          "minimum": 1,
+          "maximum": 3600,
+          "description": "On PostgreSQL: a node whose heartbeat is older than this is dead, and another node ends its turns as interrupted. Default 15."
         }
       }
     },

@@ -513,6 +513,7 @@ export interface Config {
   limits?: Limits;
   security?: SecurityConfig;
   tools?: ToolsConfig;
+  store?: StoreConfig;
 }
 /**
  * Compaction of long conversations into a summary.
@@ -883,6 +884,22 @@ export interface RunCommandConfig {
    * @maxItems 100
    */
   readOnlyPaths?: string[];
+}
+/**
+ * Where sessions, messages and events are kept. Read at start (a change applies after a restart); `agentd serve --store` and AGENTD_DATABASE_URL take precedence.
+ *
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "StoreConfig".
+ */
+export interface StoreConfig {
+  /**
+   * `sqlite` (default: agentd.db in the data directory) or a PostgreSQL URL `postgres://user:password@host:port/db`, shared by every node of a team deployment. A secret: it reads `[redacted]` through config/get.
+   */
+  url?: string;
+  /**
+   * On PostgreSQL: a node whose heartbeat is older than this is dead, and another node ends its turns as interrupted. Default 15.
+   */
+  leaseSeconds?: number;
 }
 /**
  * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema

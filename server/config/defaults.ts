@@ -38,6 +38,9 @@ export const DEFAULT_RATE = { requestsPerMinute: 600, messagesPerSecond: 100, bu
 /** `agentd serve --port`. */
 export const DEFAULT_PORT = 4096;
 
+/** The store (`store.url`): SQLite in the data directory; on PostgreSQL a node's lease lasts 15 s (`store.leaseSeconds`). */
+export const DEFAULT_STORE = { url: 'sqlite', leaseSeconds: 15 };
+
 /** `providers.<id>.maxRetries`: the provider SDKs' retries of a failed request. */
 export const DEFAULT_MAX_RETRIES = 3;
 

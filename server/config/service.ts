@@ -101,6 +101,8 @@ function secrets(c: Config, fn: (path: string, value: string, set: (v: string) =
     const o = p?.oauth;
     if (o?.clientSecret !== undefined) fn(`providers.${id}.oauth.clientSecret`, o.clientSecret, (v) => { o.clientSecret = v; });
   }
+  const st = c.store;
+  if (st?.url !== undefined) fn('store.url', st.url, (v) => { st.url = v; });
 }
 
 export function redact(c: Config): Config {

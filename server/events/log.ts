@@ -43,11 +43,52 @@ export class EventLog {
   /** Per session: the seq up to which retention was last enforced. */
   private prunedAt = new Map<string, number>();
 
-  /** `retention()`: events kept per session (limits.eventRetention); older ones are pruned as new ones are flushed. */
-  constructor(private store: Store, private log: Logger, private retention: () => number = () => Infinity) {}
+  /**
+   * On a shared store (several nodes on PostgreSQL): the newest event id delivered on this bus.
+   * Every event is delivered once, in id order, whichever node appended it.
+   */
+  private delivered = 0;
 
-  /** Appends an event; subscribers get it synchronously, the store at the end of this loop turn. */
+  /** `retention()`: events kept per session (limits.eventRetention); older ones are pruned as new ones are flushed. */
+  constructor(private store: Store, private log: Logger, private retention: () => number = () => Infinity) {
+    if (store.cluster) {
+      this.delivered = store.maxEventId();
+      store.cluster.onEvents((through) => this.pull(through));
+    }
+  }
+
+  /** Delivers what other nodes committed up to `through` (their NOTIFY), in id order. */
+  private pull(through: number) {
+    try {
+      while (this.delivered < through) {
+        const page = this.store.eventsSince(null, this.delivered, 1000);
+        for (const e of page) this.deliver(PublishedEvent.from(e));
+        if (page.length < 1000) return;
+      }
+    } catch (err) {
+      this.log.error({ err: String(err) }, 'reading events of other nodes failed');
+    }
+  }
+
+  private deliver(ev: PublishedEvent) {
+    if (ev.id <= this.delivered) return;
+    this.delivered = ev.id;
+    if (ev.sessionId !== null) this.bus.emit(ev.sessionId, ev);
+    this.bus.emit(ALL, ev);
+  }
+
+  /** Appends an event; subscribers get it synchronously, the store at the end of this loop turn (on a shared store: before it returns). */
   append<K extends keyof EventDataMap>(sessionId: string | null, type: K, data: EventDataMap[K]): PublishedEvent {
+    const cluster = this.store.cluster;
+    if (cluster) {
+      // The database assigns id and seq; events other nodes committed before it come first.
+      const rows = cluster.append(this.delivered, sessionId, type, new Date().toISOString(), JSON.stringify(data) ?? 'null');
+      const evs = rows.map(PublishedEvent.from);
+      for (const e of evs) this.deliver(e);
+      const ev = evs[evs.length - 1];
+      this.enforceRetention([ev]);
+      return ev;
+    }
     if (this.nextId >= this.idEnd) {
       this.nextId = this.store.reserveEventIds(ID_BLOCK);
       this.idEnd = this.nextId + ID_BLOCK;
@@ -78,6 +119,7 @@ export class EventLog {
 
   /** The newest seq of a session (or id, for null), including events not yet flushed. */
   lastSeq(sessionId: string | null): number {
+    if (this.store.cluster) return sessionId === null ? this.store.maxEventId() : this.store.maxSeq(sessionId);
     // Before this process appended anything, read the newest id (a read: no id block is reserved).
     if (sessionId === null) return this.nextId > 0 ? this.nextId - 1 : this.store.maxEventId();
     return this.seqs.get(sessionId) ?? (this.flush(), this.store.maxSeq(sessionId));

@@ -107,9 +107,12 @@ export class Recovery {
     const turnId = rec.activeTurnId;
     if (rec.status !== 'running' || !turnId) return undefined;
     const owner = rec.ownerPid ?? null;
-    // Our own pid: a live turn of ours, or a stale row from an earlier process that had our pid.
-    if (owner === process.pid ? core.liveTurns.has(rec.id) : pidAlive(owner)) return undefined;
-    if (!core.store.takeOverTurn(rec.id, turnId, owner, process.pid)) return undefined;
+    // On a shared store the owner is a node id with a lease; else a pid on this machine.
+    const cluster = core.store.cluster;
+    const self = cluster ? cluster.nodeId : process.pid;
+    // Ourselves: a live turn of ours, or a stale row from an earlier process that had our pid.
+    if (owner === self ? core.liveTurns.has(rec.id) : cluster ? cluster.ownerAlive(owner) : pidAlive(owner)) return undefined;
+    if (!core.store.takeOverTurn(rec.id, turnId, owner, self)) return undefined;
     const turn: InterruptedTurn = { sessionId: rec.id, turnId, reason: RESTART_REASON };
     try {
       core.events.refresh(rec.id);

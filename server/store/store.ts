@@ -1,7 +1,8 @@
 /**
- * Storage behind a small synchronous interface, so another engine can be added later.
- * Synchronous on purpose: replay-then-live subscription is gap-free because nothing can
- * interleave between reading the log and attaching the live listener.
+ * Storage behind a small synchronous interface: SQLite (server/store/sqlite.ts, the embedded
+ * default) or PostgreSQL (server/store/pg.ts, several nodes on one database; its queries run in
+ * a worker thread that the main thread waits for). Replay-then-live subscription attaches the
+ * live listener first and deduplicates by position (server/events/follow.ts).
  */
 import type { Message, Session } from '../../protocol/index.js';
 
@@ -23,7 +24,34 @@ export interface SessionRecord extends Omit<Session, 'lastSeq'> {
 /** Where a page of sessions continues: after this (updatedAt, id), in newest-updated-first order. */
 export interface SessionKey { updatedAt: string; id: string }
 
+/**
+ * What a store shared by several nodes adds (PostgreSQL): a node identity with a lease, events
+ * appended by the database (ids and seqs assigned there, in commit order) and notifications.
+ */
+export interface Cluster {
+  /** This node's id: the owner recorded on the turns it claims (instead of a pid). */
+  readonly nodeId: number;
+  /** Whether the node that owns a turn still holds its lease (heartbeat younger than the lease time). */
+  ownerAlive(owner: number | null | undefined): boolean;
+  /**
+   * Appends one event (`data`: its JSON text). Returns the events other nodes committed after
+   * `after` (an event id), oldest first, then the new one last: delivering them in that order
+   * delivers every event in id order.
+   */
+  append(after: number, sessionId: string | null, type: string, time: string, data: string): StoredEvent[];
+  /** Another node committed events up to this id (from LISTEN/NOTIFY). */
+  onEvents(fn: (throughId: number) => void): void;
+  /** Sends a command to one node (`session/cancel` of a turn that runs there). */
+  command(node: number, body: ClusterCommand): void;
+  onCommand(fn: (body: ClusterCommand) => void): void;
+}
+
+/** A command from one node to another. */
+export type ClusterCommand = { op: 'cancel'; sessionId: string; reason: string };
+
 export interface Store {
+  /** Set when several nodes share this store. */
+  readonly cluster?: Cluster;
   insertSession(s: SessionRecord): void;
   getSession(id: string): SessionRecord | undefined;
   listSessions(): SessionRecord[];

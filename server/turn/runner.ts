@@ -23,6 +23,11 @@ import { factsOf } from '../session/service.js';
 import { modelHistory, type Compactor } from '../session/compaction.js';
 import type { SnapshotService } from '../snapshot/service.js';
 
+/** Events that end a turn. */
+const TURN_ENDS = new Set(['turn.completed', 'turn.cancelled', 'turn.failed', 'turn.interrupted']);
+/** How long `session/cancel` waits for a turn on another node to end. */
+const CANCEL_WAIT_MS = 10_000;
+
 export interface ActiveTurn {
   turnId: string;
   sessionId: string;
@@ -132,7 +137,7 @@ export class TurnRunner {
     if (this.active.has(sessionId) || session.status === 'running') throw RpcError.busy(sessionId, session.activeTurnId);
     if (this.active.size >= limits.maxConcurrentTurns) throw RpcError.limit('concurrent turns', limits.maxConcurrentTurns);
     const turnId = newId('turn');
-    if (!this.deps.store.claimTurn(sessionId, turnId, process.pid, now())) throw RpcError.busy(sessionId);
+    if (!this.deps.store.claimTurn(sessionId, turnId, this.deps.store.cluster?.nodeId ?? process.pid, now())) throw RpcError.busy(sessionId);
     // Another process may have appended to this session since we last looked.
     this.deps.events.refresh(sessionId);
     // A new message makes the last revert final: unrevert is no longer possible.
@@ -151,11 +156,32 @@ export class TurnRunner {
   /** Cancels the running turn of a session; resolves once it has ended. */
   async cancel(sessionId: string, reason = 'cancelled by client'): Promise<string | undefined> {
     const turn = this.active.get(sessionId);
-    if (!turn) return undefined;
+    if (!turn) return this.cancelElsewhere(sessionId, reason);
     turn.reason ??= reason;
     turn.abort.abort();
     await turn.done.catch(() => {});
     return turn.turnId;
+  }
+
+  /**
+   * On a shared store: a turn another node runs is cancelled there (a command through the
+   * database); resolves once its end event arrives here (at most CANCEL_WAIT_MS).
+   */
+  private async cancelElsewhere(sessionId: string, reason: string): Promise<string | undefined> {
+    const { store, events } = this.deps;
+    const cluster = store.cluster;
+    const rec = cluster && store.getSession(sessionId);
+    const turnId = rec?.activeTurnId;
+    if (!cluster || rec?.status !== 'running' || !turnId || !rec.ownerPid || rec.ownerPid === cluster.nodeId) return undefined;
+    await new Promise<void>((resolve) => {
+      const done = () => { clearTimeout(timer); off(); resolve(); };
+      const off = events.on(sessionId, (e) => { if (TURN_ENDS.has(e.type) && (JSON.parse(e.json) as { data?: { turnId?: string } }).data?.turnId === turnId) done(); });
+      const timer = setTimeout(done, CANCEL_WAIT_MS);
+      cluster.command(rec.ownerPid!, { op: 'cancel', sessionId, reason });
+      // Ended between the read and the listener: nothing to wait for.
+      if (store.getSession(sessionId)?.activeTurnId !== turnId) done();
+    });
+    return turnId;
   }
 
   /** Cancels every running turn (shutdown). */

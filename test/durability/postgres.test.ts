@@ -1,0 +1,157 @@
+// Team deployment: two `agentd serve` nodes on one PostgreSQL (a throwaway cluster). A session made
+// on one is visible and resumable on the other; a turn's events on A reach a subscriber on B live,
+// in order, without gap or duplicate; one turn per session across nodes (busy elsewhere); cancel
+// from the other node; a kill -9'd node's turn is ended as interrupted by the survivor within its lease.
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AGENTD, tempDir, type Json } from '../helpers/rpc-client.js';
+import { start, textOf, type Running } from '../helpers/durability.js';
+import { startPostgres } from '../helpers/postgres.js';
+
+const pg = await startPostgres();
+if ('skip' in pg) {
+  t.plan(0, `skipped: ${pg.skip}`);
+} else {
+  t.teardown(() => pg.stop());
+
+  /** A node on `url`; `leaseSeconds` goes in its config. */
+  const node = async (url: string, leaseSeconds?: number): Promise<Running> => {
+    const dataDir = tempDir();
+    if (leaseSeconds) writeFileSync(join(dataDir, 'config.json'), JSON.stringify({ store: { leaseSeconds } }));
+    const n = await start('websocket', dataDir, { args: ['--store', url] });
+    await n.client.initialize();
+    return n;
+  };
+
+  const SESSION_ENDS = ['turn.completed', 'turn.cancelled', 'turn.failed', 'turn.interrupted'];
+
+  t.test('two nodes on one database: visible, resumable, live across nodes, busy, cancel', async (t) => {
+    const url = await pg.newDatabase();
+    // Both start at once on an empty database: the migration runs once, under the advisory lock.
+    const [a, b] = await Promise.all([node(url), node(url)]);
+    t.teardown(async () => { await a.close(); await b.close(); });
+
+    const s = await a.client.request('session/create', { name: 'team' });
+    const onB = await b.client.request('session/get', { sessionId: s.id });
+    t.equal(onB.session.id, s.id, 'a session made on A is visible on B');
+    const listed = await b.client.request('session/list', {});
+    t.ok(listed.sessions.some((x: Json) => x.id === s.id), 'and listed there');
+
+    // Live from A to B: B subscribes, the turn runs on A.
+    await b.client.request('session/subscribe', { sessionId: s.id });
+    await a.client.request('session/subscribe', { sessionId: s.id });
+    const reply = await a.client.request('session/message', { sessionId: s.id, content: 'one two three' });
+    t.equal(textOf(reply), 'Echo: one two three');
+    await b.client.waitForEvent('turn.completed', (e) => e.sessionId === s.id);
+    const strip = (e: Json) => ({ id: e.id, seq: e.seq, type: e.type });
+    const onA = a.client.events(s.id).map(strip);
+    const seenB = b.client.events(s.id).map(strip);
+    t.same(seenB, onA, 'B got exactly the events A did, in the same order');
+    t.same(seenB.map((e) => e.seq), seenB.map((_, i) => seenB[0].seq + i), 'seqs contiguous: no gap, no duplicate');
+    t.ok(seenB.some((e) => e.type === 'message.delta'), 'deltas crossed nodes');
+
+    // Resumable on B, and both see the whole conversation.
+    const again = await b.client.request('session/message', { sessionId: s.id, content: 'on b' });
+    t.equal(textOf(again), 'Echo: on b', 'the session takes a message on the other node');
+    const got = await a.client.request('session/get', { sessionId: s.id });
+    t.equal(got.messages.length, 4, 'A sees the messages of the turn B ran');
+
+    // Resubscribe with `since` on either node: the same history.
+    const since = 2;
+    for (const n of [a, b]) {
+      const before = n.client.events(s.id).length;
+      await n.client.request('session/subscribe', { sessionId: s.id, since });
+      await n.client.waitFor(() => n.client.events(s.id).slice(before).some((e) => e.type === 'turn.completed' && e.seq > 12), 10_000, 'replay');
+    }
+    const replayA = a.client.events(s.id).filter((e) => e.seq > since).map(strip);
+    t.ok(replayA.length > 0);
+
+    // One turn per session across nodes: a slow turn on A, a message on B is refused as busy.
+    const slowSession = await a.client.request('session/create', { name: 'slow', model: 'echo-slow' });
+    await b.client.request('session/subscribe', { sessionId: slowSession.id });
+    const slow = await a.client.request('session/message', { sessionId: slowSession.id, content: Array.from({ length: 200 }, (_, i) => `w${i}`).join(' '), async: true });
+    await b.client.waitFor(() => b.client.events(slowSession.id).some((e) => e.type === 'turn.started' && e.data.turnId === slow.turnId), 10_000, 'turn started on A, seen on B');
+    const busy = await b.client.call('session/message', { sessionId: slowSession.id, content: 'me too' });
+    t.equal(busy.error?.code, -32011, 'a second message on the other node gets the busy error');
+
+    // session/cancel on B cancels the turn running on A.
+    await a.client.request('session/subscribe', { sessionId: slowSession.id });
+    const cancelled = await b.client.request('session/cancel', { sessionId: slowSession.id });
+    t.same(cancelled, { sessionId: slowSession.id, cancelled: true, turnId: slow.turnId }, 'cancel from B names the turn on A');
+    const end = await a.client.waitForEvent('turn.cancelled', (e) => e.sessionId === slowSession.id && e.data.turnId === slow.turnId);
+    t.ok(end, 'the turn on A ended as cancelled');
+    const idle = await b.client.request('session/get', { sessionId: slowSession.id });
+    t.equal(idle.session.status, 'idle', 'the session is idle on B after the cancel');
+  });
+
+  t.test('the all-sessions stream carries events of turns on the other node', async (t) => {
+    const url = await pg.newDatabase();
+    const a = await node(url);
+    const b = await node(url);
+    t.teardown(async () => { await a.close(); await b.close(); });
+    await b.client.request('session/subscribe', {});
+    const s = await a.client.request('session/create', { name: 'all' });
+    await a.client.request('session/message', { sessionId: s.id, content: 'x y' });
+    await b.client.waitForEvent('turn.completed', (e) => e.sessionId === s.id);
+    const ids = b.client.events().map((e) => e.id);
+    t.same(ids, [...ids].sort((x, y) => x - y), 'in id order');
+    t.equal(new Set(ids).size, ids.length, 'no duplicate');
+    t.ok(b.client.events().some((e) => e.type === 'session.created' && e.sessionId === s.id), 'session.created from A');
+  });
+
+  t.test('a subscriber replaying from 0 on B while A appends misses nothing and repeats nothing', async (t) => {
+    const url = await pg.newDatabase();
+    const a = await node(url);
+    const b = await node(url);
+    t.teardown(async () => { await a.close(); await b.close(); });
+    const s = await a.client.request('session/create', { name: 'replay', model: 'echo-slow' });
+    // Some history first, then a streaming turn while B replays.
+    await a.client.request('session/message', { sessionId: s.id, content: Array.from({ length: 30 }, (_, i) => `h${i}`).join(' ') });
+    const turn = await a.client.request('session/message', { sessionId: s.id, content: Array.from({ length: 40 }, (_, i) => `l${i}`).join(' '), async: true });
+    await b.client.request('session/subscribe', { sessionId: s.id, since: 0 });
+    const done = await b.client.waitForEvent('turn.completed', (e) => e.sessionId === s.id && e.data.turnId === turn.turnId, 30_000);
+    const seqs = b.client.events(s.id).map((e) => e.seq);
+    t.same(seqs, seqs.map((_, i) => i + 1), 'every seq from 1, once, in order');
+    t.equal(seqs[seqs.length - 1], done.seq);
+  });
+
+  t.test('kill -9 of the node running a turn: the other ends it as interrupted within the lease', async (t) => {
+    const url = await pg.newDatabase();
+    const a = await node(url, 1);
+    const b = await node(url, 1);
+    t.teardown(async () => { await b.close(); });
+    const s = await a.client.request('session/create', { name: 'crash', model: 'echo-slow' });
+    await b.client.request('session/subscribe', { sessionId: s.id, since: 0 });
+    const turn = await a.client.request('session/message', { sessionId: s.id, content: Array.from({ length: 200 }, (_, i) => `w${i}`).join(' '), async: true });
+    await b.client.waitFor(() => b.client.events(s.id).filter((e) => e.type === 'message.delta').length >= 3, 10_000, 'deltas on B');
+    const busy = await b.client.call('session/message', { sessionId: s.id, content: 'too early' });
+    t.equal(busy.error?.code, -32011, 'busy while A lives');
+    await a.kill9();
+    const interrupted = await b.client.waitForEvent('turn.interrupted', (e) => e.sessionId === s.id, 20_000);
+    t.equal(interrupted.data.turnId, turn.turnId, 'the survivor ended the dead node\'s turn');
+    const seqs = b.client.events(s.id).map((e) => e.seq);
+    t.same(seqs, seqs.map((_, i) => i + 1), 'no gap, no duplicate across the crash');
+    const got = await b.client.request('session/get', { sessionId: s.id });
+    t.equal(got.session.status, 'idle');
+    const [user, assistant] = got.messages;
+    t.equal(user.role, 'user', 'the user message is kept');
+    t.equal(assistant.status, 'incomplete', 'the partial answer is kept as incomplete');
+    const after = await b.client.request('session/message', { sessionId: s.id, content: 'after' });
+    t.match(textOf(after), /after/, 'the session takes new messages');
+    t.notOk(b.client.events(s.id).some((e) => SESSION_ENDS.includes(e.type) && e.data.turnId === turn.turnId && e.type !== 'turn.interrupted'), 'no other end for that turn');
+  });
+
+  t.test('--store refuses what is neither sqlite nor a postgres URL', async (t) => {
+    const r = spawnSync(process.execPath, [AGENTD, 'serve', '--stdio', '--data-dir', tempDir(), '--store', 'mysql://x'], { input: '', encoding: 'utf8', timeout: 20_000 });
+    t.not(r.status, 0);
+    t.match(r.stderr, /expected "sqlite" or a postgres:\/\/ URL/);
+  });
+
+  t.test('an unreachable database fails the start with a message', async (t) => {
+    const r = spawnSync(process.execPath, [AGENTD, 'serve', '--stdio', '--data-dir', tempDir(), '--store', 'postgres://postgres@127.0.0.1:1/none'], { input: '', encoding: 'utf8', timeout: 40_000 });
+    t.not(r.status, 0);
+    t.match(r.stderr, /ECONNREFUSED|connect/i);
+  });
+}
