@@ -56,10 +56,12 @@ class ChatUI {
 
   constructor() {
     this.build();
-    // Only the host posts to the UI: the page's host dispatches the event itself (no source), the
-    // webview's comes from its parent frame. A window this page opened (a sign-in) is not heard.
+    // Only the host posts to the UI. In the page (a top-level window) its host dispatches the event
+    // itself, without a source: a window the page opened (a sign-in) is not heard. A webview is a
+    // frame that VS Code's own frame posts to; it opens no window.
+    const topLevel = window.parent === window;
     window.addEventListener('message', (ev: MessageEvent<ToView>) => {
-      if (ev.source !== null && ev.source !== window.parent) return;
+      if (topLevel && ev.source !== null) return;
       this.onMessage(ev.data);
     });
     this.post({ type: 'ready' });
