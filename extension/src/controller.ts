@@ -10,6 +10,7 @@ import {
 } from '../../protocol/client/node.js';
 import { ChatSessionHost } from '../../bridge/web/ui/host.js';
 import { ChatView, type FromView } from './chatView.js';
+import { mcpSignIn } from './mcpSignIn.js';
 import { serverCommand } from './server.js';
 
 export type ApprovalBehavior = 'askInView' | 'askModal' | 'allowAll' | 'denyAll';
@@ -17,7 +18,7 @@ const SECRET_PREFIX = 'agentd.apiKey.';
 const KEYED_PROVIDERS = 'agentd.keyedProviders';
 const CURRENT_SESSION = 'agentd.sessionId';
 
-const DECISIONS: Array<[string, PermissionDecision]> = [['Allow once', 'allow_once'], ['Allow always', 'allow_always'], ['Deny', 'deny']];
+const DECISIONS: Array<[string, PermissionDecision]> = [['Allow once', 'allow_once'], ['Allow always', 'allow_always'], ['Deny', 'deny'], ['Deny always', 'deny_always']];
 
 export class AgentdController implements vscode.Disposable {
   readonly output: vscode.OutputChannel;
@@ -48,6 +49,7 @@ export class AgentdController implements vscode.Disposable {
         return { ...(s.defaultProvider ? { provider: s.defaultProvider } : {}), ...(s.defaultModel ? { model: s.defaultModel } : {}) };
       },
       denyReason: 'denied by the user',
+      mcpSignIn: (client, name) => mcpSignIn(client, name),
     }, context.workspaceState.get<string>(CURRENT_SESSION));
     this.disposables.push(this.output, this.status,
       vscode.window.registerWebviewViewProvider(ChatView.viewType, this.view, { webviewOptions: { retainContextWhenHidden: true } }));
@@ -321,9 +323,15 @@ export class AgentdController implements vscode.Disposable {
     const choice = await vscode.window.showWarningMessage(
       `agentd wants to run ${req.tool}: ${req.summary}`,
       { modal: true, detail: JSON.stringify(req.input, null, 2) },
-      ...DECISIONS.map(([label]) => label));
-    const decision = DECISIONS.find(([label]) => label === choice)?.[1] ?? 'deny';
-    return decision === 'deny' ? { decision, reason: 'denied by the user' } : { decision };
+      ...this.decisions().map(([label]) => label));
+    const decision = this.decisions().find(([label]) => label === choice)?.[1] ?? 'deny';
+    return decision === 'deny' || decision === 'deny_always' ? { decision, reason: 'denied by the user' } : { decision };
+  }
+
+  /** The modal's choices: Deny always only where the server takes deny_always. */
+  private decisions() {
+    const offered = this.client?.serverInfo?.capabilities.permissionDecisions ?? ['allow_once', 'allow_always', 'deny'];
+    return DECISIONS.filter(([, d]) => offered.includes(d));
   }
 
   private onViewMessage(msg: FromView) {

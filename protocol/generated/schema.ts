@@ -1947,6 +1947,13 @@ export const schemaBundle = {
         "sandbox": {
           "$ref": "#/definitions/CommandSandbox",
           "description": "Where run_command's commands run (also in the `tool/list` result)."
+        },
+        "permissionDecisions": {
+          "type": "array",
+          "items": {
+            "$ref": "#/definitions/PermissionDecision"
+          },
+          "description": "The decisions a `permission/request` reply or `tool/approve` may carry (`deny_always` only where the server has it), so a client offers no button the server would refuse."
         }
       }
     },

@@ -1587,6 +1587,10 @@ export interface ServerCapabilities {
    */
   permissionRequests?: boolean;
   sandbox?: CommandSandbox;
+  /**
+   * The decisions a `permission/request` reply or `tool/approve` may carry (`deny_always` only where the server has it), so a client offers no button the server would refuse.
+   */
+  permissionDecisions?: PermissionDecision[];
 }
 /**
  * Whether workspace snapshots (session/diff, session/revert, session/unrevert, turn.diff) work here.

@@ -4,7 +4,7 @@
  * asks the policy about each call and passes allowed calls on; a denial goes back to the model
  * as an isError tool result (with the user's reason), and the turn continues.
  */
-import type { ApprovalRule, ToolResultPart } from '../../protocol/index.js';
+import type { ApprovalRule, PermissionDecision, ToolResultPart } from '../../protocol/index.js';
 import type { ConfigService } from '../config/service.js';
 import type { EventLog } from '../events/log.js';
 import { sessionView } from '../session/service.js';
@@ -12,6 +12,12 @@ import { errorResult, type ToolCall, type ToolContext, type ToolHost } from '../
 import type { SessionRecord, Store } from '../store/store.js';
 import { decide, summarize } from './policy.js';
 import { DEFAULT_APPROVAL_TIMEOUT_MS } from '../config/defaults.js';
+
+/** The decisions execute() understands, every one of the protocol's (advertised in initialize's capabilities.permissionDecisions). */
+export const PERMISSION_DECISIONS = ['allow_once', 'allow_always', 'deny', 'deny_always'] as const satisfies readonly PermissionDecision[];
+type Missing = Exclude<PermissionDecision, (typeof PERMISSION_DECISIONS)[number]>;
+const everyDecision: [Missing] extends [never] ? true : Missing = true;
+void everyDecision;
 import type { Answer, ApprovalService } from './service.js';
 
 const denied = errorResult;

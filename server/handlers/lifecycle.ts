@@ -1,5 +1,6 @@
 /** initialize / shutdown (initialized and exit are notifications, handled by the transport). */
 import { eventTable, PROTOCOL_VERSION } from '../../protocol/index.js';
+import { PERMISSION_DECISIONS } from '../approval/gate.js';
 import { RpcError } from '../rpc/errors.js';
 import type { ConfigService } from '../config/service.js';
 import type { Logger } from '../log.js';
@@ -43,6 +44,7 @@ export const lifecycleHandlers = ({ log, version, sandbox, snapshots, config, me
         permissionRequests: peer.transport !== 'rest',
         sandbox: sandboxStatus,
         snapshots: snapshotStatus,
+        permissionDecisions: [...PERMISSION_DECISIONS],
       },
       projectConfig: config.projectState(),
     };

@@ -66,7 +66,7 @@ t.test('approvals with a modal message when so configured', async (t) => {
   await s.vscode.commands.executeCommand('agentd.sendMessage', writeFile('modal.txt', 'modal\n'));
   await until(() => events(s.view, 'turn.completed').length === 1, 15_000, 'turn');
   const modal = s.shown.find((m) => m.kind === 'warning')!;
-  t.same(modal.items, ['Allow once', 'Allow always', 'Deny']);
+  t.same(modal.items, ['Allow once', 'Allow always', 'Deny', 'Deny always'], 'Deny always: the server takes deny_always (capabilities.permissionDecisions)');
   t.match(modal.options, { modal: true });
   t.equal(readFileSync(join(s.workspace, 'modal.txt'), 'utf8'), 'modal\n');
 });

@@ -38,6 +38,12 @@ export function editDiff(tool: string, input: unknown): EditDiff | undefined {
   return { path, patch, note };
 }
 
+/** A file of session/diff (the workspace's snapshots: what any tool, run_command included, changed) as an EditDiff. */
+export function snapshotDiff(f: { path: string; status: string; patch?: string; binary?: boolean; patchTruncated?: boolean }): EditDiff {
+  const note = f.binary ? `binary file ${f.status}` : f.patchTruncated ? 'diff cut at 256 KiB' : f.patch ? undefined : `${f.status}, no content change`;
+  return { path: f.path, patch: f.patch ?? '', ...(note ? { note } : {}) };
+}
+
 /** The diff drawn as a sanitized element (class `diff`). */
 export function renderDiff(d: EditDiff): HTMLElement {
   const box = document.createElement('div');

@@ -6,8 +6,9 @@
  * config's default). The browser host (bridge/web/main.ts) and the VS Code one
  * (extension/src/controller.ts) add only their transport, storage and native pickers.
  */
-import type {
-  AgentClient, PermissionDecision, PermissionRequestParams, PermissionRequestResult, SessionCreateParams, TypedEvent,
+import {
+  Methods, type AgentClient, type PermissionDecision, type PermissionRequestParams, type PermissionRequestResult, type SessionCreateParams,
+  type TypedEvent,
 } from '../../../protocol/client/index.js';
 import type { FromView, ToView } from './messages.js';
 
@@ -24,10 +25,21 @@ export interface ChatSessionHostDeps {
   preferredModel?(): { provider?: string; model?: string };
   /** The reason sent when the user denies without giving one. */
   denyReason: string;
+  /**
+   * An MCP server's OAuth sign-in: open `mcp/auth/start`'s URL for the user (the page: a browser
+   * window; VS Code: vscode.env.openExternal) with a redirect this host receives, then
+   * `mcp/auth/callback`. Without it the sidebar's Sign in says this host cannot.
+   */
+  mcpSignIn?(client: AgentClient, name: string): Promise<void>;
 }
+
+/** What a server without an initialize result (REST: no handshake) is taken to offer: the page's own server, so all of it. */
+const ALL_DECISIONS: PermissionDecision[] = ['allow_once', 'allow_always', 'deny', 'deny_always'];
 
 /** At most this many sessions are listed in the sidebar. */
 const LIST_LIMIT = 100;
+/** Messages per older page of the transcript. */
+const PAGE_LIMIT = 50;
 
 export class ChatSessionHost {
   sessionId: string | undefined;
@@ -42,7 +54,10 @@ export class ChatSessionHost {
   /** After a (re)connect: capabilities, providers, the session (the stored one, else the most recent), the list. */
   async start() {
     const client = await this.deps.client();
-    this.deps.post({ type: 'capabilities', methods: client.serverInfo?.capabilities.methods ?? [] });
+    const caps = client.serverInfo?.capabilities;
+    this.deps.post(caps
+      ? { type: 'capabilities', methods: caps.methods, decisions: caps.permissionDecisions ?? ['allow_once', 'allow_always', 'deny'], snapshots: caps.snapshots?.enabled ?? caps.methods.includes(Methods.SessionDiff) }
+      : { type: 'capabilities', methods: Object.values(Methods), decisions: ALL_DECISIONS, snapshots: true });
     await this.loadProviders();
     let opened = false;
     if (this.sessionId) opened = await this.openSession(this.sessionId).then(() => true, () => false);
@@ -112,8 +127,14 @@ export class ChatSessionHost {
     this.deps.post({ type: 'sessions', sessions, currentId: this.sessionId, search });
   }
 
+  async listMcp() {
+    const { servers } = await (await this.deps.client()).listMcp();
+    this.deps.post({ type: 'mcp', servers });
+  }
+
   /** Events of the current session go to the view; after a gap the history is shown again. */
   onEvent(e: TypedEvent) {
+    if (e.type === 'mcp.status') { void this.listMcp().catch(() => undefined); return; }
     if (!e.sessionId || e.sessionId !== this.sessionId) return;
     if (e.type === 'stream.gap') void this.openSession(e.sessionId).catch(() => undefined);
     else this.deps.post({ type: 'event', event: e });
@@ -138,7 +159,7 @@ export class ChatSessionHost {
     if (!resolve) return;
     this.pending.delete(permissionId);
     this.deps.post({ type: 'permissionClosed', permissionId, decision, by: 'you' });
-    resolve(decision === 'deny' ? { decision, reason: reason ?? this.deps.denyReason } : { decision });
+    resolve(decision === 'deny' || decision === 'deny_always' ? { decision, reason: reason ?? this.deps.denyReason } : { decision });
   }
 
   /** The UI's messages both hosts answer the same way; false for the others (ready, the host's own). */
@@ -160,8 +181,19 @@ export class ChatSessionHost {
       })); return true;
       case 'forkSession': run(client().then((c) => c.forkSession({ sessionId: msg.sessionId, messageId: msg.messageId }))
         .then((s) => this.openSession(s.id)).then(() => this.listSessions())); return true;
-      case 'revertSession': run(client().then((c) => (c.request as unknown as (m: string, p: unknown) => Promise<unknown>)('session/revert', { sessionId: msg.sessionId, messageId: msg.messageId }))
-        .then(() => this.openSession(msg.sessionId))); return true;
+      // The view marks what was reverted from the session.reverted / session.unreverted events.
+      case 'revertSession': run(client().then((c) => c.request(Methods.SessionRevert, { sessionId: msg.sessionId, messageId: msg.messageId }))); return true;
+      case 'unrevertSession': run(client().then((c) => c.request(Methods.SessionUnrevert, { sessionId: msg.sessionId }))); return true;
+      case 'compactSession': run(client().then((c) => c.request(Methods.SessionCompact, { sessionId: msg.sessionId }))); return true;
+      case 'diff': run(client().then((c) => c.request(Methods.SessionDiff, { sessionId: msg.sessionId, ...(msg.turnId ? { turnId: msg.turnId } : {}) }))
+        .then((r) => this.deps.post({ type: 'diff', sessionId: msg.sessionId, ...(msg.turnId ? { turnId: msg.turnId } : {}), files: r.files, ...(r.skipped ? { skipped: r.skipped } : {}) }))); return true;
+      case 'loadOlder': run(client().then((c) => c.listMessages({ sessionId: msg.sessionId, before: msg.before, limit: PAGE_LIMIT }))
+        .then((r) => this.deps.post({ type: 'older', sessionId: msg.sessionId, messages: r.messages, nextCursor: r.nextCursor }))); return true;
+      case 'listMcp': run(this.listMcp()); return true;
+      case 'mcpSignIn': run(client().then((c) => {
+        if (!this.deps.mcpSignIn) throw new Error('sign-in is not available here: use `agentd mcp login`');
+        return this.deps.mcpSignIn(c, msg.name);
+      }).finally(() => this.listMcp().catch(() => undefined))); return true;
       case 'selectModel': this.picked = { provider: msg.provider, model: msg.model }; return true;
       case 'approve': this.answer(msg.permissionId, msg.decision, msg.reason); return true;
       default: return false;

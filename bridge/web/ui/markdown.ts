@@ -10,7 +10,7 @@
  * (at most once per animation frame).
  */
 import DOMPurify from 'dompurify';
-import { Marked, type Token, type Tokens } from 'marked';
+import { Marked, type Links, type Token, type Tokens } from 'marked';
 import hljs from 'highlight.js/lib/core';
 import bash from 'highlight.js/lib/languages/bash';
 import css from 'highlight.js/lib/languages/css';
@@ -69,8 +69,8 @@ export const PURIFY = {
   FORBID_TAGS: ['script', 'style', 'iframe', 'object', 'embed', 'form', 'svg', 'math', 'img', 'video', 'audio', 'link', 'meta', 'base'],
   FORBID_ATTR: ['style', 'srcset', 'action', 'formaction', 'xlink:href'],
   ALLOW_DATA_ATTR: false,
-  RETURN_DOM_FRAGMENT: true,
-} as const;
+  RETURN_DOM_FRAGMENT: true as const,
+};
 
 let hooked = false;
 function purify(html: string): DocumentFragment {
@@ -132,8 +132,8 @@ async function copyText(text: string): Promise<boolean> {
 }
 
 /** Renders tokens (already lexed) to sanitized nodes. */
-function renderTokens(tokens: Token[], links: Tokens.Links): DocumentFragment {
-  const list = Object.assign([...tokens], { links }) as Token[] & { links: Tokens.Links };
+function renderTokens(tokens: Token[], links: Links): DocumentFragment {
+  const list = Object.assign([...tokens], { links }) as Token[] & { links: Links };
   const frag = purify(marked.parser(list));
   // The newlines marked puts between blocks are not content.
   for (const n of [...frag.childNodes]) if (n.nodeType === Node.TEXT_NODE && !n.textContent?.trim()) n.remove();

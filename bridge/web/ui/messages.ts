@@ -5,7 +5,8 @@
  * answer FromView with the client library, mostly through the shared ChatSessionHost (host.ts).
  */
 import type {
-  ImagePart, Message, PermissionAnswerer, PermissionDecision, PermissionRequestParams, Provider, Session, TypedEvent,
+  FileDiff, ImagePart, McpServer, Message, PermissionAnswerer, PermissionDecision, PermissionRequestParams, Provider, Session,
+  SnapshotSkipped, TypedEvent,
 } from '../../../protocol/client/index.js';
 
 /** Messages the host posts to the UI. */
@@ -17,7 +18,14 @@ export type ToView =
   | { type: 'permissionClosed'; permissionId: string; decision?: string; by?: PermissionAnswerer | 'you' }
   | { type: 'sessions'; sessions: Session[]; currentId?: string; search?: string }
   | { type: 'providers'; providers: Provider[]; selected?: string }
-  | { type: 'capabilities'; methods: string[] }
+  /** What the server offers: its methods, the approval decisions it takes, whether snapshots work. */
+  | { type: 'capabilities'; methods: string[]; decisions?: PermissionDecision[]; snapshots?: boolean }
+  /** session/diff: of one turn (turnId) or of the whole session. */
+  | { type: 'diff'; sessionId: string; turnId?: string; files: FileDiff[]; skipped?: SnapshotSkipped[] }
+  /** An older page of the transcript (session/messages with `before`), oldest first. */
+  | { type: 'older'; sessionId: string; messages: Message[]; nextCursor: string | null }
+  /** The MCP servers (mcp/list), for the sidebar's sign-in. */
+  | { type: 'mcp'; servers: McpServer[] }
   | { type: 'noSession' }
   | { type: 'error'; message: string };
 
@@ -33,5 +41,11 @@ export type FromView =
   | { type: 'deleteSession'; sessionId: string }
   | { type: 'forkSession'; sessionId: string; messageId: string }
   | { type: 'revertSession'; sessionId: string; messageId: string }
+  | { type: 'unrevertSession'; sessionId: string }
+  | { type: 'compactSession'; sessionId: string }
+  | { type: 'diff'; sessionId: string; turnId?: string }
+  | { type: 'loadOlder'; sessionId: string; before: string }
+  | { type: 'listMcp' }
+  | { type: 'mcpSignIn'; name: string }
   | { type: 'selectModel'; provider: string; model: string }
   | { type: 'approve'; permissionId: string; decision: PermissionDecision; reason?: string };

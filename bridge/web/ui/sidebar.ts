@@ -1,10 +1,12 @@
 /**
  * The session sidebar: sessions newest first with search, rename and delete; the current session's
- * usage, cost and context meter; the plan when the model keeps one (`plan.updated`); the files the
- * session's edits changed, each with its diff.
+ * usage, cost and context meter (and Compact); the plan when the model keeps one (`plan.updated`);
+ * the files the session changed, each with its diff (from session/diff where the server takes
+ * snapshots, so run_command's changes count too; else from the edits' own inputs); the MCP
+ * servers, with Sign in for those that need it.
  */
-import type { Session, Usage } from '../../../protocol/client/index.js';
-import { renderDiff, type EditDiff } from './diff.js';
+import type { FileDiff, McpServer, Session, Usage } from '../../../protocol/client/index.js';
+import { renderDiff, snapshotDiff, type EditDiff } from './diff.js';
 import { el } from './dom.js';
 import type { FromView } from './messages.js';
 
@@ -19,7 +21,9 @@ export class Sidebar {
   private readonly usageEl: HTMLElement;
   private readonly planEl: HTMLElement;
   private readonly changesEl: HTMLElement;
+  private readonly mcpEl: HTMLElement;
   private readonly changes = new Map<string, EditDiff[]>();
+  private methods = new Set<string>();
   private searchTimer: ReturnType<typeof setTimeout> | undefined;
   currentId: string | undefined;
 
@@ -55,12 +59,22 @@ export class Sidebar {
     this.changesEl = el('section', 'changes');
     this.changesEl.id = 'changes';
     this.changesEl.hidden = true;
-    this.root.append(head, this.search, this.list, this.usageEl, this.planEl, this.changesEl);
+    this.mcpEl = el('section', 'mcp');
+    this.mcpEl.id = 'mcp';
+    this.mcpEl.hidden = true;
+    this.root.append(head, this.search, this.list, this.usageEl, this.planEl, this.changesEl, this.mcpEl);
+  }
+
+  /** The server's methods: what the sidebar may offer (Compact, MCP servers). */
+  setMethods(methods: Set<string>) {
+    this.methods = methods;
+    if (methods.has('mcp/list')) this.post({ type: 'listMcp' });
   }
 
   refresh() {
     const search = this.search.value.trim();
     this.post({ type: 'listSessions', ...(search ? { search } : {}) });
+    if (this.methods.has('mcp/list')) this.post({ type: 'listMcp' });
   }
 
   showSessions(sessions: Session[], currentId?: string) {
@@ -139,6 +153,15 @@ export class Sidebar {
   showUsage(usage: Usage | undefined, cost: number | null | undefined, context: Session['context'] | undefined) {
     this.usageEl.textContent = '';
     this.usageEl.appendChild(el('h3', '', 'Usage'));
+    if (this.methods.has('session/compact') && this.currentId) {
+      const id = this.currentId;
+      const compact = el('button', 'secondary compact', 'Compact') as HTMLButtonElement;
+      compact.type = 'button';
+      compact.id = 'compact';
+      compact.title = 'Summarize the conversation so far; the model then gets the summary and what follows it';
+      compact.addEventListener('click', () => this.post({ type: 'compactSession', sessionId: id }));
+      this.usageEl.appendChild(compact);
+    }
     const u = usage ?? {};
     this.usageEl.appendChild(el('div', 'tokens', `in ${fmt(u.inputTokens)} · out ${fmt(u.outputTokens)} · cache ${fmt(u.cacheReadInputTokens)} read / ${fmt(u.cacheCreationInputTokens)} write`));
     this.usageEl.appendChild(el('div', 'cost', `cost ${cost === null || cost === undefined ? 'unknown' : `$${cost.toFixed(4)}`}`));
@@ -172,7 +195,50 @@ export class Sidebar {
     this.planEl.appendChild(ol);
   }
 
-  /** A file edit that succeeded in this session. */
+  /** What the whole session changed (session/diff): replaces the list. */
+  showSessionDiff(files: FileDiff[]) {
+    this.changes.clear();
+    this.changesEl.textContent = '';
+    this.changesEl.hidden = !files.length;
+    if (!files.length) return;
+    this.changesEl.appendChild(el('h3', '', 'Changed files'));
+    for (const f of files.slice(0, 500)) {
+      const d = el('details', `changed-file ${f.status}`) as HTMLDetailsElement;
+      d.dataset.path = f.path;
+      d.dataset.status = f.status;
+      const summary = el('summary');
+      summary.append(el('span', 'path', f.path), ' ', el('span', 'counts', `${f.status} +${f.additions} −${f.deletions}`));
+      d.appendChild(summary);
+      d.addEventListener('toggle', () => { if (d.open && d.children.length === 1) d.appendChild(renderDiff(snapshotDiff(f))); });
+      this.changesEl.appendChild(d);
+    }
+  }
+
+  /** The MCP servers: status, and Sign in for those that need it. */
+  showMcp(servers: McpServer[]) {
+    this.mcpEl.textContent = '';
+    this.mcpEl.hidden = !servers.length;
+    if (!servers.length) return;
+    this.mcpEl.appendChild(el('h3', '', 'MCP servers'));
+    const ul = el('ul');
+    for (const s of servers.slice(0, 200)) {
+      const li = el('li', `mcp-${s.status}`);
+      li.dataset.server = s.name;
+      li.append(el('span', 'name', s.name), ' ', el('small', 'status', s.status === 'needs_auth' ? 'needs sign-in' : s.status));
+      if (s.status === 'needs_auth') {
+        const b = el('button', 'signin', 'Sign in') as HTMLButtonElement;
+        b.type = 'button';
+        b.setAttribute('aria-label', `Sign in to ${s.name}`);
+        b.addEventListener('click', () => this.post({ type: 'mcpSignIn', name: s.name }));
+        li.append(' ', b);
+      }
+      if (s.error && s.status !== 'connected') li.title = s.error;
+      ul.appendChild(li);
+    }
+    this.mcpEl.appendChild(ul);
+  }
+
+  /** A file edit that succeeded in this session (where the server has no snapshots). */
   addChange(d: EditDiff) {
     const list = this.changes.get(d.path) ?? [];
     if (list.length < 20) list.push(d);

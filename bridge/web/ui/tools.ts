@@ -115,14 +115,21 @@ export class ToolCard {
   get approvalArea() { return this.approvalSlot; }
 }
 
-export const DECISIONS: Array<{ decision: PermissionDecision; label: string; key: string }> = [
+export const DECISIONS: Array<{ decision: PermissionDecision; label: string; key: string; shift?: boolean }> = [
   { decision: 'allow_once', label: 'Allow once', key: 'y' },
   { decision: 'allow_always', label: 'Always allow', key: 'a' },
   { decision: 'deny', label: 'Deny', key: 'n' },
+  { decision: 'deny_always', label: 'Deny always', key: 'n', shift: true },
 ];
 
-/** The approval asked in a card: summary, buttons, an optional reason for Deny. */
-export function approvalBox(req: PermissionRequestParams, answer: (d: PermissionDecision, reason?: string) => void): HTMLElement {
+const shortcut = (d: (typeof DECISIONS)[number]) => `Alt+${d.shift ? 'Shift+' : ''}${d.key.toUpperCase()}`;
+const isDeny = (d: PermissionDecision) => d === 'deny' || d === 'deny_always';
+
+/**
+ * The approval asked in a card: summary, a button per decision the server takes (Deny always only
+ * where it has `deny_always`), an optional reason for Deny / Deny always.
+ */
+export function approvalBox(req: PermissionRequestParams, answer: (d: PermissionDecision, reason?: string) => void, offered: readonly PermissionDecision[]): HTMLElement {
   const box = el('div', 'approval');
   box.dataset.permissionId = req.permissionId;
   box.tabIndex = -1;
@@ -136,12 +143,13 @@ export function approvalBox(req: PermissionRequestParams, answer: (d: Permission
   reason.setAttribute('aria-label', 'Reason for denying');
   reason.maxLength = 2000;
   for (const d of DECISIONS) {
-    const b = el('button', d.decision === 'deny' ? 'secondary' : '', d.label) as HTMLButtonElement;
+    if (!offered.includes(d.decision)) continue;
+    const b = el('button', isDeny(d.decision) ? 'secondary' : '', d.label) as HTMLButtonElement;
     b.type = 'button';
     b.dataset.decision = d.decision;
-    b.setAttribute('aria-keyshortcuts', `Alt+${d.key.toUpperCase()}`);
-    b.title = `${d.label} (Alt+${d.key.toUpperCase()})`;
-    b.addEventListener('click', () => answer(d.decision, d.decision === 'deny' ? reason.value.trim() || undefined : undefined));
+    b.setAttribute('aria-keyshortcuts', shortcut(d));
+    b.title = `${d.label} (${shortcut(d)})${d.decision === 'deny_always' ? ': this tool is denied for the rest of the session' : ''}`;
+    b.addEventListener('click', () => answer(d.decision, isDeny(d.decision) ? reason.value.trim() || undefined : undefined));
     buttons.appendChild(b);
   }
   reason.addEventListener('keydown', (ev) => {
