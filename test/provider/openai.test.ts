@@ -11,7 +11,7 @@ import { openDriver, TRANSPORTS, type Driver } from '../helpers/driver.js';
 import { closedPort, reply, startOpenAIServer } from '../helpers/openai-server.js';
 import { tempDir, type Json } from '../helpers/rpc-client.js';
 
-const BUILTINS = ['edit_file', 'grep', 'list_files', 'read_file', 'run_command', 'write_file'];
+const BUILTINS = ['edit_file', 'grep', 'list_files', 'read_file', 'run_command', 'todo_write', 'write_file'];
 const CFG_KEY = 'sk-cfg-secret-0123456789';
 const AUTH_KEY = 'sk-auth-secret-9876543210';
 
