@@ -65,6 +65,7 @@ t.test('secrets stay secret on every output channel', async (t) => {
   const channels: Record<string, string> = { responses: seen.join('\n'), sse: sseText, stderr: server.stderr(), 'tool output': toolText };
   for (const f of readdirSync(dataDir)) {
     if (f === 'credentials.json') continue; // where provider keys are meant to live
+    if (!statSync(join(dataDir, f)).isFile()) continue; // snapshots/: the workspace's own files, compressed by git
     channels[`data dir ${f}`] = readFileSync(join(dataDir, f)).toString('latin1');
   }
   t.ok(channels.stderr.includes('"level":30'), 'logs were written');

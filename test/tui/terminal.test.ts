@@ -53,6 +53,11 @@ if (!hasTmux()) {
     // Typing is for the idle prompt: keys sent while a turn ends (its end snapshot, say) or an approval closes would be lost.
 
     const idle = () => tm.waitFor('message the agent · ? for keys');
+    // Ink attaches a prompt's key listener in an effect after the prompt is drawn, and keys that
+    // arrive before it are gone: type as a person does, a moment after the prompt shows.
+    const settle = () => new Promise((r) => setTimeout(r, 250));
+    const type = async (text: string) => { await settle(); tm.type(text); };
+    const keys = async (...k: string[]) => { await settle(); tm.keys(...k); };
     t.teardown(() => tm.kill());
 
     // The first screen: the session, the input box, the status line.
@@ -62,15 +67,15 @@ if (!hasTmux()) {
     keep('first-screen', s);
 
     // `?` shows the key map; Esc closes it.
-    tm.keys('?');
+    await keys('?');
     s = await tm.waitFor('Ctrl-C                 cancel the running turn');
     keep('keys', s);
-    tm.keys('Escape');
+    await keys('Escape');
     await tm.waitFor(/\? keys$/);
 
     // A streamed Markdown reply: no raw ** or backticks, the code block set apart.
     api.script(reply.text(['Here is **bold** text ', 'and `inline` code.\n\n', '```js\nconst x = 1;\n```\n\n', 'All done.'], { delay: 30 }));
-    tm.type('show me markdown');
+    await type('show me markdown');
     s = await tm.waitFor('All done.');
     const md = s.slice(s.indexOf('› show me markdown'));
     t.match(md, 'Here is bold text and inline code.', 'bold and inline code rendered');
@@ -81,7 +86,7 @@ if (!hasTmux()) {
     // A tool call with its output.
     api.script(reply.toolUse([{ id: 'toolu_read', name: 'read_file', input: { path: 'notes.txt' } }]), reply.text(['I read it.']));
     await idle();
-    tm.type('read the notes');
+    await type('read the notes');
     s = await tm.waitFor('I read it.');
     t.match(s, /│ ✓ read_file notes\.txt\n│ [^\n]*line one/, 'the tool block: status, call, output');
     keep('tool-call', s);
@@ -89,22 +94,22 @@ if (!hasTmux()) {
     // An edit approval answered with y: the diff is shown, the file changes on disk.
     api.script(reply.toolUse([{ id: 'toolu_edit', name: 'edit_file', input: { path: 'notes.txt', old_string: 'line one', new_string: 'line uno' } }]), reply.text(['Edited.']));
     await idle();
-    tm.type('edit the notes');
+    await type('edit the notes');
     s = await tm.waitFor('y allow once   a always   n deny');
     t.match(s, /Allow edit_file: notes\.txt\?[^\n]*\n[^\n]*- line one[^\n]*\n[^\n]*\+ line uno/, 'the approval shows the diff');
     keep('approval', s);
-    tm.keys('y');
+    await keys('y');
     await tm.waitFor('Edited.');
     t.equal(readFileSync(join(workspace, 'notes.txt'), 'utf8'), 'line uno\nline two\n', 'y: the edit is on disk');
 
     // Another answered with n and a reason: nothing written, the model hears the reason.
     api.script(reply.toolUse([{ id: 'toolu_write', name: 'write_file', input: { path: 'no.txt', content: 'nope' } }]), reply.text(['Understood.']));
     await idle();
-    tm.type('write a file');
+    await type('write a file');
     await tm.waitFor('Allow write_file: no.txt?');
-    tm.keys('n');
+    await keys('n');
     await tm.waitFor('Reason (Enter sends, empty for none):');
-    tm.type('not today');
+    await type('not today');
     s = await tm.waitFor('Understood.');
     t.notOk(existsSync(join(workspace, 'no.txt')), 'n: not written');
     t.match(JSON.stringify(api.requests[api.requests.length - 1].body.messages), 'not today', 'the reason reached the model');
@@ -113,29 +118,29 @@ if (!hasTmux()) {
 
     // The session picker with search.
     await idle();
-    tm.type('/rename alpha-one');
+    await type('/rename alpha-one');
     await tm.waitFor(/alpha-one · anthropic\//);
-    tm.type('/new zeta-two');
+    await type('/new zeta-two');
     await tm.waitFor(/zeta-two \(ses_\w+\) · anthropic\//);
-    tm.keys('C-p');
+    await keys('C-p');
     s = await tm.waitFor('Sessions  search:');
     t.match(s, 'alpha-one', 'both sessions listed');
     t.match(s, 'zeta-two');
-    tm.keys('-l', 'alpha');
+    await keys('-l', 'alpha');
     s = await tm.waitFor(/search: alpha[\s\S]*alpha-one/);
     const picker = s.slice(s.lastIndexOf('Sessions  search:'), s.lastIndexOf('↑↓ select'));
     t.notMatch(picker, 'zeta-two', 'the search filters');
     keep('picker', s);
-    tm.keys('Enter');
+    await keys('Enter');
     s = await tm.waitFor(/alpha-one \(ses_\w+\) · anthropic[\s\S]*Understood\./);
     t.match(s, 'I read it.', 'the history of the session opened');
 
     // Ctrl-C during a turn: cancelled, the session idle.
     api.script(reply.hangAfter(['a reply that never ends']));
     await idle();
-    tm.type('hang please');
+    await type('hang please');
     await tm.waitFor('a reply that never ends');
-    tm.keys('C-c');
+    await keys('C-c');
     s = await tm.waitFor('· turn cancelled');
     keep('cancelled', s);
     const list = spawnSync(process.execPath, [AGENTD, 'session', 'list', '--url', server.wsUrl, '--json'], { encoding: 'utf8', env: { ...process.env, ...env } });
@@ -145,7 +150,7 @@ if (!hasTmux()) {
     // A server restart mid-turn: the TUI reconnects and resumes without repeating text.
     api.script(reply.text(['before ', 'the ', 'restart ', ...Array.from({ length: 60 }, (_, i) => `x${i} `)], { delay: 200 }));
     await idle();
-    tm.type('long reply');
+    await type('long reply');
     await tm.waitFor('before the restart x0 x1');
     await server.stop();
     s = await tm.waitFor(/reconnecting|connection lost/);
@@ -158,13 +163,13 @@ if (!hasTmux()) {
     keep('reconnected', s);
     api.script(reply.text(['After the restart.']));
     await idle();
-    tm.type('still there?');
+    await type('still there?');
     s = await tm.waitFor('After the restart.', 15_000);
 
     // Twice Ctrl-C when idle quits.
-    tm.keys('C-c');
+    await keys('C-c');
     await tm.waitFor('Ctrl-C again quits');
-    tm.keys('C-c');
+    await keys('C-c');
     t.equal(await tm.waitForExit(), 130, 'the second Ctrl-C quits (130)');
   });
 }
