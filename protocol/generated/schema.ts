@@ -2065,6 +2065,10 @@ export const schemaBundle = {
             "$ref": "#/definitions/Tool"
           },
           "description": "Its tools, as the model sees them."
+        },
+        "sessionId": {
+          "type": "string",
+          "description": "Set for a session's own server (session/mcp): its tools are offered to that session only."
         }
       }
     },
@@ -2202,6 +2206,56 @@ export const schemaBundle = {
           "type": "string",
           "minLength": 1,
           "description": "Only this server. Default: every connected server."
+        },
+        "sessionId": {
+          "type": "string",
+          "minLength": 1,
+          "description": "Also that session's own servers (session/mcp); a session server shadows a configured one of the same name."
+        }
+      }
+    },
+    "SessionMcpParams": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "sessionId",
+        "servers"
+      ],
+      "properties": {
+        "sessionId": {
+          "type": "string",
+          "minLength": 1,
+          "description": "The session."
+        },
+        "servers": {
+          "type": "object",
+          "maxProperties": 20,
+          "propertyNames": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 64,
+            "pattern": "^[A-Za-z0-9_.-]+$"
+          },
+          "additionalProperties": {
+            "$ref": "#/definitions/McpServerConfig"
+          },
+          "description": "The session's own MCP servers by name, replacing those it had (`{}` removes them). Each is connected at once (`autoConnect` is implied); `oauth` sign-in is not offered for them."
+        }
+      }
+    },
+    "SessionMcpResult": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "servers"
+      ],
+      "properties": {
+        "servers": {
+          "type": "array",
+          "items": {
+            "$ref": "#/definitions/McpServer"
+          },
+          "description": "The session's own servers, each connected or failed (with its error)."
         }
       }
     },
@@ -2323,6 +2377,11 @@ export const schemaBundle = {
           "minLength": 1,
           "maxLength": 8192,
           "description": "The resource URI; the MCP server reads it, agentd never opens it itself."
+        },
+        "sessionId": {
+          "type": "string",
+          "minLength": 1,
+          "description": "Look in that session's own servers (session/mcp) first."
         }
       }
     },
@@ -2505,7 +2564,7 @@ export const schemaBundle = {
         "server": {
           "type": "string",
           "minLength": 1,
-          "description": "The MCP server's config name."
+          "description": "The MCP server's name: a server of the session (session/mcp) first, else a configured one."
         },
         "uri": {
           "type": "string",

@@ -1306,6 +1306,10 @@ export interface McpServer {
    * Its tools, as the model sees them.
    */
   tools: Tool[];
+  /**
+   * Set for a session's own server (session/mcp): its tools are offered to that session only.
+   */
+  sessionId?: string;
 }
 /**
  * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
@@ -1693,6 +1697,36 @@ export interface McpServerFilterParams {
    * Only this server. Default: every connected server.
    */
   name?: string;
+  /**
+   * Also that session's own servers (session/mcp); a session server shadows a configured one of the same name.
+   */
+  sessionId?: string;
+}
+/**
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "SessionMcpParams".
+ */
+export interface SessionMcpParams {
+  /**
+   * The session.
+   */
+  sessionId: string;
+  /**
+   * The session's own MCP servers by name, replacing those it had (`{}` removes them). Each is connected at once (`autoConnect` is implied); `oauth` sign-in is not offered for them.
+   */
+  servers: {
+    [k: string]: McpServerConfig | undefined;
+  };
+}
+/**
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "SessionMcpResult".
+ */
+export interface SessionMcpResult {
+  /**
+   * The session's own servers, each connected or failed (with its error).
+   */
+  servers: McpServer[];
 }
 /**
  * A resource an MCP server offers.
@@ -1789,6 +1823,10 @@ export interface McpResourceReadParams {
    * The resource URI; the MCP server reads it, agentd never opens it itself.
    */
   uri: string;
+  /**
+   * Look in that session's own servers (session/mcp) first.
+   */
+  sessionId?: string;
 }
 /**
  * One part of a resource's contents: `text` or `blob`.
@@ -1927,7 +1965,7 @@ export interface McpPromptRef {
 export interface ResourceRefPart {
   type: 'resource';
   /**
-   * The MCP server's config name.
+   * The MCP server's name: a server of the session (session/mcp) first, else a configured one.
    */
   server: string;
   /**

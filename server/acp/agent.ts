@@ -12,7 +12,7 @@ import {
   AgentClient, RpcResponseError, type Connector, type Provider, type Session, type TurnAccepted, type TypedEvent,
 } from '../../protocol/client/node.js';
 import {
-  eventUpdates, isMode, messageUpdates, modeState, OutputTails, PERMISSION_OPTIONS, permissionDecision, promptContent, stopReason, toolCall, withMode,
+  eventUpdates, isMode, mcpServers, messageUpdates, modeState, OutputTails, PERMISSION_OPTIONS, permissionDecision, promptContent, stopReason, toolCall, withMode,
 } from './translate.js';
 
 export interface AcpAgentOptions {
@@ -148,6 +148,17 @@ export async function serveAcp(stream: acp.Stream, opts: AcpAgentOptions): Promi
     }];
   };
   const sessionResult = async (s: Session) => ({ modes: modeState(s.policy), configOptions: await configOptions(s) });
+  /** The editor's MCP servers for this session (session/mcp); none given: none set. */
+  const mcpOf = (list: acp.McpServer[] | undefined) => {
+    try {
+      return mcpServers(list);
+    } catch (err) {
+      throw acp.RequestError.invalidParams({ mcpServers: list?.length }, (err as Error).message);
+    }
+  };
+  const attachMcp = async (sessionId: string, servers: ReturnType<typeof mcpServers>) => {
+    if (Object.keys(servers).length) await agentd.request('session/mcp', { sessionId, servers });
+  };
   const absolute = (cwd: string) => {
     if (!isAbsolute(cwd)) throw acp.RequestError.invalidParams({ cwd }, 'cwd must be an absolute path');
     return cwd;
@@ -163,7 +174,7 @@ export async function serveAcp(stream: acp.Stream, opts: AcpAgentOptions): Promi
       agentCapabilities: {
         loadSession: true,
         promptCapabilities: { image: true, audio: false, embeddedContext: true },
-        mcpCapabilities: { http: true, sse: false },
+        mcpCapabilities: { http: true, sse: true },
         sessionCapabilities: { list: {}, close: {} },
       },
       agentInfo: { name: 'agentd', title: 'agentd', version: opts.version },
@@ -177,13 +188,17 @@ export async function serveAcp(stream: acp.Stream, opts: AcpAgentOptions): Promi
   }));
 
   app.onRequest(acp.methods.agent.session.new, guard(async ({ params }) => {
-    const session = await agentd.createSession({ workspaceRoot: absolute(params.cwd) });
+    const cwd = absolute(params.cwd);
+    const servers = mcpOf(params.mcpServers); // refused before a session is made
+    const session = await agentd.createSession({ workspaceRoot: cwd });
     await follow(session);
+    await attachMcp(session.id, servers);
     return { sessionId: session.id, ...(await sessionResult(session)) };
   }));
 
   app.onRequest(acp.methods.agent.session.load, guard(async ({ params }) => {
     absolute(params.cwd);
+    const servers = mcpOf(params.mcpServers);
     const got = await agentd.getSession(params.sessionId);
     const messages = [...got.messages];
     for (let before = got.messagesCursor; before && messages.length < MAX_REPLAY_MESSAGES;) {
@@ -192,6 +207,7 @@ export async function serveAcp(stream: acp.Stream, opts: AcpAgentOptions): Promi
       before = page.nextCursor;
     }
     const f = await follow(got.session);
+    await attachMcp(got.session.id, servers);
     const calls = new Map<string, { tool: string; input: Record<string, unknown> }>();
     for (const m of messages.slice(-MAX_REPLAY_MESSAGES)) for (const u of messageUpdates(got.session.workspaceRoot, m, calls)) send(f, u);
     await f.chain;

@@ -5,7 +5,7 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import type * as acp from '@agentclientprotocol/sdk';
-import type { ApprovalPolicy, ApprovalRule, ImagePart, Message, PermissionDecision, TextPart, ToolResultPart, TypedEvent } from '../../protocol/client/node.js';
+import type { ApprovalPolicy, ApprovalRule, ImagePart, McpServerConfig, Message, PermissionDecision, TextPart, ToolResultPart, TypedEvent } from '../../protocol/client/node.js';
 
 type Input = Record<string, unknown>;
 const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
@@ -169,6 +169,29 @@ export function promptContent(blocks: acp.ContentBlock[]): Array<TextPart | Imag
     }
   }
   return parts;
+}
+
+/** Most MCP servers one session/new or session/load may give (session/mcp's bound). */
+const MAX_SESSION_MCP = 20;
+const pairs = (xs: Array<{ name: string; value: string }> | undefined) => Object.fromEntries((xs ?? []).map((x) => [x.name, x.value]));
+
+/**
+ * ACP's `mcpServers` as session/mcp's `servers`, by name (a name is made of letters, digits,
+ * `_`, `.` and `-`: anything else becomes `_`). Throws a message for what cannot be served.
+ */
+export function mcpServers(list: acp.McpServer[] | undefined): Record<string, McpServerConfig> {
+  const out: Record<string, McpServerConfig> = {};
+  if ((list?.length ?? 0) > MAX_SESSION_MCP) throw new Error(`at most ${MAX_SESSION_MCP} MCP servers per session`);
+  for (const s of list ?? []) {
+    const name = s.name.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64) || 'mcp';
+    if (Object.hasOwn(out, name)) throw new Error(`two MCP servers named ${name}`);
+    if ('type' in s && (s.type === 'http' || s.type === 'sse')) out[name] = { type: s.type, url: s.url, headers: pairs(s.headers) };
+    else {
+      const st = s as acp.McpServerStdio;
+      out[name] = { type: 'stdio', command: st.command, args: st.args ?? [], env: pairs(st.env) };
+    }
+  }
+  return out;
 }
 
 /** agentd's turn.completed stop reason as ACP's. */
