@@ -248,9 +248,17 @@ export async function serveAcp(stream: acp.Stream, opts: AcpAgentOptions): Promi
   app.onRequest(acp.methods.agent.session.prompt, guard(async ({ params, signal }) => {
     const f = mustFollow(params.sessionId);
     if (f.running) throw acp.RequestError.invalidRequest(undefined, 'a prompt is already running in this session');
+    // resource_links to what the session's MCP servers (its own and configured ones) list are read from them.
+    let serverOf: ((uri: string) => string | undefined) | undefined;
+    if (params.prompt.some((b) => b.type === 'resource_link')) {
+      const listed = await agentd.request('mcp/resources', { sessionId: f.session.id }).catch(() => ({ resources: [] }));
+      const byUri = new Map<string, string>();
+      for (const r of listed.resources) if (!byUri.has(r.uri)) byUri.set(r.uri, r.server);
+      serverOf = (uri) => byUri.get(uri);
+    }
     let content;
     try {
-      content = promptContent(params.prompt);
+      content = promptContent(params.prompt, serverOf);
     } catch (err) {
       throw acp.RequestError.invalidParams(undefined, (err as Error).message);
     }

@@ -5,7 +5,7 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import type * as acp from '@agentclientprotocol/sdk';
-import type { ApprovalPolicy, ApprovalRule, ImagePart, McpServerConfig, Message, PermissionDecision, TextPart, ToolResultPart, TypedEvent } from '../../protocol/client/node.js';
+import type { ApprovalPolicy, ApprovalRule, ImagePart, McpServerConfig, Message, PermissionDecision, ResourceRefPart, TextPart, ToolResultPart, TypedEvent } from '../../protocol/client/node.js';
 
 type Input = Record<string, unknown>;
 const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
@@ -141,9 +141,13 @@ export function messageUpdates(root: string, m: Message, calls: Map<string, { to
 /** Largest embedded resource text included in a prompt. */
 const MAX_RESOURCE_CHARS = 1024 * 1024;
 
-/** ACP prompt blocks as the user message's content parts. Throws a message for what cannot be sent. */
-export function promptContent(blocks: acp.ContentBlock[]): Array<TextPart | ImagePart> {
-  const parts: Array<TextPart | ImagePart> = [];
+/**
+ * ACP prompt blocks as the user message's content parts. A `resource_link` whose URI a connected
+ * MCP server lists (`serverOf`) becomes an MCP resource part, which agentd reads from that server.
+ * Throws a message for what cannot be sent.
+ */
+export function promptContent(blocks: acp.ContentBlock[], serverOf: (uri: string) => string | undefined = () => undefined): Array<TextPart | ImagePart | ResourceRefPart> {
+  const parts: Array<TextPart | ImagePart | ResourceRefPart> = [];
   for (const b of blocks) {
     switch (b.type) {
       case 'text':
@@ -152,9 +156,15 @@ export function promptContent(blocks: acp.ContentBlock[]): Array<TextPart | Imag
       case 'image':
         parts.push({ type: 'image', mediaType: b.mimeType, data: b.data });
         break;
-      case 'resource_link':
+      case 'resource_link': {
+        const server = b.uri.length <= 8192 ? serverOf(b.uri) : undefined;
+        if (server) {
+          parts.push({ type: 'resource', server, uri: b.uri });
+          break;
+        }
         parts.push({ type: 'text', text: `[${b.title ?? b.name}](${b.uri})${b.description ? ` ${b.description}` : ''}` });
         break;
+      }
       case 'resource': {
         const r = b.resource;
         if ('text' in r) {

@@ -36,6 +36,20 @@ t.test('session/new mcpServers: the tools reach that session only; session/load 
   const done = h.updates.find((u) => u.update.sessionUpdate === 'tool_call_update' && (u.update as acp.ToolCallUpdate).toolCallId === 'tu_m' && (u.update as acp.ToolCallUpdate).status === 'completed');
   t.match(JSON.stringify(done?.update), /Echo: from acp/, 'the session\'s server answered');
 
+  // A resource_link to a resource the session's server lists is read from that server; another stays a link.
+  const FEATURES = 'demo://resource/static/document/features.md';
+  anthropic.script(reply.text(['read it']));
+  await h.agent.request(acp.methods.agent.session.prompt, {
+    sessionId, prompt: [{ type: 'text', text: 'see' }, { type: 'resource_link', name: 'features.md', uri: FEATURES }, { type: 'resource_link', name: 'x', uri: 'file:///nowhere/x.ts' }],
+  });
+  const sentText = JSON.stringify(anthropic.requests.at(-1)!.body.messages.at(-1).content);
+  t.match(sentText, /Resource demo:\/\/resource\/static\/document\/features\.md/, 'the link became the server\'s resource');
+  t.match(sentText, /Features/, 'with its contents');
+  t.match(sentText, /\[x\]\(file:\/\/\/nowhere\/x\.ts\)/, 'an unknown URI stays a link');
+  anthropic.script(reply.text(['link']));
+  await h.agent.request(acp.methods.agent.session.prompt, { sessionId: other.sessionId, prompt: [{ type: 'resource_link', name: 'features.md', uri: FEATURES }] });
+  t.match(JSON.stringify(anthropic.requests.at(-1)!.body.messages.at(-1).content), /\[features\.md\]\(demo:/, 'in another session the same URI is only a link');
+
   anthropic.script(reply.text(['plain']));
   await h.agent.request(acp.methods.agent.session.prompt, { sessionId: other.sessionId, prompt: [{ type: 'text', text: 'hi' }] });
   t.notOk(offered(anthropic.requests.at(-1)!.body).some((n) => n.startsWith('mcp__')), 'another session is not offered it');
