@@ -12,7 +12,7 @@ import {
   AgentClient, RpcResponseError, type Connector, type Provider, type Session, type TurnAccepted, type TypedEvent,
 } from '../../protocol/client/node.js';
 import {
-  eventUpdates, isMode, mcpServers, messageUpdates, modeState, OutputTails, PERMISSION_OPTIONS, permissionDecision, promptContent, stopReason, toolCall, withMode,
+  eventUpdates, isMode, mcpServers, messageUpdates, modeState, OutputTails, PERMISSION_OPTIONS, permissionDecision, planUpdate, promptContent, stopReason, toolCall, withMode,
 } from './translate.js';
 
 export interface AcpAgentOptions {
@@ -210,6 +210,7 @@ export async function serveAcp(stream: acp.Stream, opts: AcpAgentOptions): Promi
     await attachMcp(got.session.id, servers);
     const calls = new Map<string, { tool: string; input: Record<string, unknown> }>();
     for (const m of messages.slice(-MAX_REPLAY_MESSAGES)) for (const u of messageUpdates(got.session.workspaceRoot, m, calls)) send(f, u);
+    if (got.plan.length) send(f, planUpdate(got.plan));
     await f.chain;
     return sessionResult(f.session);
   }));

@@ -5,7 +5,7 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import type * as acp from '@agentclientprotocol/sdk';
-import type { ApprovalPolicy, ApprovalRule, ImagePart, McpServerConfig, Message, PermissionDecision, ResourceRefPart, TextPart, ToolResultPart, TypedEvent } from '../../protocol/client/node.js';
+import type { ApprovalPolicy, ApprovalRule, ImagePart, PlanEntry, McpServerConfig, Message, PermissionDecision, ResourceRefPart, TextPart, ToolResultPart, TypedEvent } from '../../protocol/client/node.js';
 
 type Input = Record<string, unknown>;
 const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
@@ -26,6 +26,7 @@ export function toolKind(tool: string): acp.ToolKind {
     case 'list_files':
     case 'grep': return 'search';
     case 'run_command': return 'execute';
+    case 'todo_write': return 'think';
     default: return /fetch/i.test(tool) ? 'fetch' : /delete|remove/i.test(tool) ? 'delete' : 'other';
   }
 }
@@ -42,6 +43,7 @@ export function toolTitle(tool: string, input: Input): string {
     case 'list_files': return `List ${str(input.pattern) ?? '**/*'}${path ? ` in ${path}` : ''}`;
     case 'grep': return `Search ${short(str(input.pattern) ?? '')}${path ? ` in ${path}` : ''}`;
     case 'run_command': return `Run ${short(str(input.command) ?? '')}`;
+    case 'todo_write': return 'Update the plan';
   }
   const mcp = /^mcp__(.+?)__(.+)$/.exec(tool);
   return mcp ? `${mcp[2]} (MCP ${mcp[1]})` : tool;
@@ -96,6 +98,11 @@ export class OutputTails {
   end(callId: string) { this.tails.delete(callId); }
 }
 
+/** agentd's plan (todo_write) as ACP's `plan` update: the whole list each time, priority `medium` when unset. */
+export function planUpdate(entries: PlanEntry[]): acp.SessionUpdate {
+  return { sessionUpdate: 'plan', entries: entries.map((e) => ({ content: e.content, status: e.status, priority: e.priority ?? 'medium' })) };
+}
+
 /** A live agentd event as the session/updates it becomes (none for most events). */
 export function eventUpdates(root: string, e: TypedEvent, tails: OutputTails): acp.SessionUpdate[] {
   switch (e.type) {
@@ -109,6 +116,8 @@ export function eventUpdates(root: string, e: TypedEvent, tails: OutputTails): a
     case 'tool.failed':
       tails.end(e.data.callId);
       return [toolDone(root, e.data.callId, e.data.tool, e.data.input ?? {}, e.data.result, e.type === 'tool.failed')];
+    case 'plan.updated':
+      return [planUpdate(e.data.entries)];
     case 'usage.updated':
       return [{
         sessionUpdate: 'usage_update', used: e.data.context.usedTokens, size: e.data.context.windowTokens ?? 0,
