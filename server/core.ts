@@ -35,6 +35,7 @@ import { McpAuth } from './mcp/auth.js';
 import { McpManager } from './mcp/manager.js';
 import { SessionMcp } from './mcp/session.js';
 import { BuiltinToolHost } from './tools/builtin.js';
+import { ClientFiles } from './tools/client-files.js';
 import { CompositeToolHost, type ToolHost } from './tools/host.js';
 import { PlanTools } from './tools/plan.js';
 import { ProcessRegistry } from './tools/processes.js';
@@ -83,6 +84,8 @@ export class Core {
   readonly mcp: McpManager;
   /** Sessions' own MCP servers (session/mcp): their tools reach only that session. */
   readonly sessionMcp: SessionMcp;
+  /** Sessions whose file reads and writes a client serves (session/files). */
+  readonly clientFiles = new ClientFiles();
   readonly sessions: SessionService;
   readonly turns: TurnRunner;
   /** Workspace snapshots around turns: turn diffs, revert, unrevert (a shadow git repository per workspace). */
@@ -132,7 +135,7 @@ export class Core {
     this.sessionMcp = new SessionMcp({ events, log, version: this.version, global: this.mcp });
     this.sandbox = new CommandSandbox({ settings: () => config.get().tools?.runCommand, dataDir: this.dataDir });
     const hidden = [realpathSync(this.dataDir)];
-    this.toolSources = new CompositeToolHost([new BuiltinToolHost(() => config.limits(), undefined, this.processes, this.sandbox, hidden), new PlanTools({ store, events }), this.sessionMcp, this.mcp]);
+    this.toolSources = new CompositeToolHost([new BuiltinToolHost(() => config.limits(), undefined, this.processes, this.sandbox, hidden, this.clientFiles), new PlanTools({ store, events }), this.sessionMcp, this.mcp]);
     const gate = new ApprovalGate({ store, events, config, approvals: this.approvals }, this.toolSources);
     // Test tools (AGENTD_TEST_TOOLS=1 only) sit outside the approval gate.
     this.tools = process.env.AGENTD_TEST_TOOLS === '1' ? withTestTools(gate, this.processes) : gate;
@@ -148,7 +151,7 @@ export class Core {
     this.dispatcher = new Dispatcher({ log, idempotency: this.idempotency, keys: this.keys, stopping: this.stopping }, handlers({
       log, version: this.version, sandbox: this.sandbox, snapshots: this.snapshots, compactor: this.compactor, config, close: () => this.close(),
       sessions: this.sessions, turns: this.turns, approvals: this.approvals, events,
-      providers, credentials: this.credentials, oauth: this.oauth, tools: this.tools, mcp: this.mcp, sessionMcp: this.sessionMcp,
+      providers, credentials: this.credentials, oauth: this.oauth, tools: this.tools, mcp: this.mcp, sessionMcp: this.sessionMcp, clientFiles: this.clientFiles,
     }));
     this.shutdown = new Shutdown({ stop: () => this.stopper.abort(), turns: this.turns, processes: this.processes, events, store, log });
     this.config.onChange(() => {

@@ -3797,6 +3797,105 @@ export const schemaBundle = {
           "description": "Why (on deny, passed to the model)."
         }
       }
+    },
+    "SessionFilesParams": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "sessionId"
+      ],
+      "properties": {
+        "sessionId": {
+          "type": "string",
+          "minLength": 1,
+          "description": "The session."
+        },
+        "read": {
+          "type": "boolean",
+          "description": "The built-in file tools read files through this connection (`file/read`: the editor's buffers, unsaved changes included). Default false."
+        },
+        "write": {
+          "type": "boolean",
+          "description": "The built-in file tools write files through this connection (`file/write`: into the editor's buffers). Default false."
+        }
+      }
+    },
+    "SessionFilesResult": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "sessionId",
+        "read",
+        "write"
+      ],
+      "properties": {
+        "sessionId": {
+          "type": "string",
+          "description": "The session."
+        },
+        "read": {
+          "type": "boolean",
+          "description": "Reads now go through this connection."
+        },
+        "write": {
+          "type": "boolean",
+          "description": "Writes now go through this connection."
+        }
+      }
+    },
+    "FileReadParams": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "sessionId",
+        "path"
+      ],
+      "properties": {
+        "sessionId": {
+          "type": "string",
+          "description": "The session whose tool reads."
+        },
+        "path": {
+          "type": "string",
+          "description": "Absolute path, already checked to lie inside the session's workspace root."
+        }
+      }
+    },
+    "FileReadResult": {
+      "type": "object",
+      "additionalProperties": true,
+      "required": [
+        "content"
+      ],
+      "properties": {
+        "content": {
+          "type": "string",
+          "description": "The file's text as the client has it (its unsaved buffer, or the file). At most 10 MiB."
+        }
+      }
+    },
+    "FileWriteParams": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "sessionId",
+        "path",
+        "content"
+      ],
+      "properties": {
+        "sessionId": {
+          "type": "string",
+          "description": "The session whose tool writes."
+        },
+        "path": {
+          "type": "string",
+          "description": "Absolute path, already checked to lie inside the session's workspace root; the client creates the file if it does not exist."
+        },
+        "content": {
+          "type": "string",
+          "description": "The whole new text."
+        }
+      }
     }
   }
 } as const;

@@ -2719,3 +2719,82 @@ export interface PermissionRequestResult {
   reason?: string;
   [k: string]: unknown | undefined;
 }
+/**
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "SessionFilesParams".
+ */
+export interface SessionFilesParams {
+  /**
+   * The session.
+   */
+  sessionId: string;
+  /**
+   * The built-in file tools read files through this connection (`file/read`: the editor's buffers, unsaved changes included). Default false.
+   */
+  read?: boolean;
+  /**
+   * The built-in file tools write files through this connection (`file/write`: into the editor's buffers). Default false.
+   */
+  write?: boolean;
+}
+/**
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "SessionFilesResult".
+ */
+export interface SessionFilesResult {
+  /**
+   * The session.
+   */
+  sessionId: string;
+  /**
+   * Reads now go through this connection.
+   */
+  read: boolean;
+  /**
+   * Writes now go through this connection.
+   */
+  write: boolean;
+}
+/**
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "FileReadParams".
+ */
+export interface FileReadParams {
+  /**
+   * The session whose tool reads.
+   */
+  sessionId: string;
+  /**
+   * Absolute path, already checked to lie inside the session's workspace root.
+   */
+  path: string;
+}
+/**
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "FileReadResult".
+ */
+export interface FileReadResult {
+  /**
+   * The file's text as the client has it (its unsaved buffer, or the file). At most 10 MiB.
+   */
+  content: string;
+  [k: string]: unknown | undefined;
+}
+/**
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "FileWriteParams".
+ */
+export interface FileWriteParams {
+  /**
+   * The session whose tool writes.
+   */
+  sessionId: string;
+  /**
+   * Absolute path, already checked to lie inside the session's workspace root; the client creates the file if it does not exist.
+   */
+  path: string;
+  /**
+   * The whole new text.
+   */
+  content: string;
+}

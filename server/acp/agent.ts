@@ -41,6 +41,8 @@ interface Followed {
   running?: { turnId?: string; cancelled: boolean };
   ends: Map<string, TypedEvent>;
   onEnd?: () => void;
+  /** This editor gave the session MCP servers (session/mcp). */
+  mcp?: boolean;
 }
 
 /** agentd's errors as ACP's: no provider credential is ACP's auth-required. */
@@ -122,6 +124,26 @@ export async function serveAcp(stream: acp.Stream, opts: AcpAgentOptions): Promi
     }
   });
 
+  // The editor's file system (fs/read_text_file, fs/write_text_file) serves the built-in file
+  // tools of its sessions: agentd checks each path against the workspace root before asking.
+  const fromEditor = (sessionId: string) => {
+    if (!editor || !followed.has(sessionId)) throw new RpcResponseError(-32602, `session ${sessionId} is not one of this editor's`);
+    return editor;
+  };
+  agentd.onServerRequest('file/read', async (p, signal) => {
+    const r = await fromEditor(p.sessionId).request(acp.methods.client.fs.readTextFile, { sessionId: p.sessionId, path: p.path }, { cancellationSignal: signal, stopWaitingOnCancel: true });
+    return { content: r.content };
+  });
+  agentd.onServerRequest('file/write', async (p, signal) => {
+    await fromEditor(p.sessionId).request(acp.methods.client.fs.writeTextFile, { sessionId: p.sessionId, path: p.path, content: p.content }, { cancellationSignal: signal, stopWaitingOnCancel: true });
+    return {};
+  });
+  const bindFiles = async (sessionId: string) => {
+    const read = clientCaps.fs?.readTextFile === true;
+    const write = clientCaps.fs?.writeTextFile === true;
+    if (read || write) await agentd.request('session/files', { sessionId, read, write });
+  };
+
   const follow = async (session: Session): Promise<Followed> => {
     let f = followed.get(session.id);
     if (!f) {
@@ -156,8 +178,10 @@ export async function serveAcp(stream: acp.Stream, opts: AcpAgentOptions): Promi
       throw acp.RequestError.invalidParams({ mcpServers: list?.length }, (err as Error).message);
     }
   };
-  const attachMcp = async (sessionId: string, servers: ReturnType<typeof mcpServers>) => {
-    if (Object.keys(servers).length) await agentd.request('session/mcp', { sessionId, servers });
+  const attachMcp = async (f: Followed, servers: ReturnType<typeof mcpServers>) => {
+    if (!Object.keys(servers).length) return;
+    await agentd.request('session/mcp', { sessionId: f.session.id, servers });
+    f.mcp = true;
   };
   const absolute = (cwd: string) => {
     if (!isAbsolute(cwd)) throw acp.RequestError.invalidParams({ cwd }, 'cwd must be an absolute path');
@@ -191,8 +215,9 @@ export async function serveAcp(stream: acp.Stream, opts: AcpAgentOptions): Promi
     const cwd = absolute(params.cwd);
     const servers = mcpOf(params.mcpServers); // refused before a session is made
     const session = await agentd.createSession({ workspaceRoot: cwd });
-    await follow(session);
-    await attachMcp(session.id, servers);
+    const f = await follow(session);
+    await bindFiles(session.id);
+    await attachMcp(f, servers);
     return { sessionId: session.id, ...(await sessionResult(session)) };
   }));
 
@@ -207,7 +232,8 @@ export async function serveAcp(stream: acp.Stream, opts: AcpAgentOptions): Promi
       before = page.nextCursor;
     }
     const f = await follow(got.session);
-    await attachMcp(got.session.id, servers);
+    await bindFiles(got.session.id);
+    await attachMcp(f, servers);
     const calls = new Map<string, { tool: string; input: Record<string, unknown> }>();
     for (const m of messages.slice(-MAX_REPLAY_MESSAGES)) for (const u of messageUpdates(got.session.workspaceRoot, m, calls)) send(f, u);
     if (got.plan.length) send(f, planUpdate(got.plan));
@@ -226,6 +252,9 @@ export async function serveAcp(stream: acp.Stream, opts: AcpAgentOptions): Promi
     if (f.running) await agentd.cancel(params.sessionId).catch(() => undefined);
     followed.delete(params.sessionId);
     await agentd.unsubscribe({ sessionId: params.sessionId }).catch(() => undefined);
+    // What this editor gave the session goes with it: its file system and its MCP servers.
+    if (clientCaps.fs?.readTextFile || clientCaps.fs?.writeTextFile) await agentd.request('session/files', { sessionId: params.sessionId, read: false, write: false }).catch(() => undefined);
+    if (f.mcp) await agentd.request('session/mcp', { sessionId: params.sessionId, servers: {} }).catch(() => undefined);
     return {};
   }));
 
