@@ -32,7 +32,9 @@ import { ApprovalGate } from './approval/gate.js';
 import { ApprovalService } from './approval/service.js';
 import { McpAuth } from './mcp/auth.js';
 import { McpManager } from './mcp/manager.js';
+import { SessionMcp } from './mcp/session.js';
 import { BuiltinToolHost } from './tools/builtin.js';
+import { ClientFiles } from './tools/client-files.js';
 import { CompositeToolHost, type ToolHost } from './tools/host.js';
 import { PlanTools } from './tools/plan.js';
 import { ProcessRegistry } from './tools/processes.js';
@@ -82,6 +84,10 @@ export class Core {
   readonly tools: ToolHost;
   readonly approvals: ApprovalService;
   readonly mcp: McpManager;
+  /** Sessions' own MCP servers (session/mcp): their tools reach only that session. */
+  readonly sessionMcp: SessionMcp;
+  /** Sessions whose file reads and writes a client serves (session/files). */
+  readonly clientFiles = new ClientFiles();
   readonly sessions: SessionService;
   readonly turns: TurnRunner;
   /** Workspace snapshots around turns: turn diffs, revert, unrevert (a shadow git repository per workspace). */
@@ -129,9 +135,10 @@ export class Core {
     providers.addSource(this.openaiProviders);
     this.approvals = new ApprovalService({ events, log, peers: this.peers });
     this.mcp = new McpManager({ events, log, version: this.version, cwd: this.cwd, auth: new McpAuth({ dataDir: this.dataDir, log }) });
+    this.sessionMcp = new SessionMcp({ events, log, version: this.version, global: this.mcp });
     this.sandbox = new CommandSandbox({ settings: () => config.get().tools?.runCommand, dataDir: this.dataDir });
     const hidden = [realpathSync(this.dataDir)];
-    this.toolSources = new CompositeToolHost([new BuiltinToolHost(() => config.limits(), undefined, this.processes, this.sandbox, hidden), new PlanTools({ store, events }), this.mcp]);
+    this.toolSources = new CompositeToolHost([new BuiltinToolHost(() => config.limits(), undefined, this.processes, this.sandbox, hidden, this.clientFiles), new PlanTools({ store, events }), this.sessionMcp, this.mcp]);
     const gate = new ApprovalGate({ store, events, config, approvals: this.approvals }, this.toolSources);
     // Test tools (AGENTD_TEST_TOOLS=1 only) sit outside the approval gate.
     this.tools = process.env.AGENTD_TEST_TOOLS === '1' ? withTestTools(gate, this.processes) : gate;
@@ -147,14 +154,14 @@ export class Core {
     this.dispatcher = new Dispatcher({ log, idempotency: this.idempotency, keys: this.keys, stopping: this.stopping }, handlers({
       log, version: this.version, sandbox: this.sandbox, snapshots: this.snapshots, compactor: this.compactor, config, close: () => this.close(),
       sessions: this.sessions, turns: this.turns, approvals: this.approvals, events,
-      providers, credentials: this.credentials, oauth: this.oauth, tools: this.tools, mcp: this.mcp,
+      providers, credentials: this.credentials, oauth: this.oauth, tools: this.tools, mcp: this.mcp, sessionMcp: this.sessionMcp, clientFiles: this.clientFiles,
     }));
     this.shutdown = new Shutdown({ stop: () => this.stopper.abort(), turns: this.turns, processes: this.processes, events, store, log });
     this.config.onChange(() => {
       this.events.append(null, 'config.updated', { config: this.config.public(), projectConfig: this.config.projectState() });
       this.mcp.reconcile(this.config.get().mcpServers);
     });
-    this.shutdown.add('mcp', () => this.mcp.closeAll());
+    this.shutdown.add('mcp', () => Promise.all([this.mcp.closeAll(), this.sessionMcp.closeAll()]).then(() => undefined));
     // Another node asks this one to cancel a turn it runs (session/cancel sent there).
     this.store.cluster?.onCommand((c) => { if (c.op === 'cancel') void this.turns.cancel(c.sessionId, c.reason); });
   }

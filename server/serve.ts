@@ -118,6 +118,18 @@ export async function startHttp(core: Core, opts: HttpOptions = {}): Promise<Htt
       const subject = rateSubject(req.socket.remoteAddress, principal);
       return () => (rateLimited(subject, rate()) ? limiter.take(subject.key) : 0);
     },
+    // ACP at /acp: the agent of `agentd acp`, on this server's core (loaded on first use; what
+    // arrives meanwhile is held, at most 64 frames, and replayed once its listeners are on).
+    acp: (ws, req, principal, admit) => {
+      const early: unknown[][] = [];
+      const hold = (...args: unknown[]) => { if (early.push(args) > 64) ws.terminate(); };
+      ws.on('message', hold);
+      void import('./transport/acp-websocket.js').then(({ serveAcpSocket }) => {
+        ws.off('message', hold);
+        serveAcpSocket(core, ws, { principal, rate: rateSubject(req.socket.remoteAddress, principal), admit, rpcUrl: `${tls ? 'wss' : 'ws'}://${req.headers.host}/rpc` });
+        for (const args of early) ws.emit('message', ...args);
+      }, (err) => { core.log.error({ err: String(err) }, 'ACP over WebSocket failed to start'); ws.close(1011); });
+    },
   });
   const stopWatch = watchRevocations(core.keys, () => core.peers);
   await new Promise<void>((resolve, reject) => {

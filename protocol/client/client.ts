@@ -51,6 +51,8 @@ export const requestWrappers = {
   revertSession: Methods.SessionRevert,
   unrevertSession: Methods.SessionUnrevert,
   compactSession: Methods.SessionCompact,
+  setSessionMcp: Methods.SessionMcp,
+  setSessionFiles: Methods.SessionFiles,
   subscribe: Methods.SessionSubscribe,
   unsubscribe: Methods.SessionUnsubscribe,
   listProviders: Methods.ProviderList,
@@ -310,6 +312,10 @@ export class AgentClient {
   revertSession(params: T.SessionRevertParams) { return this.request(Methods.SessionRevert, params); }
   unrevertSession(sessionId: string) { return this.request(Methods.SessionUnrevert, { sessionId }); }
   compactSession(sessionId: string) { return this.request(Methods.SessionCompact, { sessionId }); }
+  /** The session's own MCP servers (replaces them; they close with this connection). */
+  setSessionMcp(params: T.SessionMcpParams) { return this.request(Methods.SessionMcp, params); }
+  /** Serve the session's file tools from this client (answer `file/read` / `file/write` with onRequest). */
+  setSessionFiles(params: T.SessionFilesParams) { return this.request(Methods.SessionFiles, params); }
 
   /**
    * Follows a session's events (or all, without sessionId), replaying after `since` first.

@@ -61,6 +61,12 @@ export const Methods = {
   ToolApprove: 'tool/approve',
   /** The approvals waiting for an answer. */
   PermissionList: 'permission/list',
+  /** Serve a session's file reads and/or writes from this connection (an editor's buffers) while it is open; both false: the local disk again. The workspace-root checks stay the server's. Not over REST. */
+  SessionFiles: 'session/files',
+  /** A built-in file tool reads a file through the client (only to the connection that sent session/files with `read`). */
+  FileRead: 'file/read',
+  /** A built-in file tool writes a file through the client (only to the connection that sent session/files with `write`). */
+  FileWrite: 'file/write',
   /** Ask the client to approve a tool call (only to clients with capabilities.permissionRequests). */
   PermissionRequest: 'permission/request',
   /** MCP servers with status and tools. */
@@ -79,6 +85,8 @@ export const Methods = {
   McpResources: 'mcp/resources',
   /** Read a resource from its MCP server. */
   McpResourceRead: 'mcp/resource/read',
+  /** Give a session its own MCP servers (replacing those it had): connected at once, their tools offered to that session only, closed when the connection that gave them closes, the session is deleted or `servers` is `{}`. Answers once each is connected or failed. Not over REST (the servers live as long as a connection). */
+  SessionMcp: 'session/mcp',
   /** Prompts of the connected MCP servers, with their arguments. */
   McpPrompts: 'mcp/prompts',
   /** The effective config (secrets removed). */
@@ -116,6 +124,7 @@ export interface ClientRequests {
   'tool/list': { params: T.ToolListParams; result: T.ToolListResult };
   'tool/approve': { params: T.ToolApproveParams; result: T.ToolApproveResult };
   'permission/list': { params: T.PermissionListParams; result: T.PermissionListResult };
+  'session/files': { params: T.SessionFilesParams; result: T.SessionFilesResult };
   'mcp/list': { params: T.Empty; result: T.McpListResult };
   'mcp/connect': { params: T.McpNameParams; result: T.McpServerResult };
   'mcp/disconnect': { params: T.McpNameParams; result: T.McpServerResult };
@@ -124,6 +133,7 @@ export interface ClientRequests {
   'mcp/auth/remove': { params: T.McpNameParams; result: T.McpServerResult };
   'mcp/resources': { params: T.McpServerFilterParams; result: T.McpResourcesResult };
   'mcp/resource/read': { params: T.McpResourceReadParams; result: T.McpResourceReadResult };
+  'session/mcp': { params: T.SessionMcpParams; result: T.SessionMcpResult };
   'mcp/prompts': { params: T.McpServerFilterParams; result: T.McpPromptsResult };
   'config/get': { params: T.Empty; result: T.ConfigGetResult };
   'config/update': { params: T.ConfigUpdateParams; result: T.ConfigGetResult };
@@ -138,6 +148,8 @@ export interface ClientNotifications {
 
 /** Requests the server sends to a client (approvals). */
 export interface ServerRequests {
+  'file/read': { params: T.FileReadParams; result: T.FileReadResult };
+  'file/write': { params: T.FileWriteParams; result: T.Empty };
   'permission/request': { params: T.PermissionRequestParams; result: T.PermissionRequestResult };
 }
 
@@ -147,7 +159,7 @@ export interface ServerNotifications {
 }
 
 /** A definition name of protocol/schema/*.json. */
-export type DefinitionName = 'Session' | 'SessionContext' | 'ModelPrice' | 'SessionStatus' | 'Role' | 'Message' | 'MessageStatus' | 'ContentPart' | 'TextPart' | 'ToolUsePart' | 'ToolResultPart' | 'ImagePart' | 'Usage' | 'ErrorObject' | 'Empty' | 'IdempotencyKey' | 'PlanEntry' | 'FileStatus' | 'FileChangeSummary' | 'SnapshotSkipped' | 'RevertedFile' | 'Config' | 'StoreConfig' | 'ToolsConfig' | 'RunCommandConfig' | 'ModelConfig' | 'ProviderConfig' | 'ProviderDetectionConfig' | 'ApprovalAction' | 'ApprovalRule' | 'ApprovalPolicy' | 'Limits' | 'ConfigGetResult' | 'ConfigUpdateParams' | 'SecurityConfig' | 'ProjectConfigState' | 'ConfigTrustParams' | 'SnapshotsConfig' | 'CompactionConfig' | 'Event' | 'EventType' | 'SessionEventData' | 'SessionDeletedData' | 'MessageEventData' | 'MessageDeltaData' | 'TurnStartedData' | 'TurnCompletedData' | 'UsageUpdatedData' | 'TurnEndedData' | 'ToolEventData' | 'PermissionRequestedData' | 'PermissionResolvedData' | 'ConfigUpdatedData' | 'McpUpdatedData' | 'StreamGapData' | 'TurnDiffData' | 'SessionRevertedData' | 'SessionUnrevertedData' | 'SessionCompactedData' | 'PlanUpdatedData' | 'HealthResult' | 'ErrorBody' | 'InitializeParams' | 'ClientCapabilities' | 'InitializeResult' | 'ServerCapabilities' | 'SnapshotsCapability' | 'McpServerConfig' | 'McpServer' | 'McpListResult' | 'McpNameParams' | 'McpServerResult' | 'McpOAuthConfig' | 'McpAuthStartParams' | 'McpAuthStartResult' | 'McpAuthCallbackParams' | 'McpServerFilterParams' | 'McpResource' | 'McpResourceTemplate' | 'McpResourcesResult' | 'McpResourceReadParams' | 'McpResourceContents' | 'McpResourceReadResult' | 'McpPromptArgument' | 'McpPrompt' | 'McpPromptsResult' | 'McpPromptRef' | 'ResourceRefPart' | 'Provider' | 'ModelInfo' | 'ProviderListParams' | 'ProviderListResult' | 'ProviderAuthParams' | 'ProviderAuthResult' | 'ProviderOauthAuthorizeParams' | 'ProviderOauthAuthorizeResult' | 'ProviderOauthCallbackParams' | 'SessionCreateParams' | 'SessionListParams' | 'SessionListResult' | 'SessionUpdateParams' | 'SessionMessagesParams' | 'SessionMessagesResult' | 'SessionForkParams' | 'SessionIdParams' | 'SessionGetResult' | 'SessionDeleteResult' | 'SessionMessageParams' | 'SessionMessageResult' | 'TurnAccepted' | 'SessionCancelResult' | 'SessionSubscribeParams' | 'SessionSubscribeResult' | 'SessionUnsubscribeParams' | 'SessionUnsubscribeResult' | 'SessionDiffParams' | 'SessionDiffResult' | 'FileDiff' | 'SessionRevertParams' | 'SessionRevertResult' | 'SessionUnrevertResult' | 'SessionCompactResult' | 'Tool' | 'ToolListParams' | 'ToolListResult' | 'CommandSandbox' | 'PermissionDecision' | 'ToolApproveParams' | 'ToolApproveResult' | 'PermissionAnswerer' | 'PermissionListParams' | 'PermissionListResult' | 'PendingPermission' | 'PermissionRequestParams' | 'PermissionRequestResult';
+export type DefinitionName = 'Session' | 'SessionContext' | 'ModelPrice' | 'SessionStatus' | 'Role' | 'Message' | 'MessageStatus' | 'ContentPart' | 'TextPart' | 'ToolUsePart' | 'ToolResultPart' | 'ImagePart' | 'Usage' | 'ErrorObject' | 'Empty' | 'IdempotencyKey' | 'PlanEntry' | 'FileStatus' | 'FileChangeSummary' | 'SnapshotSkipped' | 'RevertedFile' | 'Config' | 'StoreConfig' | 'ToolsConfig' | 'RunCommandConfig' | 'ModelConfig' | 'ProviderConfig' | 'ProviderDetectionConfig' | 'ApprovalAction' | 'ApprovalRule' | 'ApprovalPolicy' | 'Limits' | 'ConfigGetResult' | 'ConfigUpdateParams' | 'SecurityConfig' | 'ProjectConfigState' | 'ConfigTrustParams' | 'SnapshotsConfig' | 'CompactionConfig' | 'Event' | 'EventType' | 'SessionEventData' | 'SessionDeletedData' | 'MessageEventData' | 'MessageDeltaData' | 'TurnStartedData' | 'TurnCompletedData' | 'UsageUpdatedData' | 'TurnEndedData' | 'ToolEventData' | 'PermissionRequestedData' | 'PermissionResolvedData' | 'ConfigUpdatedData' | 'McpUpdatedData' | 'StreamGapData' | 'TurnDiffData' | 'SessionRevertedData' | 'SessionUnrevertedData' | 'SessionCompactedData' | 'PlanUpdatedData' | 'HealthResult' | 'ErrorBody' | 'InitializeParams' | 'ClientCapabilities' | 'InitializeResult' | 'ServerCapabilities' | 'SnapshotsCapability' | 'McpServerConfig' | 'McpServer' | 'McpListResult' | 'McpNameParams' | 'McpServerResult' | 'McpOAuthConfig' | 'McpAuthStartParams' | 'McpAuthStartResult' | 'McpAuthCallbackParams' | 'McpServerFilterParams' | 'SessionMcpParams' | 'SessionMcpResult' | 'McpResource' | 'McpResourceTemplate' | 'McpResourcesResult' | 'McpResourceReadParams' | 'McpResourceContents' | 'McpResourceReadResult' | 'McpPromptArgument' | 'McpPrompt' | 'McpPromptsResult' | 'McpPromptRef' | 'ResourceRefPart' | 'Provider' | 'ModelInfo' | 'ProviderListParams' | 'ProviderListResult' | 'ProviderAuthParams' | 'ProviderAuthResult' | 'ProviderOauthAuthorizeParams' | 'ProviderOauthAuthorizeResult' | 'ProviderOauthCallbackParams' | 'SessionCreateParams' | 'SessionListParams' | 'SessionListResult' | 'SessionUpdateParams' | 'SessionMessagesParams' | 'SessionMessagesResult' | 'SessionForkParams' | 'SessionIdParams' | 'SessionGetResult' | 'SessionDeleteResult' | 'SessionMessageParams' | 'SessionMessageResult' | 'TurnAccepted' | 'SessionCancelResult' | 'SessionSubscribeParams' | 'SessionSubscribeResult' | 'SessionUnsubscribeParams' | 'SessionUnsubscribeResult' | 'SessionDiffParams' | 'SessionDiffResult' | 'FileDiff' | 'SessionRevertParams' | 'SessionRevertResult' | 'SessionUnrevertResult' | 'SessionCompactResult' | 'Tool' | 'ToolListParams' | 'ToolListResult' | 'CommandSandbox' | 'PermissionDecision' | 'ToolApproveParams' | 'ToolApproveResult' | 'PermissionAnswerer' | 'PermissionListParams' | 'PermissionListResult' | 'PendingPermission' | 'PermissionRequestParams' | 'PermissionRequestResult' | 'SessionFilesParams' | 'SessionFilesResult' | 'FileReadParams' | 'FileReadResult' | 'FileWriteParams';
 
 /** A client request (what the dispatcher serves and the handler table must cover). */
 export type ClientRequestName = keyof ClientRequests;
@@ -602,6 +614,35 @@ export const methodTable: MethodTable = {
       "status": 200
     }
   },
+  "session/files": {
+    "kind": "request",
+    "direction": "clientToServer",
+    "group": "tool",
+    "params": "SessionFilesParams",
+    "result": "SessionFilesResult",
+    "summary": "Serve a session's file reads and/or writes from this connection (an editor's buffers) while it is open; both false: the local disk again. The workspace-root checks stay the server's. Not over REST.",
+    "errors": [
+      "NotFound"
+    ]
+  },
+  "file/read": {
+    "kind": "request",
+    "direction": "serverToClient",
+    "group": "tool",
+    "params": "FileReadParams",
+    "result": "FileReadResult",
+    "summary": "A built-in file tool reads a file through the client (only to the connection that sent session/files with `read`).",
+    "errors": []
+  },
+  "file/write": {
+    "kind": "request",
+    "direction": "serverToClient",
+    "group": "tool",
+    "params": "FileWriteParams",
+    "result": "Empty",
+    "summary": "A built-in file tool writes a file through the client (only to the connection that sent session/files with `write`).",
+    "errors": []
+  },
   "permission/request": {
     "kind": "request",
     "direction": "serverToClient",
@@ -745,6 +786,18 @@ export const methodTable: MethodTable = {
       "status": 200
     }
   },
+  "session/mcp": {
+    "kind": "request",
+    "direction": "clientToServer",
+    "group": "mcp",
+    "params": "SessionMcpParams",
+    "result": "SessionMcpResult",
+    "summary": "Give a session its own MCP servers (replacing those it had): connected at once, their tools offered to that session only, closed when the connection that gave them closes, the session is deleted or `servers` is `{}`. Answers once each is connected or failed. Not over REST (the servers live as long as a connection).",
+    "errors": [
+      "NotFound",
+      "LimitExceeded"
+    ]
+  },
   "mcp/prompts": {
     "kind": "request",
     "direction": "clientToServer",
@@ -815,7 +868,7 @@ export const methodTable: MethodTable = {
 /** Client requests with a REST route, in manifest order. */
 export const restMethods: readonly RestMethodName[] = ["session/create","session/list","session/get","session/update","session/messages","session/fork","session/delete","session/message","session/cancel","session/diff","session/revert","session/unrevert","session/compact","provider/list","provider/auth","provider/oauth/authorize","provider/oauth/callback","tool/list","tool/approve","permission/list","mcp/list","mcp/connect","mcp/disconnect","mcp/auth/start","mcp/auth/callback","mcp/auth/remove","mcp/resources","mcp/resource/read","mcp/prompts","config/get","config/update","config/trust"];
 
-const clientRequestNames: ReadonlySet<string> = new Set<ClientRequestName>(["initialize","shutdown","session/create","session/list","session/get","session/update","session/messages","session/fork","session/delete","session/message","session/cancel","session/diff","session/revert","session/unrevert","session/compact","session/subscribe","session/unsubscribe","provider/list","provider/auth","provider/oauth/authorize","provider/oauth/callback","tool/list","tool/approve","permission/list","mcp/list","mcp/connect","mcp/disconnect","mcp/auth/start","mcp/auth/callback","mcp/auth/remove","mcp/resources","mcp/resource/read","mcp/prompts","config/get","config/update","config/trust"]);
+const clientRequestNames: ReadonlySet<string> = new Set<ClientRequestName>(["initialize","shutdown","session/create","session/list","session/get","session/update","session/messages","session/fork","session/delete","session/message","session/cancel","session/diff","session/revert","session/unrevert","session/compact","session/subscribe","session/unsubscribe","provider/list","provider/auth","provider/oauth/authorize","provider/oauth/callback","tool/list","tool/approve","permission/list","session/files","mcp/list","mcp/connect","mcp/disconnect","mcp/auth/start","mcp/auth/callback","mcp/auth/remove","mcp/resources","mcp/resource/read","session/mcp","mcp/prompts","config/get","config/update","config/trust"]);
 
 /** Whether a method name (from the wire) is a client request. */
 export function isClientRequest(name: string): name is ClientRequestName {

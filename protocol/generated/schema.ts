@@ -2093,6 +2093,10 @@ export const schemaBundle = {
             "$ref": "#/definitions/Tool"
           },
           "description": "Its tools, as the model sees them."
+        },
+        "sessionId": {
+          "type": "string",
+          "description": "Set for a session's own server (session/mcp): its tools are offered to that session only."
         }
       }
     },
@@ -2230,6 +2234,56 @@ export const schemaBundle = {
           "type": "string",
           "minLength": 1,
           "description": "Only this server. Default: every connected server."
+        },
+        "sessionId": {
+          "type": "string",
+          "minLength": 1,
+          "description": "Also that session's own servers (session/mcp); a session server shadows a configured one of the same name."
+        }
+      }
+    },
+    "SessionMcpParams": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "sessionId",
+        "servers"
+      ],
+      "properties": {
+        "sessionId": {
+          "type": "string",
+          "minLength": 1,
+          "description": "The session."
+        },
+        "servers": {
+          "type": "object",
+          "maxProperties": 20,
+          "propertyNames": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 64,
+            "pattern": "^[A-Za-z0-9_.-]+$"
+          },
+          "additionalProperties": {
+            "$ref": "#/definitions/McpServerConfig"
+          },
+          "description": "The session's own MCP servers by name, replacing those it had (`{}` removes them). Each is connected at once (`autoConnect` is implied); `oauth` sign-in is not offered for them."
+        }
+      }
+    },
+    "SessionMcpResult": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "servers"
+      ],
+      "properties": {
+        "servers": {
+          "type": "array",
+          "items": {
+            "$ref": "#/definitions/McpServer"
+          },
+          "description": "The session's own servers, each connected or failed (with its error)."
         }
       }
     },
@@ -2351,6 +2405,11 @@ export const schemaBundle = {
           "minLength": 1,
           "maxLength": 8192,
           "description": "The resource URI; the MCP server reads it, agentd never opens it itself."
+        },
+        "sessionId": {
+          "type": "string",
+          "minLength": 1,
+          "description": "Look in that session's own servers (session/mcp) first."
         }
       }
     },
@@ -2533,7 +2592,7 @@ export const schemaBundle = {
         "server": {
           "type": "string",
           "minLength": 1,
-          "description": "The MCP server's config name."
+          "description": "The MCP server's name: a server of the session (session/mcp) first, else a configured one."
         },
         "uri": {
           "type": "string",
@@ -3764,6 +3823,105 @@ export const schemaBundle = {
           "type": "string",
           "maxLength": 2000,
           "description": "Why (on deny, passed to the model)."
+        }
+      }
+    },
+    "SessionFilesParams": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "sessionId"
+      ],
+      "properties": {
+        "sessionId": {
+          "type": "string",
+          "minLength": 1,
+          "description": "The session."
+        },
+        "read": {
+          "type": "boolean",
+          "description": "The built-in file tools read files through this connection (`file/read`: the editor's buffers, unsaved changes included). Default false."
+        },
+        "write": {
+          "type": "boolean",
+          "description": "The built-in file tools write files through this connection (`file/write`: into the editor's buffers). Default false."
+        }
+      }
+    },
+    "SessionFilesResult": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "sessionId",
+        "read",
+        "write"
+      ],
+      "properties": {
+        "sessionId": {
+          "type": "string",
+          "description": "The session."
+        },
+        "read": {
+          "type": "boolean",
+          "description": "Reads now go through this connection."
+        },
+        "write": {
+          "type": "boolean",
+          "description": "Writes now go through this connection."
+        }
+      }
+    },
+    "FileReadParams": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "sessionId",
+        "path"
+      ],
+      "properties": {
+        "sessionId": {
+          "type": "string",
+          "description": "The session whose tool reads."
+        },
+        "path": {
+          "type": "string",
+          "description": "Absolute path, already checked to lie inside the session's workspace root."
+        }
+      }
+    },
+    "FileReadResult": {
+      "type": "object",
+      "additionalProperties": true,
+      "required": [
+        "content"
+      ],
+      "properties": {
+        "content": {
+          "type": "string",
+          "description": "The file's text as the client has it (its unsaved buffer, or the file). At most 10 MiB."
+        }
+      }
+    },
+    "FileWriteParams": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "sessionId",
+        "path",
+        "content"
+      ],
+      "properties": {
+        "sessionId": {
+          "type": "string",
+          "description": "The session whose tool writes."
+        },
+        "path": {
+          "type": "string",
+          "description": "Absolute path, already checked to lie inside the session's workspace root; the client creates the file if it does not exist."
+        },
+        "content": {
+          "type": "string",
+          "description": "The whole new text."
         }
       }
     }

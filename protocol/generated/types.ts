@@ -1323,6 +1323,10 @@ export interface McpServer {
    * Its tools, as the model sees them.
    */
   tools: Tool[];
+  /**
+   * Set for a session's own server (session/mcp): its tools are offered to that session only.
+   */
+  sessionId?: string;
 }
 /**
  * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
@@ -1714,6 +1718,36 @@ export interface McpServerFilterParams {
    * Only this server. Default: every connected server.
    */
   name?: string;
+  /**
+   * Also that session's own servers (session/mcp); a session server shadows a configured one of the same name.
+   */
+  sessionId?: string;
+}
+/**
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "SessionMcpParams".
+ */
+export interface SessionMcpParams {
+  /**
+   * The session.
+   */
+  sessionId: string;
+  /**
+   * The session's own MCP servers by name, replacing those it had (`{}` removes them). Each is connected at once (`autoConnect` is implied); `oauth` sign-in is not offered for them.
+   */
+  servers: {
+    [k: string]: McpServerConfig | undefined;
+  };
+}
+/**
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "SessionMcpResult".
+ */
+export interface SessionMcpResult {
+  /**
+   * The session's own servers, each connected or failed (with its error).
+   */
+  servers: McpServer[];
 }
 /**
  * A resource an MCP server offers.
@@ -1810,6 +1844,10 @@ export interface McpResourceReadParams {
    * The resource URI; the MCP server reads it, agentd never opens it itself.
    */
   uri: string;
+  /**
+   * Look in that session's own servers (session/mcp) first.
+   */
+  sessionId?: string;
 }
 /**
  * One part of a resource's contents: `text` or `blob`.
@@ -1948,7 +1986,7 @@ export interface McpPromptRef {
 export interface ResourceRefPart {
   type: 'resource';
   /**
-   * The MCP server's config name.
+   * The MCP server's name: a server of the session (session/mcp) first, else a configured one.
    */
   server: string;
   /**
@@ -2701,4 +2739,83 @@ export interface PermissionRequestResult {
    */
   reason?: string;
   [k: string]: unknown | undefined;
+}
+/**
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "SessionFilesParams".
+ */
+export interface SessionFilesParams {
+  /**
+   * The session.
+   */
+  sessionId: string;
+  /**
+   * The built-in file tools read files through this connection (`file/read`: the editor's buffers, unsaved changes included). Default false.
+   */
+  read?: boolean;
+  /**
+   * The built-in file tools write files through this connection (`file/write`: into the editor's buffers). Default false.
+   */
+  write?: boolean;
+}
+/**
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "SessionFilesResult".
+ */
+export interface SessionFilesResult {
+  /**
+   * The session.
+   */
+  sessionId: string;
+  /**
+   * Reads now go through this connection.
+   */
+  read: boolean;
+  /**
+   * Writes now go through this connection.
+   */
+  write: boolean;
+}
+/**
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "FileReadParams".
+ */
+export interface FileReadParams {
+  /**
+   * The session whose tool reads.
+   */
+  sessionId: string;
+  /**
+   * Absolute path, already checked to lie inside the session's workspace root.
+   */
+  path: string;
+}
+/**
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "FileReadResult".
+ */
+export interface FileReadResult {
+  /**
+   * The file's text as the client has it (its unsaved buffer, or the file). At most 10 MiB.
+   */
+  content: string;
+  [k: string]: unknown | undefined;
+}
+/**
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "FileWriteParams".
+ */
+export interface FileWriteParams {
+  /**
+   * The session whose tool writes.
+   */
+  sessionId: string;
+  /**
+   * Absolute path, already checked to lie inside the session's workspace root; the client creates the file if it does not exist.
+   */
+  path: string;
+  /**
+   * The whole new text.
+   */
+  content: string;
 }

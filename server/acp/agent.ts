@@ -12,7 +12,7 @@ import {
   AgentClient, RpcResponseError, type Connector, type Provider, type Session, type TurnAccepted, type TypedEvent,
 } from '../../protocol/client/node.js';
 import {
-  eventUpdates, isMode, messageUpdates, modeState, OutputTails, PERMISSION_OPTIONS, permissionDecision, promptContent, stopReason, toolCall, withMode,
+  eventUpdates, isMode, mcpServers, messageUpdates, modeState, OutputTails, PERMISSION_OPTIONS, permissionDecision, planUpdate, promptContent, stopReason, toolCall, withMode,
 } from './translate.js';
 
 export interface AcpAgentOptions {
@@ -41,6 +41,8 @@ interface Followed {
   running?: { turnId?: string; cancelled: boolean };
   ends: Map<string, TypedEvent>;
   onEnd?: () => void;
+  /** This editor gave the session MCP servers (session/mcp). */
+  mcp?: boolean;
 }
 
 /** agentd's errors as ACP's: no provider credential is ACP's auth-required. */
@@ -122,6 +124,26 @@ export async function serveAcp(stream: acp.Stream, opts: AcpAgentOptions): Promi
     }
   });
 
+  // The editor's file system (fs/read_text_file, fs/write_text_file) serves the built-in file
+  // tools of its sessions: agentd checks each path against the workspace root before asking.
+  const fromEditor = (sessionId: string) => {
+    if (!editor || !followed.has(sessionId)) throw new RpcResponseError(-32602, `session ${sessionId} is not one of this editor's`);
+    return editor;
+  };
+  agentd.onServerRequest('file/read', async (p, signal) => {
+    const r = await fromEditor(p.sessionId).request(acp.methods.client.fs.readTextFile, { sessionId: p.sessionId, path: p.path }, { cancellationSignal: signal, stopWaitingOnCancel: true });
+    return { content: r.content };
+  });
+  agentd.onServerRequest('file/write', async (p, signal) => {
+    await fromEditor(p.sessionId).request(acp.methods.client.fs.writeTextFile, { sessionId: p.sessionId, path: p.path, content: p.content }, { cancellationSignal: signal, stopWaitingOnCancel: true });
+    return {};
+  });
+  const bindFiles = async (sessionId: string) => {
+    const read = clientCaps.fs?.readTextFile === true;
+    const write = clientCaps.fs?.writeTextFile === true;
+    if (read || write) await agentd.setSessionFiles({ sessionId, read, write });
+  };
+
   const follow = async (session: Session): Promise<Followed> => {
     let f = followed.get(session.id);
     if (!f) {
@@ -148,6 +170,19 @@ export async function serveAcp(stream: acp.Stream, opts: AcpAgentOptions): Promi
     }];
   };
   const sessionResult = async (s: Session) => ({ modes: modeState(s.policy), configOptions: await configOptions(s) });
+  /** The editor's MCP servers for this session (session/mcp); none given: none set. */
+  const mcpOf = (list: acp.McpServer[] | undefined) => {
+    try {
+      return mcpServers(list);
+    } catch (err) {
+      throw acp.RequestError.invalidParams({ mcpServers: list?.length }, (err as Error).message);
+    }
+  };
+  const attachMcp = async (f: Followed, servers: ReturnType<typeof mcpServers>) => {
+    if (!Object.keys(servers).length) return;
+    await agentd.setSessionMcp({ sessionId: f.session.id, servers });
+    f.mcp = true;
+  };
   const absolute = (cwd: string) => {
     if (!isAbsolute(cwd)) throw acp.RequestError.invalidParams({ cwd }, 'cwd must be an absolute path');
     return cwd;
@@ -163,7 +198,7 @@ export async function serveAcp(stream: acp.Stream, opts: AcpAgentOptions): Promi
       agentCapabilities: {
         loadSession: true,
         promptCapabilities: { image: true, audio: false, embeddedContext: true },
-        mcpCapabilities: { http: true, sse: false },
+        mcpCapabilities: { http: true, sse: true },
         sessionCapabilities: { list: {}, close: {} },
       },
       agentInfo: { name: 'agentd', title: 'agentd', version: opts.version },
@@ -177,13 +212,18 @@ export async function serveAcp(stream: acp.Stream, opts: AcpAgentOptions): Promi
   }));
 
   app.onRequest(acp.methods.agent.session.new, guard(async ({ params }) => {
-    const session = await agentd.createSession({ workspaceRoot: absolute(params.cwd) });
-    await follow(session);
+    const cwd = absolute(params.cwd);
+    const servers = mcpOf(params.mcpServers); // refused before a session is made
+    const session = await agentd.createSession({ workspaceRoot: cwd });
+    const f = await follow(session);
+    await bindFiles(session.id);
+    await attachMcp(f, servers);
     return { sessionId: session.id, ...(await sessionResult(session)) };
   }));
 
   app.onRequest(acp.methods.agent.session.load, guard(async ({ params }) => {
     absolute(params.cwd);
+    const servers = mcpOf(params.mcpServers);
     const got = await agentd.getSession(params.sessionId);
     const messages = [...got.messages];
     for (let before = got.messagesCursor; before && messages.length < MAX_REPLAY_MESSAGES;) {
@@ -192,8 +232,11 @@ export async function serveAcp(stream: acp.Stream, opts: AcpAgentOptions): Promi
       before = page.nextCursor;
     }
     const f = await follow(got.session);
+    await bindFiles(got.session.id);
+    await attachMcp(f, servers);
     const calls = new Map<string, { tool: string; input: Record<string, unknown> }>();
     for (const m of messages.slice(-MAX_REPLAY_MESSAGES)) for (const u of messageUpdates(got.session.workspaceRoot, m, calls)) send(f, u);
+    if (got.plan.length) send(f, planUpdate(got.plan));
     await f.chain;
     return sessionResult(f.session);
   }));
@@ -209,6 +252,9 @@ export async function serveAcp(stream: acp.Stream, opts: AcpAgentOptions): Promi
     if (f.running) await agentd.cancel(params.sessionId).catch(() => undefined);
     followed.delete(params.sessionId);
     await agentd.unsubscribe({ sessionId: params.sessionId }).catch(() => undefined);
+    // What this editor gave the session goes with it: its file system and its MCP servers.
+    if (clientCaps.fs?.readTextFile || clientCaps.fs?.writeTextFile) await agentd.setSessionFiles({ sessionId: params.sessionId, read: false, write: false }).catch(() => undefined);
+    if (f.mcp) await agentd.setSessionMcp({ sessionId: params.sessionId, servers: {} }).catch(() => undefined);
     return {};
   }));
 
@@ -232,9 +278,17 @@ export async function serveAcp(stream: acp.Stream, opts: AcpAgentOptions): Promi
   app.onRequest(acp.methods.agent.session.prompt, guard(async ({ params, signal }) => {
     const f = mustFollow(params.sessionId);
     if (f.running) throw acp.RequestError.invalidRequest(undefined, 'a prompt is already running in this session');
+    // resource_links to what the session's MCP servers (its own and configured ones) list are read from them.
+    let serverOf: ((uri: string) => string | undefined) | undefined;
+    if (params.prompt.some((b) => b.type === 'resource_link')) {
+      const listed = await agentd.request('mcp/resources', { sessionId: f.session.id }).catch(() => ({ resources: [] }));
+      const byUri = new Map<string, string>();
+      for (const r of listed.resources) if (!byUri.has(r.uri)) byUri.set(r.uri, r.server);
+      serverOf = (uri) => byUri.get(uri);
+    }
     let content;
     try {
-      content = promptContent(params.prompt);
+      content = promptContent(params.prompt, serverOf);
     } catch (err) {
       throw acp.RequestError.invalidParams(undefined, (err as Error).message);
     }

@@ -5,7 +5,7 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import type * as acp from '@agentclientprotocol/sdk';
-import type { ApprovalPolicy, ApprovalRule, ImagePart, Message, PermissionDecision, TextPart, ToolResultPart, TypedEvent } from '../../protocol/client/node.js';
+import type { ApprovalPolicy, ApprovalRule, ImagePart, PlanEntry, McpServerConfig, Message, PermissionDecision, ResourceRefPart, TextPart, ToolResultPart, TypedEvent } from '../../protocol/client/node.js';
 
 type Input = Record<string, unknown>;
 const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
@@ -26,6 +26,7 @@ export function toolKind(tool: string): acp.ToolKind {
     case 'list_files':
     case 'grep': return 'search';
     case 'run_command': return 'execute';
+    case 'todo_write': return 'think';
     default: return /fetch/i.test(tool) ? 'fetch' : /delete|remove/i.test(tool) ? 'delete' : 'other';
   }
 }
@@ -42,6 +43,7 @@ export function toolTitle(tool: string, input: Input): string {
     case 'list_files': return `List ${str(input.pattern) ?? '**/*'}${path ? ` in ${path}` : ''}`;
     case 'grep': return `Search ${short(str(input.pattern) ?? '')}${path ? ` in ${path}` : ''}`;
     case 'run_command': return `Run ${short(str(input.command) ?? '')}`;
+    case 'todo_write': return 'Update the plan';
   }
   const mcp = /^mcp__(.+?)__(.+)$/.exec(tool);
   return mcp ? `${mcp[2]} (MCP ${mcp[1]})` : tool;
@@ -96,6 +98,11 @@ export class OutputTails {
   end(callId: string) { this.tails.delete(callId); }
 }
 
+/** agentd's plan (todo_write) as ACP's `plan` update: the whole list each time, priority `medium` when unset. */
+export function planUpdate(entries: PlanEntry[]): acp.SessionUpdate {
+  return { sessionUpdate: 'plan', entries: entries.map((e) => ({ content: e.content, status: e.status, priority: e.priority ?? 'medium' })) };
+}
+
 /** A live agentd event as the session/updates it becomes (none for most events). */
 export function eventUpdates(root: string, e: TypedEvent, tails: OutputTails): acp.SessionUpdate[] {
   switch (e.type) {
@@ -109,6 +116,8 @@ export function eventUpdates(root: string, e: TypedEvent, tails: OutputTails): a
     case 'tool.failed':
       tails.end(e.data.callId);
       return [toolDone(root, e.data.callId, e.data.tool, e.data.input ?? {}, e.data.result, e.type === 'tool.failed')];
+    case 'plan.updated':
+      return [planUpdate(e.data.entries)];
     case 'usage.updated':
       return [{
         sessionUpdate: 'usage_update', used: e.data.context.usedTokens, size: e.data.context.windowTokens ?? 0,
@@ -141,9 +150,13 @@ export function messageUpdates(root: string, m: Message, calls: Map<string, { to
 /** Largest embedded resource text included in a prompt. */
 const MAX_RESOURCE_CHARS = 1024 * 1024;
 
-/** ACP prompt blocks as the user message's content parts. Throws a message for what cannot be sent. */
-export function promptContent(blocks: acp.ContentBlock[]): Array<TextPart | ImagePart> {
-  const parts: Array<TextPart | ImagePart> = [];
+/**
+ * ACP prompt blocks as the user message's content parts. A `resource_link` whose URI a connected
+ * MCP server lists (`serverOf`) becomes an MCP resource part, which agentd reads from that server.
+ * Throws a message for what cannot be sent.
+ */
+export function promptContent(blocks: acp.ContentBlock[], serverOf: (uri: string) => string | undefined = () => undefined): Array<TextPart | ImagePart | ResourceRefPart> {
+  const parts: Array<TextPart | ImagePart | ResourceRefPart> = [];
   for (const b of blocks) {
     switch (b.type) {
       case 'text':
@@ -152,9 +165,15 @@ export function promptContent(blocks: acp.ContentBlock[]): Array<TextPart | Imag
       case 'image':
         parts.push({ type: 'image', mediaType: b.mimeType, data: b.data });
         break;
-      case 'resource_link':
+      case 'resource_link': {
+        const server = b.uri.length <= 8192 ? serverOf(b.uri) : undefined;
+        if (server) {
+          parts.push({ type: 'resource', server, uri: b.uri });
+          break;
+        }
         parts.push({ type: 'text', text: `[${b.title ?? b.name}](${b.uri})${b.description ? ` ${b.description}` : ''}` });
         break;
+      }
       case 'resource': {
         const r = b.resource;
         if ('text' in r) {
@@ -169,6 +188,29 @@ export function promptContent(blocks: acp.ContentBlock[]): Array<TextPart | Imag
     }
   }
   return parts;
+}
+
+/** Most MCP servers one session/new or session/load may give (session/mcp's bound). */
+const MAX_SESSION_MCP = 20;
+const pairs = (xs: Array<{ name: string; value: string }> | undefined) => Object.fromEntries((xs ?? []).map((x) => [x.name, x.value]));
+
+/**
+ * ACP's `mcpServers` as session/mcp's `servers`, by name (a name is made of letters, digits,
+ * `_`, `.` and `-`: anything else becomes `_`). Throws a message for what cannot be served.
+ */
+export function mcpServers(list: acp.McpServer[] | undefined): Record<string, McpServerConfig> {
+  const out: Record<string, McpServerConfig> = {};
+  if ((list?.length ?? 0) > MAX_SESSION_MCP) throw new Error(`at most ${MAX_SESSION_MCP} MCP servers per session`);
+  for (const s of list ?? []) {
+    const name = s.name.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64) || 'mcp';
+    if (Object.hasOwn(out, name)) throw new Error(`two MCP servers named ${name}`);
+    if ('type' in s && (s.type === 'http' || s.type === 'sse')) out[name] = { type: s.type, url: s.url, headers: pairs(s.headers) };
+    else {
+      const st = s as acp.McpServerStdio;
+      out[name] = { type: 'stdio', command: st.command, args: st.args ?? [], env: pairs(st.env) };
+    }
+  }
+  return out;
 }
 
 /** agentd's turn.completed stop reason as ACP's. */

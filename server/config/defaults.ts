@@ -53,6 +53,10 @@ export const DEFAULT_MAX_TOKENS = 4096;
 /** `mcpServers.<name>.timeoutMs` (one tool call) and `connectTimeoutMs` (connect and list tools). */
 export const DEFAULT_MCP_TIMEOUT_MS = 60_000;
 export const DEFAULT_MCP_CONNECT_TIMEOUT_MS = 30_000;
+/** Most MCP servers of sessions (session/mcp) connected at once, over all sessions (each may be a process). */
+export const MAX_SESSION_MCP_SERVERS = 64;
+/** How long a built-in file tool waits for a client's file/read or file/write (session/files). */
+export const CLIENT_FILE_TIMEOUT_MS = 30_000;
 /** A tool call that timed out is followed by a ping bounded by this, to tell a hung server from a slow tool. */
 export const MCP_PING_TIMEOUT_MS = 5_000;
 

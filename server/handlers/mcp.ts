@@ -1,19 +1,28 @@
-/** mcp/*: MCP servers (server/mcp/manager.ts). */
+/** mcp/*: MCP servers (server/mcp/manager.ts), and session/mcp: a session's own (server/mcp/session.ts). */
 import type { McpManager } from '../mcp/manager.js';
+import type { SessionMcp } from '../mcp/session.js';
 import type { HandlerTable } from '../rpc/dispatcher.js';
+import type { SessionService } from '../session/service.js';
 
 export interface McpHandlerDeps {
-  mcp: Pick<McpManager, 'servers' | 'connect' | 'disconnect' | 'authStart' | 'authCallback' | 'authRemove' | 'resources' | 'prompts' | 'readResource'>;
+  mcp: Pick<McpManager, 'servers' | 'connect' | 'disconnect' | 'authStart' | 'authCallback' | 'authRemove'>;
+  sessionMcp: Pick<SessionMcp, 'set' | 'resources' | 'prompts' | 'readResource'>;
+  sessions: Pick<SessionService, 'require'>;
 }
 
-export const mcpHandlers = ({ mcp }: McpHandlerDeps) => ({
-  'mcp/list': () => ({ servers: mcp.servers() }),
-  'mcp/connect': async (p) => ({ server: await mcp.connect(p.name) }),
-  'mcp/disconnect': async (p) => ({ server: await mcp.disconnect(p.name) }),
-  'mcp/auth/start': (p) => mcp.authStart(p.name, p.redirectUri),
-  'mcp/auth/callback': async (p) => ({ server: await mcp.authCallback(p.name, p.code, p.state) }),
-  'mcp/auth/remove': async (p) => ({ server: await mcp.authRemove(p.name) }),
-  'mcp/resources': (p) => mcp.resources(p.name),
-  'mcp/resource/read': (p, { signal }) => mcp.readResource(p.name, p.uri, signal),
-  'mcp/prompts': (p) => mcp.prompts(p.name),
-}) satisfies Partial<HandlerTable>;
+export const mcpHandlers = ({ mcp, sessionMcp, sessions }: McpHandlerDeps) => {
+  /** A given sessionId must name a session. */
+  const known = (sessionId?: string) => { if (sessionId !== undefined) sessions.require(sessionId); return sessionId; };
+  return {
+    'mcp/list': () => ({ servers: mcp.servers() }),
+    'mcp/connect': async (p) => ({ server: await mcp.connect(p.name) }),
+    'mcp/disconnect': async (p) => ({ server: await mcp.disconnect(p.name) }),
+    'mcp/auth/start': (p) => mcp.authStart(p.name, p.redirectUri),
+    'mcp/auth/callback': async (p) => ({ server: await mcp.authCallback(p.name, p.code, p.state) }),
+    'mcp/auth/remove': async (p) => ({ server: await mcp.authRemove(p.name) }),
+    'mcp/resources': (p) => sessionMcp.resources(p.name, known(p.sessionId)),
+    'mcp/resource/read': (p, { signal }) => sessionMcp.readResource(p.name, p.uri, signal, known(p.sessionId)),
+    'mcp/prompts': (p) => sessionMcp.prompts(p.name, known(p.sessionId)),
+    'session/mcp': async (p, { peer }) => ({ servers: await sessionMcp.set(sessions.require(p.sessionId), p.servers, peer) }),
+  } satisfies Partial<HandlerTable>;
+};

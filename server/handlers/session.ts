@@ -8,7 +8,7 @@ import type { ConfigService } from '../config/service.js';
 import type { EventLog } from '../events/log.js';
 import type { Logger } from '../log.js';
 import type { SessionService } from '../session/service.js';
-import type { McpManager } from '../mcp/manager.js';
+import type { SessionMcp } from '../mcp/session.js';
 import type { TurnRunner } from '../turn/runner.js';
 
 export interface SessionHandlerDeps {
@@ -16,25 +16,30 @@ export interface SessionHandlerDeps {
   turns: Pick<TurnRunner, 'start' | 'cancel'>;
   approvals: Pick<ApprovalService, 'watch' | 'subscribed'>;
   config: Pick<ConfigService, 'limits'>;
-  mcp: Pick<McpManager, 'userContent'>;
+  /** MCP resource reads and prompts (a session's own servers first); a deleted session's servers close. */
+  sessionMcp: Pick<SessionMcp, 'userContent' | 'drop'>;
   events: EventLog;
   log: Logger;
 }
 
-export const sessionHandlers = ({ sessions, turns, approvals, config, events, log, mcp }: SessionHandlerDeps) => ({
+export const sessionHandlers = ({ sessions, turns, approvals, config, events, log, sessionMcp }: SessionHandlerDeps) => ({
   'session/create': (p) => sessions.create(p),
   'session/list': (p) => sessions.list(p),
   'session/get': (p) => sessions.get(p.sessionId),
   'session/update': (p) => sessions.update(p),
   'session/messages': (p) => sessions.messages(p),
   'session/fork': (p) => sessions.fork(p),
-  'session/delete': (p) => sessions.delete(p.sessionId),
+  'session/delete': async (p) => {
+    const r = await sessions.delete(p.sessionId);
+    await sessionMcp.drop(p.sessionId);
+    return r;
+  },
 
   'session/message': async (p, { peer, signal, respondAsync }) => {
     // MCP resource references are read and a prompt run before the turn starts.
     const needsMcp = p.prompt !== undefined || (Array.isArray(p.content) && p.content.some((x) => x.type === 'resource'));
     if (needsMcp) sessions.require(p.sessionId);
-    const content = needsMcp ? await mcp.userContent(p, signal) : (p.content as string | Array<TextPart | ImagePart> | undefined);
+    const content = needsMcp ? await sessionMcp.userContent(p.sessionId, p, signal) : (p.content as string | Array<TextPart | ImagePart> | undefined);
     if (content === undefined) throw RpcError.invalidParams('content', 'is required unless `prompt` is given');
     const turn = turns.start(p.sessionId, content);
     if (p.async || respondAsync) return { sessionId: p.sessionId, turnId: turn.turnId, status: 'accepted' as const };

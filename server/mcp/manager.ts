@@ -171,7 +171,12 @@ export interface McpManagerDeps {
   /** Base of relative `cwd`s of stdio servers. */
   cwd: string;
   /** OAuth sign-in of HTTP servers (tokens in the data dir). */
-  auth: Pick<McpAuth, 'connectProvider' | 'start' | 'callback' | 'remove'>;
+  auth: Pick<McpAuth, 'start' | 'callback' | 'remove'> & {
+    /** The OAuth provider of an HTTP server's transport; undefined: no sign-in (a session's own servers). */
+    connectProvider(name: string, cfg: McpServerConfig): ReturnType<McpAuth['connectProvider']> | undefined;
+  };
+  /** Set for a session's own servers (session/mcp): views carry it and events are that session's. */
+  sessionId?: string;
 }
 
 export class McpManager implements ToolSource {
@@ -214,6 +219,7 @@ export class McpManager implements ToolSource {
       ...(c.error ? { error: c.error } : {}),
       ...(c.serverInfo ? { serverInfo: c.serverInfo } : {}),
       tools: c.tools,
+      ...(this.deps.sessionId ? { sessionId: this.deps.sessionId } : {}),
     };
   }
 
@@ -229,8 +235,9 @@ export class McpManager implements ToolSource {
 
   private publish(c: Conn) {
     const data = { server: this.view(c) };
-    this.deps.events.append(null, 'mcp.updated', data);
-    this.deps.events.append(null, 'mcp.status', data);
+    const sessionId = this.deps.sessionId ?? null;
+    this.deps.events.append(sessionId, 'mcp.updated', data);
+    this.deps.events.append(sessionId, 'mcp.status', data);
   }
 
   private set(c: Conn, status: Status, error?: string) {
@@ -437,8 +444,10 @@ export class McpManager implements ToolSource {
    * The user content of a session/message: `resource` parts are read and become text headed by
    * their URI (an image blob an image); a `prompt` is run and its messages come first, every
    * one as the user's text (a prompt cannot speak for the assistant: other roles are labelled).
+   * `lookup` names another manager for a server (a session's own, session/mcp); else this one.
    */
-  async userContent(p: Pick<SessionMessageParams, 'content' | 'prompt'>, signal?: AbortSignal): Promise<UserContent> {
+  async userContent(p: Pick<SessionMessageParams, 'content' | 'prompt'>, signal?: AbortSignal, lookup?: (server: string) => McpManager | undefined): Promise<UserContent> {
+    const of = (server: string) => lookup?.(server) ?? this;
     const parts: Array<TextPart | ImagePart> = [];
     let left = MAX_MCP_CONTENT_CHARS;
     const add = (part: TextPart | ImagePart) => {
@@ -453,7 +462,7 @@ export class McpManager implements ToolSource {
     };
     if (p.prompt) {
       const { server, name, arguments: args } = p.prompt;
-      const c = this.connected(server);
+      const c = of(server).connected(server);
       let r;
       try {
         r = await c.client.getPrompt({ name, arguments: (args ?? {}) as Record<string, string> }, { timeout: this.timeout(c), signal });
@@ -474,7 +483,7 @@ export class McpManager implements ToolSource {
       if (refs > MAX_RESOURCE_REFS) throw RpcError.invalidParams('content', `has ${refs} resource references; at most ${MAX_RESOURCE_REFS}`);
       for (const part of content) {
         if (part.type !== 'resource') { add(part); continue; }
-        const read = await this.readResource(part.server, part.uri, signal);
+        const read = await of(part.server).readResource(part.server, part.uri, signal);
         if (read.contents.length === 0) add({ type: 'text', text: `Resource ${part.uri} (MCP server ${part.server}): empty` });
         for (const x of read.contents) {
           add(convertContent({ type: 'resource', resource: { ...x, uri: x.uri } }) as TextPart | ImagePart);
@@ -493,6 +502,11 @@ export class McpManager implements ToolSource {
     if (announce) this.set(c, status, error);
     else { c.status = status; this.clearLists(c); }
     await client?.close().catch(() => {});
+  }
+
+  /** Whether a server of this name is set up here (connected or not). */
+  hasServer(name: string): boolean {
+    return this.conns.has(name);
   }
 
   has(name: string): boolean {

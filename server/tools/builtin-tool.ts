@@ -1,5 +1,6 @@
 /** What a built-in tool is and what it gets to run (its own file: the tools and their host both import it). */
 import type { Limits } from '../../protocol/index.js';
+import type { FileAccess } from './client-files.js';
 import type { ToolContext } from './host.js';
 import type { ProcessRegistry } from './processes.js';
 import type { CommandSandbox } from './sandbox.js';
@@ -16,6 +17,8 @@ export interface BuiltinContext {
   processes: Pick<ProcessRegistry, 'register' | 'kill'>;
   /** Where run_command's commands run. */
   sandbox: CommandSandbox;
+  /** Set when a client serves the session's files (session/files): reads and/or writes go through it. */
+  files?: FileAccess;
 }
 
 export interface BuiltinTool {

@@ -7,7 +7,8 @@
 import type { Ajv, ValidateFunction } from 'ajv';
 import type { Limits, Tool, ToolResultPart } from '../../protocol/index.js';
 import type { SessionRecord } from '../store/store.js';
-import type { BuiltinContext, BuiltinTool } from './builtin-tool.js';
+import type { BuiltinTool } from './builtin-tool.js';
+import type { ClientFiles } from './client-files.js';
 import { runCommandTool } from './command.js';
 import { editFileTool, grepTool, listFilesTool, readFileTool, writeFileTool } from './files.js';
 import { errorResult, type ToolCall, type ToolContext, type ToolSource } from './host.js';
@@ -41,6 +42,8 @@ export class BuiltinToolHost implements ToolSource {
     readonly sandbox: CommandSandbox = new CommandSandbox({ settings: () => undefined }),
     /** Real paths the file tools never reach (the data directory, should a workspace contain it). */
     private hidden: readonly string[] = [],
+    /** Sessions whose files a client serves (session/files). */
+    private clientFiles?: Pick<ClientFiles, 'access'>,
   ) {
     for (const tool of tools) this.tools.set(tool.name, { tool });
   }
@@ -64,7 +67,7 @@ export class BuiltinToolHost implements ToolSource {
       return errorResult(call, `Invalid input for ${call.name}: ${e ? `${e.instancePath || '(input)'} ${e.message}` : 'does not match the schema'}`);
     }
     try {
-      const text = await entry.tool.run(call.input, { root: ctx.session.workspaceRoot, hidden: this.hidden, signal: ctx.signal, output: ctx.output, limits: this.limits, processes: this.processes, sandbox: this.sandbox });
+      const text = await entry.tool.run(call.input, { root: ctx.session.workspaceRoot, hidden: this.hidden, signal: ctx.signal, output: ctx.output, limits: this.limits, processes: this.processes, sandbox: this.sandbox, files: this.clientFiles?.access(ctx.session.id) });
       return { type: 'tool_result', toolUseId: call.id, content: [{ type: 'text', text }] };
     } catch (err) {
       if (err instanceof ToolError) return errorResult(call, err.message);

@@ -6,7 +6,7 @@
  * their results are checked against the root there.
  */
 import { stat } from 'node:fs/promises';
-import type { BuiltinTool } from './builtin-tool.js';
+import type { BuiltinContext, BuiltinTool } from './builtin-tool.js';
 import { runSearch } from './search.js';
 import { checkPattern, display, readInWorkspace, resolveInWorkspace, ToolError, writeInWorkspace } from './workspace.js';
 
@@ -18,10 +18,25 @@ const MAX_LIST = 1000;
 const DEFAULT_GREP_MATCHES = 200;
 const MAX_GREP_MATCHES = 2000;
 
-async function loadText(root: string, path: string, hidden: readonly string[]): Promise<{ file: string; text: string }> {
+/** A file's text: from the client serving the session's files (still checked against the root), else the disk. */
+async function loadText({ root, hidden, files, signal }: BuiltinContext, path: string): Promise<{ file: string; text: string }> {
+  if (files?.read) {
+    const file = resolveInWorkspace(root, path, hidden);
+    return { file, text: await files.read(file, signal) };
+  }
   const { file, data } = await readInWorkspace(root, path, MAX_FILE_BYTES, hidden);
   if (data.includes(0)) throw new ToolError(`${display(root, file)} is a binary file`);
   return { file, text: data.toString('utf8') };
+}
+
+/** Writes a file: through the client serving the session's files, else to the disk. Returns the real path. */
+async function saveText({ root, hidden, files, signal }: BuiltinContext, path: string, content: string): Promise<string> {
+  if (files?.write) {
+    const file = resolveInWorkspace(root, path, hidden);
+    await files.write(file, content, signal);
+    return file;
+  }
+  return writeInWorkspace(root, path, content, hidden);
 }
 
 const count = (hay: string, needle: string) => {
@@ -42,8 +57,8 @@ export const readFileTool: BuiltinTool = {
       end_line: { type: 'integer', minimum: 1, description: 'Last line to return (inclusive). Default: the last line.' },
     },
   },
-  async run(input, { root, hidden }) {
-    const { text } = await loadText(root, input.path as string, hidden);
+  async run(input, ctx) {
+    const { text } = await loadText(ctx, input.path as string);
     const start = (input.start_line as number | undefined) ?? 1;
     const end = input.end_line as number | undefined;
     if (end !== undefined && end < start) throw new ToolError(`end_line (${end}) is before start_line (${start})`);
@@ -69,10 +84,10 @@ export const writeFileTool: BuiltinTool = {
       content: { type: 'string', description: 'The whole new content.' },
     },
   },
-  async run(input, { root, hidden }) {
+  async run(input, ctx) {
     const content = input.content as string;
-    const file = await writeInWorkspace(root, input.path as string, content, hidden);
-    return `Wrote ${Buffer.byteLength(content)} bytes to ${display(root, file)}`;
+    const file = await saveText(ctx, input.path as string, content);
+    return `Wrote ${Buffer.byteLength(content)} bytes to ${display(ctx.root, file)}`;
   },
 };
 
@@ -89,8 +104,9 @@ export const editFileTool: BuiltinTool = {
       replace_all: { type: 'boolean', description: 'Replace every occurrence. Default false.' },
     },
   },
-  async run(input, { root, hidden }) {
-    const { file, text } = await loadText(root, input.path as string, hidden);
+  async run(input, ctx) {
+    const { root } = ctx;
+    const { file, text } = await loadText(ctx, input.path as string);
     const oldStr = input.old_string as string;
     const newStr = input.new_string as string;
     const n = count(text, oldStr);
@@ -98,7 +114,7 @@ export const editFileTool: BuiltinTool = {
     if (n === 0) throw new ToolError(`old_string not found in ${name}; nothing changed`);
     if (n > 1 && !input.replace_all) throw new ToolError(`old_string occurs ${n} times in ${name}; give more context to make it unique, or set replace_all; nothing changed`);
     const next = input.replace_all ? text.split(oldStr).join(newStr) : text.replace(oldStr, () => newStr);
-    await writeInWorkspace(root, display(root, file), next, hidden);
+    await saveText(ctx, display(root, file), next);
     return `Replaced ${n} occurrence${n === 1 ? '' : 's'} in ${name}`;
   },
 };

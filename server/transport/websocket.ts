@@ -1,6 +1,7 @@
 /**
  * WebSocket transport (ws) at /rpc: one JSON-RPC message per text frame, on the HTTP server
- * that also serves the REST bridge. Batches are corked into one socket write.
+ * that also serves the REST bridge. Batches are corked into one socket write. `/acp` (ACP, when
+ * the caller serves it) is admitted by the same checks and handed over once upgraded.
  */
 import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
@@ -27,6 +28,7 @@ export interface WebSocketDeps extends JsonRpcPeerDeps {
 }
 
 export const RPC_PATH = '/rpc';
+export const ACP_PATH = '/acp';
 /** Close code of a peer disconnected for not reading (1008: policy violation). */
 export const WS_CLOSE_TOO_SLOW = 1008;
 
@@ -87,6 +89,8 @@ export interface WebSocketOptions {
   guard?: UpgradeGuard;
   /** Rate limiting of inbound messages (and upgrades) per client: 0 admits, otherwise seconds to wait. */
   limit?: (req: IncomingMessage, principal: string) => (() => number) | undefined;
+  /** Serves an admitted upgrade at ACP_PATH (absent: /acp is not found). */
+  acp?: (ws: WebSocket, req: IncomingMessage, principal: string, admit?: () => number) => void;
 }
 
 /** Node emits 'upgrade' for any Upgrade header (h2c from `curl --http2` too); only these are ours. */
@@ -174,8 +178,9 @@ export function attachWebSocket(core: WebSocketDeps, server: Server, opts: WebSo
     } catch {
       return refuseUpgrade(socket, { status: 400, code: ErrorCodes.InvalidRequest, message: 'malformed request target' });
     }
-    const verdict = path !== RPC_PATH
-      ? { ok: false as const, status: 404, code: ErrorCodes.MethodNotFound, message: `No WebSocket endpoint at ${path}; use ${RPC_PATH}` }
+    const acp = path === ACP_PATH ? opts.acp : undefined;
+    const verdict = path !== RPC_PATH && !acp
+      ? { ok: false as const, status: 404, code: ErrorCodes.MethodNotFound, message: `No WebSocket endpoint at ${path}; use ${RPC_PATH}${opts.acp ? ` (or ${ACP_PATH} for ACP)` : ''}` }
       : opts.guard?.(req) ?? { ok: true as const, principal: `ip:${req.socket.remoteAddress}` };
     if (!verdict.ok) return refuseUpgrade(socket, verdict);
     const admit = opts.limit?.(req, verdict.principal);
@@ -185,6 +190,7 @@ export function attachWebSocket(core: WebSocketDeps, server: Server, opts: WebSo
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
       socket.off('error', onSocketError);
+      if (acp) return acp(ws, req, verdict.principal, admit);
       const peer = onConnection(core, ws, limits, admit);
       peer.principal = verdict.principal;
       peer.rate = rateSubject(req.socket.remoteAddress, verdict.principal);

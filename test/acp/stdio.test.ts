@@ -245,3 +245,29 @@ t.test('a provider without a credential: the prompt fails with ACP\'s auth-requi
   const { sessionId } = await newSession(h, realpathSync(tempDir()));
   await rejects(t, prompt(h, sessionId, 'hi'), -32000, 'auth required');
 });
+
+t.test('todo_write: plan.updated becomes a plan update, and session/load sends the current plan', async (t) => {
+  const anthropic = await startAnthropicServer();
+  t.teardown(() => anthropic.close());
+  const dataDir = tempDir();
+  writeFileSync(join(dataDir, 'config.json'), JSON.stringify({ defaultProvider: 'anthropic' }));
+  const env = { ANTHROPIC_BASE_URL: anthropic.url, ANTHROPIC_API_KEY: 'sk-test' };
+  const h = spawnAcp(['--data-dir', dataDir], { env });
+  t.teardown(() => h.close());
+  await init(h);
+  const ws = realpathSync(tempDir('agentd-acp-ws-'));
+  const { sessionId } = await newSession(h, ws);
+  const todos = [{ content: 'read the code', status: 'completed' }, { content: 'fix the bug', status: 'in_progress', priority: 'high' }];
+  anthropic.script(reply.toolUse([{ id: 'tu_p', name: 'todo_write', input: { todos } }]), reply.text(['planned']));
+  t.equal((await prompt(h, sessionId, 'plan')).stopReason, 'end_turn');
+  const expected = [{ content: 'read the code', status: 'completed', priority: 'medium' }, { content: 'fix the bug', status: 'in_progress', priority: 'high' }];
+  t.same(updatesOf(h, sessionId, 'plan').map((u) => u.entries), [expected], 'one plan update with the whole list');
+  t.match(updatesOf(h, sessionId, 'tool_call').find((u) => u.toolCallId === 'tu_p'), { title: 'Update the plan', kind: 'think' });
+  t.equal(h.permissions.length, 0, 'todo_write is not asked about');
+
+  const h2 = spawnAcp(['--data-dir', dataDir], { env });
+  t.teardown(() => h2.close());
+  await init(h2);
+  await h2.agent.request(acp.methods.agent.session.load, { sessionId, cwd: ws, mcpServers: [] });
+  t.same(updatesOf(h2, sessionId, 'plan').map((u) => u.entries), [expected], 'load: the current plan, once');
+});

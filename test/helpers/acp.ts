@@ -6,6 +6,7 @@
 import * as acp from '@agentclientprotocol/sdk';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Readable, Writable } from 'node:stream';
+import WebSocket from 'ws';
 import { AGENTD, ROOT } from './rpc-client.js';
 
 export type PermissionAnswer = (req: acp.RequestPermissionRequest, signal: AbortSignal) => Promise<acp.RequestPermissionResponse> | acp.RequestPermissionResponse;
@@ -34,12 +35,42 @@ export function spawnAcp(args: string[], o: { env?: Record<string, string>; cwd?
   let err = '';
   proc.stderr!.on('data', (d) => { err += d; });
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  const stream = acp.ndJsonStream(Writable.toWeb(proc.stdin!) as WritableStream<Uint8Array>, Readable.toWeb(proc.stdout!) as ReadableStream<Uint8Array>);
+  return harness(stream, proc, () => err, async () => {
+    proc.stdin!.end();
+    const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+    const code = await exited;
+    clearTimeout(t);
+    return code;
+  });
+}
+
+/** The same client over ACP's WebSocket shape (`ws://…/acp`, one message per text frame); rejects when the upgrade is refused. */
+export async function connectAcpWs(url: string, headers: Record<string, string> = {}): Promise<AcpHarness> {
+  const ws = new WebSocket(url, { headers });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+    ws.once('unexpected-response', (_req, res) => reject(Object.assign(new Error(`upgrade refused: ${res.statusCode}`), { status: res.statusCode })));
+  });
+  const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+  const readable = new ReadableStream<acp.AnyMessage>({
+    start(c) {
+      ws.on('message', (d) => c.enqueue(JSON.parse(d.toString())));
+      ws.on('close', () => { try { c.close(); } catch { /* closed */ } });
+    },
+  });
+  const writable = new WritableStream<acp.AnyMessage>({ write(m) { ws.send(JSON.stringify(m)); } });
+  return harness({ readable, writable }, undefined as unknown as ChildProcess, () => '', async () => { ws.close(); return closed; });
+}
+
+function harness(stream: acp.Stream, proc: ChildProcess, stderr: () => string, end: () => Promise<number | null>): AcpHarness {
   const updates: acp.SessionNotification[] = [];
   const waiters: Array<() => void> = [];
   const h = {
     proc, updates, permissions: [] as acp.RequestPermissionRequest[], fsCalls: [] as AcpHarness['fsCalls'], buffers: new Map<string, string>(),
     onPermission: ((): acp.RequestPermissionResponse => ({ outcome: { outcome: 'selected', optionId: 'allow_once' } })) as PermissionAnswer,
-    stderr: () => err,
+    stderr,
   } as AcpHarness;
   const app = acp.client({ name: 'agentd-test' })
     .onNotification(acp.methods.client.session.update, ({ params }) => {
@@ -61,7 +92,6 @@ export function spawnAcp(args: string[], o: { env?: Record<string, string>; cwd?
       h.buffers.set(params.path, params.content);
       return {};
     });
-  const stream = acp.ndJsonStream(Writable.toWeb(proc.stdin!) as WritableStream<Uint8Array>, Readable.toWeb(proc.stdout!) as ReadableStream<Uint8Array>);
   const conn = app.connect(stream);
   h.agent = conn.agent;
   h.waitFor = (pred) => new Promise((resolve) => {
@@ -74,11 +104,7 @@ export function spawnAcp(args: string[], o: { env?: Record<string, string>; cwd?
   });
   h.close = async () => {
     conn.close();
-    proc.stdin!.end();
-    const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-    const code = await exited;
-    clearTimeout(t);
-    return code;
+    return end();
   };
   return h;
 }
