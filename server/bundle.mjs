@@ -42,6 +42,14 @@ const precompiled = {
   name: 'precompiled-validators',
   setup(b) {
     b.onResolve({ filter: /[/\\]ajv-backend\.js$/ }, () => ({ path: 'ajv-backend', namespace: 'precompiled' }));
+    // protocol/index.ts re-exports the schema bundle (70 KB, only the REST bridge reads it, from
+    // protocol/generated/schema.js itself): through the re-export esbuild would keep it in a chunk
+    // that every start loads. In the bundle the re-export is a stand-in that says so if used.
+    b.onResolve({ filter: /[/\\]generated[/\\]schema\.js$/ }, (a) => (/[/\\]protocol[/\\]index\.ts$/.test(a.importer) ? { path: 'schema-reexport', namespace: 'precompiled' } : undefined));
+    b.onLoad({ filter: /^schema-reexport$/, namespace: 'precompiled' }, () => ({
+      loader: 'js',
+      contents: `export const schemaBundle = new Proxy({}, { get() { throw new Error('in the bundle, import schemaBundle from protocol/generated/schema.js, not protocol/index.js'); } });`,
+    }));
     b.onLoad({ filter: /^ajv-backend$/, namespace: 'precompiled' }, () => ({
       loader: 'js',
       resolveDir: root,
