@@ -4,7 +4,9 @@
  * query, for GET and DELETE). There is no REST-specific handler logic.
  */
 import type { Request, RequestHandler, Response, Router } from 'express';
-import { methodTable, restMethods, schemaBundle, type DefinitionName, type RestMethodName, type RestSpec } from '../protocol/index.js';
+import { methodTable, restMethods, type DefinitionName, type RestMethodName, type RestSpec } from '../protocol/index.js';
+// Not through protocol/index.js: the bundle then keeps the schema (70 KB) in the bridge's chunk, off the start path.
+import { schemaBundle } from '../protocol/generated/schema.js';
 import type { BridgeDeps } from './deps.js';
 import { RpcError } from '../server/rpc/errors.js';
 import { RestPeer } from './peer.js';

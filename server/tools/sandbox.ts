@@ -196,10 +196,10 @@ export class CommandSandbox {
   async status(): Promise<SandboxStatus> {
     const s = this.deps.settings() ?? {};
     if (s.sandbox === 'off') return { mode: 'off', network: true, hostLoopback: true };
-    const reason = await this.probe();
+    // Both probes side by side (initialize waits for them); the network's is unused when bwrap cannot run.
+    const [reason, { net, why }] = await Promise.all([this.probe(), this.net(s)]);
     const network = s.network !== false;
     if (reason) return { mode: 'unavailable', network, hostLoopback: false, reason };
-    const { net, why } = await this.net(s);
     return { mode: 'bwrap', network, hostLoopback: net === 'host', ...(why ? { reason: why } : {}) };
   }
 
