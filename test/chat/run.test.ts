@@ -189,6 +189,13 @@ t.test('session list|show|delete with no server running', async (t) => {
   } else {
     t.comment('port 4096 is in use here: the default-URL fallback is not checked');
   }
+  // An empty AGENTD_HOME is unset: the XDG data dir, never the current directory.
+  const cwd = tempDir();
+  const xdg = tempDir();
+  const empty = await agentd(['run', 'where'], { env: { AGENTD_HOME: '', AGENTD_URL: '', XDG_DATA_HOME: xdg }, cwd });
+  t.equal(empty.status, 0, empty.stderr);
+  t.notOk(existsSync(join(cwd, 'agentd.db')), 'no database in the current directory');
+  t.ok(existsSync(join(xdg, 'agentd', 'agentd.db')), 'the XDG data dir holds it');
   const del = await agentd(['session', 'delete', id, '--data-dir', dataDir]);
   t.equal(del.status, 0, del.stderr);
   t.notMatch((await agentd(['session', 'list', '--data-dir', dataDir])).stdout, id);
