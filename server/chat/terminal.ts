@@ -295,7 +295,13 @@ export async function runChat(flags: ChatFlags, io: ChatIo = { input: process.st
     }
     idleInterrupt = false;
     if (turn && interactive) {
-      line(dim('(a turn is running: wait for it, or Ctrl-C to cancel it)'));
+      // /quit while a turn runs (its end can take a moment: the workspace snapshot) cancels it and exits.
+      if (/^\/(quit|exit)\s*$/.test(input.trim())) {
+        if (session) void client.cancel(session.id).catch(() => undefined).finally(() => quit(0));
+        else void quit(0);
+        return;
+      }
+      line(dim('(a turn is running: wait for it, Ctrl-C to cancel it, or /quit)'));
       return;
     }
     queue.push(input);

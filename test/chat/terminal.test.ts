@@ -14,6 +14,23 @@ if (!hasTmux()) {
   const agentd = (...args: string[]) => spawnSync(process.execPath, [AGENTD, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 30_000 });
   const words = (n: number) => Array.from({ length: n }, (_, i) => `w${i + 1}`).join(' ');
 
+  t.test('/quit while a turn runs cancels it and exits 0', async (t) => {
+    const dataDir = tempDir();
+    const tm = Tmux.start([process.execPath, AGENTD, 'chat', '--stdio', '--data-dir', dataDir, '--model', 'echo-slow'], { env, cwd: tempDir('agentd-chat-quit-') });
+    t.teardown(() => tm.kill());
+    const s = await tm.waitFor(/session (ses_\w+) .*echo\/echo-slow[\s\S]*>$/m);
+    const id = /session (ses_\w+)/.exec(s)![1];
+    tm.type(words(200));
+    await tm.waitFor(/Echo: w1 w2/);
+    tm.type('/quit');
+    t.equal(await tm.waitForExit(), 0, '/quit exits 0 mid-turn');
+    const shown = JSON.parse(agentd('session', 'show', id, '--json', '--data-dir', dataDir).stdout);
+    t.equal(shown.session.status, 'idle', 'the turn was cancelled, the session idle');
+    const answer = shown.messages.filter((m: { role: string }) => m.role === 'assistant').map((m: unknown) => JSON.stringify(m)).join('');
+    t.match(answer, 'Echo: w1', 'the reply had begun');
+    t.notMatch(answer, 'w200', 'and stopped before its end');
+  });
+
   t.test('chat --stdio: streamed reply, tool calls, commands, Ctrl-C cancels then exits; session list|show|delete', async (t) => {
     const dataDir = tempDir();
     const workspace = tempDir('agentd-chat-stdio-');
