@@ -66,9 +66,10 @@ export const runCommandTool: BuiltinTool = {
         finish();
         const tail = dropped ? `\n[output truncated: ${dropped} more characters]` : '';
         const body = text + tail;
-        if (setupFailed) return reject(new ToolError(setupFailed));
         if (signal.aborted) return reject(new ToolError(`Command cancelled\n${body}`));
         if (timedOut) return reject(new ToolError(`Command timed out after ${timeoutMs} ms\n${body}`));
+        // After cancel and timeout: killing the group during the set-up also ends the set-up.
+        if (setupFailed) return reject(new ToolError(setupFailed));
         if (code !== 0) return reject(new ToolError(`Exit code ${code ?? sig}\n${body}`));
         resolve(body || '(no output)');
       });
