@@ -108,8 +108,12 @@ if (!hasTmux()) {
     await type('write a file');
     await tm.waitFor('Allow write_file: no.txt?');
     await keys('n');
-    await tm.waitFor('Reason (Enter sends, empty for none):');
-    await type('not today');
+    s = await tm.waitFor('Reason (Enter sends, empty for none):');
+    // The reason is typed, seen in its prompt, and only then sent with Enter.
+    await settle();
+    tm.keys('-l', 'not today');
+    await tm.waitFor(/Reason \(Enter sends, empty for none\):[^\n]*not today/, 15_000, s.lastIndexOf('Reason (Enter'));
+    tm.keys('Enter');
     s = await tm.waitFor('Understood.');
     t.notOk(existsSync(join(workspace, 'no.txt')), 'n: not written');
     t.match(JSON.stringify(api.requests[api.requests.length - 1].body.messages), 'not today', 'the reason reached the model');
