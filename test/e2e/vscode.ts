@@ -17,12 +17,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Frame, type Page } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_ARGS } from '../helpers/browser.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CODE_SERVER = join(ROOT, '.e2e', 'code-server', 'node_modules', '.bin', 'code-server');
 const VSIX = join(ROOT, 'extension', 'agentd.vsix');
 const OUT = join(ROOT, '.e2e', 'out');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const TOTAL_MS = Number(process.env.E2E_TIMEOUT_MS ?? 8 * 60_000);
 const KEEP = process.env.E2E_KEEP === '1';
 
@@ -192,7 +192,7 @@ async function main() {
   t = Date.now();
   context = await chromium.launchPersistentContext(dirs.profile, {
     executablePath: CHROMIUM, headless: true, viewport: { width: 1400, height: 900 },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+    args: [...CHROMIUM_ARGS, '--disable-dev-shm-usage'],
   });
   const page = context.pages()[0] ?? await context.newPage();
   page.setDefaultTimeout(20_000);

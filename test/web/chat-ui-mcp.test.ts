@@ -4,42 +4,36 @@
 // URL in a new window (no opener), the authorization server redirects back to the page, which hands
 // code and state to the page that asked (BroadcastChannel) and closes; mcp/auth/callback connects the
 // server and the sidebar says so. A window message from another window is not taken for the host's.
-import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, noChromium, openPage, screenshotDir } from '../helpers/browser.js';
 import { writeConfig } from '../helpers/mcp.js';
 import { startProtectedMcp, type ProtectedMcp } from '../helpers/mcp-oauth.js';
-import { ROOT, spawnHttp, tempDir, type HttpServer } from '../helpers/rpc-client.js';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const OUT = join(ROOT, '.e2e', 'out', 'chat-ui');
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+import { spawnHttp, tempDir, type HttpServer } from '../helpers/rpc-client.js';
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-if (!existsSync(CHROMIUM)) {
-  t.skip(`no chromium at ${CHROMIUM}: apt-get install -y chromium (bash test/e2e/install.sh does it; .ci/run runs that)`);
+const missing = noChromium();
+if (missing) {
+  t.skip(missing);
 } else {
+  const OUT = screenshotDir('chat-ui');
   let browser: Browser;
   let mcp: ProtectedMcp;
   let server: HttpServer;
   let page: Page;
-  const errors: string[] = [];
+  let errors: string[] = [];
   const mcpStatus = () => fetch(`${server.url}/v1/mcp`).then((r) => r.json() as Promise<Json>).then((b) => b.servers.find((s: Json) => s.name === 'remote')?.status);
 
   t.before(async () => {
-    mkdirSync(OUT, { recursive: true });
     mcp = await startProtectedMcp();
     const dataDir = tempDir();
     writeConfig(dataDir, { defaultProvider: 'echo', mcpServers: { remote: { url: mcp.url, autoConnect: true } } });
     server = await spawnHttp({ dataDir, cwd: tempDir('agentd-chat-mcp-') });
     for (let i = 0; i < 150 && (await mcpStatus()) !== 'needs_auth'; i++) await new Promise((r) => setTimeout(r, 100));
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 60_000 });
-    const ctx = await browser.newContext({ viewport: { width: 1200, height: 800 } });
-    page = await ctx.newPage();
-    page.setDefaultTimeout(20_000);
-    page.on('pageerror', (e) => errors.push(e.message));
+    browser = await launchChromium();
+    ({ page, errors } = await openPage(browser));
   });
   t.teardown(async () => {
     await browser?.close();

@@ -6,28 +6,27 @@
 // its diff, allowed once, the file checked on disk; a denial with a reason the model receives;
 // reconnect mid-stream without duplicated text; the sidebar lists, searches and renames sessions.
 // Screenshots go to .e2e/out/chat-ui/.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, noChromium, openPage, screenshotDir } from '../helpers/browser.js';
 import { reply, startAnthropicServer, type AnthropicServer } from '../helpers/anthropic-server.js';
-import { ROOT, spawnHttp, tempDir, type HttpServer } from '../helpers/rpc-client.js';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const OUT = join(ROOT, '.e2e', 'out', 'chat-ui');
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+import { spawnHttp, tempDir, type HttpServer } from '../helpers/rpc-client.js';
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-if (!existsSync(CHROMIUM)) {
-  t.skip(`no chromium at ${CHROMIUM}: apt-get install -y chromium (bash test/e2e/install.sh does it; .ci/run runs that)`);
+const missing = noChromium();
+if (missing) {
+  t.skip(missing);
 } else {
+  const OUT = screenshotDir('chat-ui');
   let browser: Browser;
   let api: AnthropicServer;
   let server: HttpServer;
   let page: Page;
   const workspace = tempDir('agentd-chat-ui-');
-  const errors: string[] = [];
+  let errors: string[] = [];
   const shot = (name: string) => page.screenshot({ path: join(OUT, `${name}.png`) });
   const lastAssistant = () => page.locator('.msg.assistant').last();
   /** The tool_result the scripted server was sent for a call id. */
@@ -39,16 +38,12 @@ if (!existsSync(CHROMIUM)) {
   };
 
   t.before(async () => {
-    mkdirSync(OUT, { recursive: true });
     api = await startAnthropicServer();
     const dataDir = tempDir();
     writeFileSync(join(dataDir, 'config.json'), JSON.stringify({ defaultProvider: 'anthropic', defaultModel: 'claude-haiku-4-5' }));
     server = await spawnHttp({ dataDir, cwd: workspace, env: { ANTHROPIC_BASE_URL: api.url, ANTHROPIC_API_KEY: 'sk-ant-test' } });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 60_000 });
-    const ctx = await browser.newContext({ viewport: { width: 1200, height: 800 } });
-    page = await ctx.newPage();
-    page.setDefaultTimeout(20_000);
-    page.on('pageerror', (e) => errors.push(e.message));
+    browser = await launchChromium();
+    ({ page, errors } = await openPage(browser));
     // The test's handle on the page's WebSocket (to drop it mid-stream) and a list for the connection states.
     await page.addInitScript(() => {
       const w = window as unknown as { __sockets: WebSocket[]; __states: string[]; WebSocket: typeof WebSocket };

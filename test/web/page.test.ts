@@ -2,30 +2,24 @@
 // browser download): connect, create a session, send a message and watch the reply stream, switch
 // to REST + SSE, the session sidebar, answer an approval, API key prompt; a screenshot goes to .e2e/out/web-chat.png.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { AGENTD, ROOT, spawnHttp, tempDir } from '../helpers/rpc-client.js';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, noChromium, openPage, screenshotDir } from '../helpers/browser.js';
+import { AGENTD, spawnHttp, tempDir } from '../helpers/rpc-client.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const OUT = join(ROOT, '.e2e', 'out');
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-
-if (!existsSync(CHROMIUM)) {
-  t.skip(`no chromium at ${CHROMIUM}: apt-get install -y chromium (bash test/e2e/install.sh does it; .ci/run runs that)`);
+const missing = noChromium();
+if (missing) {
+  t.skip(missing);
 } else {
   let browser: Browser;
-  t.before(async () => { browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 60_000 }); });
+  t.before(async () => { browser = await launchChromium(); });
   t.teardown(() => browser?.close());
 
   const newPage = async (t: typeof import("tap").default) => {
-    const ctx = await browser.newContext({ viewport: { width: 900, height: 700 } });
-    t.teardown(() => ctx.close());
-    const page = await ctx.newPage();
-    page.setDefaultTimeout(15_000);
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
+    const { context, page, errors } = await openPage(browser, { width: 900, height: 700, timeout: 15_000 });
+    t.teardown(() => context.close());
     pageErrors.set(page, errors);
     return page;
   };
@@ -121,8 +115,7 @@ if (!existsSync(CHROMIUM)) {
     await page.press('#input', 'Enter');
     await page.waitForFunction(() => [...document.querySelectorAll('.msg.assistant .text')].pop()?.textContent === 'Echo: with a key');
     t.pass('chat with the key');
-    mkdirSync(OUT, { recursive: true });
-    await page.screenshot({ path: join(OUT, 'web-chat.png') });
+    await page.screenshot({ path: join(screenshotDir(), 'web-chat.png') });
     t.same(pageErrors.get(page), [], 'no errors in the page');
   });
 
@@ -145,8 +138,7 @@ if (!existsSync(CHROMIUM)) {
     await page.waitForFunction(() => [...document.querySelectorAll('.msg.assistant .text')].pop()?.textContent === 'Tool result: Wrote 2 bytes to x.txt');
     t.equal(readFileSync(join(server.workspace, 'x.txt'), 'utf8'), 'hi', 'the file was written after the approval');
     t.match(await page.textContent('details.tool.done pre.output'), 'Wrote 2 bytes');
-    mkdirSync(OUT, { recursive: true });
-    await page.screenshot({ path: join(OUT, 'web-approval.png') });
+    await page.screenshot({ path: join(screenshotDir(), 'web-approval.png') });
 
     await page.fill('#input', '/tool write_file {"path":"y.txt","content":"no"}');
     await page.press('#input', 'Enter');
