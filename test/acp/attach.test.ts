@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { AgentClient, nodeWebSocketConnector, type TypedEvent } from '../../protocol/client/node.js';
 import { until } from '../helpers/agent-client.js';
-import { agentText, clientCapabilities, spawnAcp } from '../helpers/acp.js';
+import { agentText, initialize, newSession, prompt, spawnAcp } from '../helpers/acp.js';
 import { reply, startAnthropicServer } from '../helpers/anthropic-server.js';
 import { spawnHttp, tempDir } from '../helpers/rpc-client.js';
 
@@ -32,11 +32,11 @@ t.test('--url: the turn is live on the server\'s other clients, and one of them 
   t.teardown(() => h.close());
   // The editor leaves approvals to the other client: it answers only once its request is withdrawn.
   h.onPermission = (_req, signal) => new Promise((resolve) => signal.addEventListener('abort', () => resolve({ outcome: { outcome: 'cancelled' } }), { once: true }));
-  await h.agent.request(acp.methods.agent.initialize, { protocolVersion: 1, clientCapabilities: clientCapabilities(false) });
-  const { sessionId } = await h.agent.request(acp.methods.agent.session.new, { cwd: ws, mcpServers: [] });
+  await initialize(h);
+  const { sessionId } = await newSession(h, ws);
 
   anthropic.script(reply.toolUse([{ id: 'tu_w', name: 'write_file', input: { path: 'w.txt', content: 'from the page' } }]), reply.text(['done']));
-  const r = await h.agent.request(acp.methods.agent.session.prompt, { sessionId, prompt: [{ type: 'text', text: 'write w' }] });
+  const r = await prompt(h, sessionId, 'write w');
   t.equal(r.stopReason, 'end_turn');
   t.equal(readFileSync(join(ws, 'w.txt'), 'utf8'), 'from the page', 'the page\'s allow_once let the write happen');
   t.equal(agentText(h.updates, sessionId), 'done');

@@ -1,11 +1,10 @@
 // ACP session-level MCP servers: the `mcpServers` of session/new and session/load (a real server
 // from npm, server-everything over stdio) are offered to that session only, and go with it.
 import * as acp from '@agentclientprotocol/sdk';
-import { realpathSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { realpathSync } from 'node:fs';
 import t from 'tap';
-import { clientCapabilities, spawnAcp } from '../helpers/acp.js';
-import { reply, startAnthropicServer, type Json } from '../helpers/anthropic-server.js';
+import { anthropicAcp, initialize, newSession, prompt, rejectsWith, updatesOf } from '../helpers/acp.js';
+import { reply, type Json } from '../helpers/anthropic-server.js';
 import { EVERYTHING } from '../helpers/mcp.js';
 import { tempDir } from '../helpers/rpc-client.js';
 
@@ -13,28 +12,23 @@ const everything = (name = 'every thing'): acp.McpServer => ({ name, command: pr
 const offered = (body: Json) => (body.tools as Json[]).map((x) => x.name as string);
 
 t.test('session/new mcpServers: the tools reach that session only; session/load gives them again', async (t) => {
-  const anthropic = await startAnthropicServer();
-  t.teardown(() => anthropic.close());
-  const dataDir = tempDir();
-  writeFileSync(join(dataDir, 'config.json'), JSON.stringify({ defaultProvider: 'anthropic' }));
-  const env = { ANTHROPIC_BASE_URL: anthropic.url, ANTHROPIC_API_KEY: 'sk-test' };
-  const h = spawnAcp(['--data-dir', dataDir], { env });
-  t.teardown(() => h.close());
-  const init = await h.agent.request(acp.methods.agent.initialize, { protocolVersion: 1, clientCapabilities: clientCapabilities(false) });
+  const { anthropic, spawn } = await anthropicAcp(t);
+  const h = spawn();
+  const init = await initialize(h);
   t.match(init.agentCapabilities?.mcpCapabilities, { http: true, sse: true });
   const ws = realpathSync(tempDir('agentd-acp-ws-'));
-  const { sessionId } = await h.agent.request(acp.methods.agent.session.new, { cwd: ws, mcpServers: [everything()] });
-  const other = await h.agent.request(acp.methods.agent.session.new, { cwd: ws, mcpServers: [] });
+  const { sessionId } = await newSession(h, ws, [everything()]);
+  const other = await newSession(h, ws);
 
   // The name `every thing` is made a tool-name part: `every_thing`.
   anthropic.script(reply.toolUse([{ id: 'tu_m', name: 'mcp__every_thing__echo', input: { message: 'from acp' } }]), reply.text(['echoed']));
-  const r = await h.agent.request(acp.methods.agent.session.prompt, { sessionId, prompt: [{ type: 'text', text: 'echo' }] });
+  const r = await prompt(h, sessionId, 'echo');
   t.equal(r.stopReason, 'end_turn');
   t.ok(offered(anthropic.requests.at(-2)!.body).includes('mcp__every_thing__echo'), 'the model of that session was offered the tool');
-  const call = h.updates.find((u) => u.update.sessionUpdate === 'tool_call' && (u.update as acp.ToolCall).toolCallId === 'tu_m')?.update as acp.ToolCall | undefined;
+  const call = updatesOf(h, sessionId, 'tool_call').find((u) => u.toolCallId === 'tu_m');
   t.match(call, { title: 'echo (MCP every_thing)', kind: 'other' });
-  const done = h.updates.find((u) => u.update.sessionUpdate === 'tool_call_update' && (u.update as acp.ToolCallUpdate).toolCallId === 'tu_m' && (u.update as acp.ToolCallUpdate).status === 'completed');
-  t.match(JSON.stringify(done?.update), /Echo: from acp/, 'the session\'s server answered');
+  const done = updatesOf(h, sessionId, 'tool_call_update').find((u) => u.toolCallId === 'tu_m' && u.status === 'completed');
+  t.match(JSON.stringify(done), /Echo: from acp/, 'the session\'s server answered');
 
   // A resource_link to a resource the session's server lists is read from that server; another stays a link.
   const FEATURES = 'demo://resource/static/document/features.md';
@@ -51,26 +45,20 @@ t.test('session/new mcpServers: the tools reach that session only; session/load 
   t.match(JSON.stringify(anthropic.requests.at(-1)!.body.messages.at(-1).content), /\[features\.md\]\(demo:/, 'in another session the same URI is only a link');
 
   anthropic.script(reply.text(['plain']));
-  await h.agent.request(acp.methods.agent.session.prompt, { sessionId: other.sessionId, prompt: [{ type: 'text', text: 'hi' }] });
+  await prompt(h, other.sessionId, 'hi');
   t.notOk(offered(anthropic.requests.at(-1)!.body).some((n) => n.startsWith('mcp__')), 'another session is not offered it');
 
   // Bad lists are refused before anything is made.
   for (const [bad, what] of [[[everything('a'), everything('a')], 'two servers of one name'], [Array.from({ length: 21 }, (_, i) => everything(`s${i}`)), 'more than 20']] as const) {
-    try {
-      await h.agent.request(acp.methods.agent.session.new, { cwd: ws, mcpServers: bad as acp.McpServer[] });
-      t.fail(`${what}: accepted`);
-    } catch (err) {
-      t.equal((err as { code?: number }).code, -32602, what);
-    }
+    await rejectsWith(t, newSession(h, ws, bad as acp.McpServer[]), -32602, what);
   }
 
   // A second editor process loads the session with the server again: the tool is back for it.
   await h.close();
-  const h2 = spawnAcp(['--data-dir', dataDir], { env });
-  t.teardown(() => h2.close());
-  await h2.agent.request(acp.methods.agent.initialize, { protocolVersion: 1, clientCapabilities: clientCapabilities(false) });
+  const h2 = spawn();
+  await initialize(h2);
   await h2.agent.request(acp.methods.agent.session.load, { sessionId, cwd: ws, mcpServers: [everything()] });
   anthropic.script(reply.text(['again']));
-  await h2.agent.request(acp.methods.agent.session.prompt, { sessionId, prompt: [{ type: 'text', text: 'again' }] });
+  await prompt(h2, sessionId, 'again');
   t.ok(offered(anthropic.requests.at(-1)!.body).includes('mcp__every_thing__echo'), 'session/load connected them for the session');
 });

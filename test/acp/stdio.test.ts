@@ -4,24 +4,10 @@
 import * as acp from '@agentclientprotocol/sdk';
 import { existsSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import t, { type Test } from 'tap';
-import { agentText, clientCapabilities, spawnAcp, type AcpHarness } from '../helpers/acp.js';
-import { reply, startAnthropicServer } from '../helpers/anthropic-server.js';
+import t from 'tap';
+import { agentText, anthropicAcp, initialize as init, newSession, prompt, rejectsWith as rejects, spawnAcp, updatesOf } from '../helpers/acp.js';
+import { reply } from '../helpers/anthropic-server.js';
 import { spawnHttp, tempDir } from '../helpers/rpc-client.js';
-
-const init = (h: AcpHarness, fs = false) => h.agent.request(acp.methods.agent.initialize, { protocolVersion: 1, clientCapabilities: clientCapabilities(fs), clientInfo: { name: 'test', version: '1' } });
-const newSession = (h: AcpHarness, cwd: string) => h.agent.request(acp.methods.agent.session.new, { cwd, mcpServers: [] });
-const prompt = (h: AcpHarness, sessionId: string, text: string) => h.agent.request(acp.methods.agent.session.prompt, { sessionId, prompt: [{ type: 'text', text }] });
-const updatesOf = (h: AcpHarness, sessionId: string, kind: string) => h.updates.filter((u) => u.sessionId === sessionId && u.update.sessionUpdate === kind).map((u) => u.update as any); // eslint-disable-line @typescript-eslint/no-explicit-any
-
-async function rejects(t: Test, p: Promise<unknown>, code: number, what: string) {
-  try {
-    await p;
-    t.fail(`${what}: resolved`);
-  } catch (err) {
-    t.equal((err as { code?: number }).code, code, what);
-  }
-}
 
 t.test('initialize: protocol 1, capabilities, agentInfo and the terminal auth method', async (t) => {
   const dataDir = tempDir();
@@ -115,15 +101,10 @@ t.test('prompt content: resource links, embedded resources and images become the
 });
 
 t.test('scripted Anthropic: tool calls with diffs, approvals allow_once / reject_once / reject_always, cancel, load', async (t) => {
-  const anthropic = await startAnthropicServer();
-  t.teardown(() => anthropic.close());
-  const dataDir = tempDir();
-  writeFileSync(join(dataDir, 'config.json'), JSON.stringify({ defaultProvider: 'anthropic' }));
+  const { anthropic, spawn } = await anthropicAcp(t);
   const ws = realpathSync(tempDir('agentd-acp-ws-'));
   writeFileSync(join(ws, 'e.txt'), 'one two\n');
-  const env = { ANTHROPIC_BASE_URL: anthropic.url, ANTHROPIC_API_KEY: 'sk-test' };
-  const h = spawnAcp(['--data-dir', dataDir], { env });
-  t.teardown(() => h.close());
+  const h = spawn();
   await init(h);
   const { sessionId } = await newSession(h, ws);
 
@@ -183,8 +164,7 @@ t.test('scripted Anthropic: tool calls with diffs, approvals allow_once / reject
   anthropic.script(); // (the unused reply stays queued for the next turn)
 
   // session/load in a second process: the whole conversation replays, then the answer.
-  const h2 = spawnAcp(['--data-dir', dataDir], { env });
-  t.teardown(() => h2.close());
+  const h2 = spawn();
   await init(h2);
   const loaded = await h2.agent.request(acp.methods.agent.session.load, { sessionId, cwd: ws, mcpServers: [] });
   t.equal(loaded.modes?.currentModeId, 'default');
@@ -199,13 +179,9 @@ t.test('scripted Anthropic: tool calls with diffs, approvals allow_once / reject
 });
 
 t.test('modes: readOnly denies edits and commands without asking, acceptEdits allows edits', async (t) => {
-  const anthropic = await startAnthropicServer();
-  t.teardown(() => anthropic.close());
-  const dataDir = tempDir();
-  writeFileSync(join(dataDir, 'config.json'), JSON.stringify({ defaultProvider: 'anthropic' }));
+  const { anthropic, spawn } = await anthropicAcp(t);
   const ws = realpathSync(tempDir('agentd-acp-ws-'));
-  const h = spawnAcp(['--data-dir', dataDir], { env: { ANTHROPIC_BASE_URL: anthropic.url, ANTHROPIC_API_KEY: 'sk-test' } });
-  t.teardown(() => h.close());
+  const h = spawn();
   await init(h);
   const { sessionId } = await newSession(h, ws);
 
@@ -228,8 +204,7 @@ t.test('modes: readOnly denies edits and commands without asking, acceptEdits al
   t.equal(h.permissions.length, 1, 'acceptEdits: commands still ask');
 
   await h.agent.request(acp.methods.agent.session.setMode, { sessionId, modeId: 'default' });
-  const h2 = spawnAcp(['--data-dir', dataDir]);
-  t.teardown(() => h2.close());
+  const h2 = spawn();
   await init(h2);
   const loaded = await h2.agent.request(acp.methods.agent.session.load, { sessionId, cwd: ws, mcpServers: [] });
   t.equal(loaded.modes?.currentModeId, 'default', 'the mode is the session\'s policy, persisted');
@@ -247,13 +222,8 @@ t.test('a provider without a credential: the prompt fails with ACP\'s auth-requi
 });
 
 t.test('todo_write: plan.updated becomes a plan update, and session/load sends the current plan', async (t) => {
-  const anthropic = await startAnthropicServer();
-  t.teardown(() => anthropic.close());
-  const dataDir = tempDir();
-  writeFileSync(join(dataDir, 'config.json'), JSON.stringify({ defaultProvider: 'anthropic' }));
-  const env = { ANTHROPIC_BASE_URL: anthropic.url, ANTHROPIC_API_KEY: 'sk-test' };
-  const h = spawnAcp(['--data-dir', dataDir], { env });
-  t.teardown(() => h.close());
+  const { anthropic, spawn } = await anthropicAcp(t);
+  const h = spawn();
   await init(h);
   const ws = realpathSync(tempDir('agentd-acp-ws-'));
   const { sessionId } = await newSession(h, ws);
@@ -265,8 +235,7 @@ t.test('todo_write: plan.updated becomes a plan update, and session/load sends t
   t.match(updatesOf(h, sessionId, 'tool_call').find((u) => u.toolCallId === 'tu_p'), { title: 'Update the plan', kind: 'think' });
   t.equal(h.permissions.length, 0, 'todo_write is not asked about');
 
-  const h2 = spawnAcp(['--data-dir', dataDir], { env });
-  t.teardown(() => h2.close());
+  const h2 = spawn();
   await init(h2);
   await h2.agent.request(acp.methods.agent.session.load, { sessionId, cwd: ws, mcpServers: [] });
   t.same(updatesOf(h2, sessionId, 'plan').map((u) => u.entries), [expected], 'load: the current plan, once');

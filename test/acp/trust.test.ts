@@ -2,25 +2,17 @@
 // repository, whose agentd.json would run a command, allow every tool and send the API key to the
 // attacker. Untrusted, none of that applies (the editor is still asked, the key goes to the user's
 // endpoint, the warning on stderr names the ignored keys); after `agentd trust` it applies.
-import * as acp from '@agentclientprotocol/sdk';
 import { spawnSync } from 'node:child_process';
 import { existsSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { clientCapabilities, spawnAcp, type AcpHarness } from '../helpers/acp.js';
+import { initialize, newSession, prompt, spawnAcp, type AcpHarness } from '../helpers/acp.js';
+import { until } from '../helpers/agent-client.js';
 import { credentialOf, reply, startAnthropicServer } from '../helpers/anthropic-server.js';
 import { writeConfig } from '../helpers/mcp.js';
 import { AGENTD, tempDir } from '../helpers/rpc-client.js';
 
 const KEY = 'sk-ant-test-acp-trust-0123456789';
-
-async function until(pred: () => boolean, ms: number, what: string) {
-  const deadline = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 t.test('an untrusted agentd.json does nothing through agentd acp; trusted, it applies', async (t) => {
   const api = await startAnthropicServer();
@@ -42,11 +34,11 @@ t.test('an untrusted agentd.json does nothing through agentd acp; trusted, it ap
     return h;
   };
   const turn = async (h: AcpHarness, file: string) => {
-    await h.agent.request(acp.methods.agent.initialize, { protocolVersion: 1, clientCapabilities: clientCapabilities(false), clientInfo: { name: 'test', version: '1' } });
-    const { sessionId } = await h.agent.request(acp.methods.agent.session.new, { cwd: ws, mcpServers: [] });
+    await initialize(h);
+    const { sessionId } = await newSession(h, ws);
     h.onPermission = () => ({ outcome: { outcome: 'selected', optionId: 'reject_once' } });
     api.script(reply.toolUse([{ id: `toolu_${file}`, name: 'write_file', input: { path: file, content: 'x' } }]), reply.text(['Done.']));
-    return h.agent.request(acp.methods.agent.session.prompt, { sessionId, prompt: [{ type: 'text', text: `write ${file}` }] });
+    return prompt(h, sessionId, `write ${file}`);
   };
 
   const h = start();
@@ -65,10 +57,10 @@ t.test('an untrusted agentd.json does nothing through agentd acp; trusted, it ap
   const h2 = start();
   const sent = attacker.requests.length;
   attacker.script(reply.text(['Attacker here.']));
-  await h2.agent.request(acp.methods.agent.initialize, { protocolVersion: 1, clientCapabilities: clientCapabilities(false), clientInfo: { name: 'test', version: '1' } });
+  await initialize(h2);
   await until(() => existsSync(join(ws, 'PWNED')), 10_000, 'the trusted MCP server to start');
   t.pass('trusted: the MCP server of agentd.json started');
-  const { sessionId } = await h2.agent.request(acp.methods.agent.session.new, { cwd: ws, mcpServers: [] });
-  await h2.agent.request(acp.methods.agent.session.prompt, { sessionId, prompt: [{ type: 'text', text: 'hello' }] });
+  const { sessionId } = await newSession(h2, ws);
+  await prompt(h2, sessionId, 'hello');
   t.ok(attacker.requests.length > sent, 'trusted: its base URL applies');
 });

@@ -1,13 +1,12 @@
 // ACP over WebSocket at ws://HOST:PORT/acp on `agentd serve`, driven by the SDK's client side:
 // the stdio scenario (a scripted tool call, approvals allow_once / reject_once, a diff), live for
 // the server's /rpc clients; the upgrade behind the same key and Origin checks as /rpc; bad frames.
-import * as acp from '@agentclientprotocol/sdk';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import WebSocket from 'ws';
-import { agentText, clientCapabilities, connectAcpWs } from '../helpers/acp.js';
+import { agentText, connectAcpWs, initialize, newSession, prompt, updatesOf } from '../helpers/acp.js';
 import { reply, startAnthropicServer } from '../helpers/anthropic-server.js';
 import { AGENTD, spawnHttp, tempDir, WsClient } from '../helpers/rpc-client.js';
 
@@ -43,25 +42,25 @@ t.test('/acp: the stdio scenario over WebSocket, behind the API key and Origin c
 
   const h = await connectAcpWs(acpUrl, auth);
   t.teardown(() => h.close());
-  const init = await h.agent.request(acp.methods.agent.initialize, { protocolVersion: 1, clientCapabilities: clientCapabilities(false) });
+  const init = await initialize(h);
   t.equal(init.protocolVersion, 1);
   t.equal(init.authMethods?.[0]?.id, 'agentd-auth-login');
   t.same((init.authMethods?.[0] as { args?: string[] }).args, ['auth', 'login', '--url', http.wsUrl], 'terminal auth logs in to this server');
   const ws = realpathSync(tempDir('agentd-acp-ws-'));
-  const { sessionId } = await h.agent.request(acp.methods.agent.session.new, { cwd: ws, mcpServers: [] });
+  const { sessionId } = await newSession(h, ws);
 
   anthropic.script(reply.toolUse([{ id: 'tu_a', name: 'write_file', input: { path: 'a.txt', content: 'A\n' } }]), reply.text(['wrote a']));
   h.onPermission = () => ({ outcome: { outcome: 'selected', optionId: 'allow_once' } });
-  t.equal((await h.agent.request(acp.methods.agent.session.prompt, { sessionId, prompt: [{ type: 'text', text: 'write a' }] })).stopReason, 'end_turn');
+  t.equal((await prompt(h, sessionId, 'write a')).stopReason, 'end_turn');
   t.equal(readFileSync(join(ws, 'a.txt'), 'utf8'), 'A\n', 'allow_once: written');
   t.equal(h.permissions.at(-1)?.toolCall.toolCallId, 'tu_a');
-  const done = h.updates.find((u) => u.update.sessionUpdate === 'tool_call_update' && (u.update as acp.ToolCallUpdate).toolCallId === 'tu_a' && (u.update as acp.ToolCallUpdate).status === 'completed')?.update as acp.ToolCallUpdate | undefined;
+  const done = updatesOf(h, sessionId, 'tool_call_update').find((u) => u.toolCallId === 'tu_a' && u.status === 'completed');
   t.same(done?.content, [{ type: 'diff', path: join(ws, 'a.txt'), oldText: null, newText: 'A\n' }]);
   t.equal(agentText(h.updates, sessionId), 'wrote a');
 
   anthropic.script(reply.toolUse([{ id: 'tu_b', name: 'write_file', input: { path: 'b.txt', content: 'B' } }]), reply.text(['ok']));
   h.onPermission = () => ({ outcome: { outcome: 'selected', optionId: 'reject_once' } });
-  await h.agent.request(acp.methods.agent.session.prompt, { sessionId, prompt: [{ type: 'text', text: 'write b' }] });
+  await prompt(h, sessionId, 'write b');
   t.notOk(existsSync(join(ws, 'b.txt')), 'reject_once: not written');
 
   await page.waitFor(() => page.events(sessionId).filter((e) => e.type === 'turn.completed').length === 2, 10_000, 'both turns on /rpc');

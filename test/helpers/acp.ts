@@ -5,9 +5,13 @@
  */
 import * as acp from '@agentclientprotocol/sdk';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
+import type { Test } from 'tap';
 import WebSocket from 'ws';
-import { AGENTD, ROOT } from './rpc-client.js';
+import { startAnthropicServer, type AnthropicServer } from './anthropic-server.js';
+import { AGENTD, ROOT, tempDir } from './rpc-client.js';
 
 export type PermissionAnswer = (req: acp.RequestPermissionRequest, signal: AbortSignal) => Promise<acp.RequestPermissionResponse> | acp.RequestPermissionResponse;
 
@@ -115,3 +119,45 @@ export const clientCapabilities = (fs: boolean): acp.ClientCapabilities => ({ fs
 export const agentText = (updates: acp.SessionNotification[], sessionId: string) => updates
   .filter((u) => u.sessionId === sessionId && u.update.sessionUpdate === 'agent_message_chunk')
   .map((u) => { const c = (u.update as { content: acp.ContentBlock }).content; return c.type === 'text' ? c.text : ''; }).join('');
+
+/** initialize: protocol 1, the fs capabilities when `fs`, and a clientInfo. */
+export const initialize = (h: AcpHarness, fs = false) => h.agent.request(acp.methods.agent.initialize, { protocolVersion: 1, clientCapabilities: clientCapabilities(fs), clientInfo: { name: 'test', version: '1' } });
+export const newSession = (h: AcpHarness, cwd: string, mcpServers: acp.McpServer[] = []) => h.agent.request(acp.methods.agent.session.new, { cwd, mcpServers });
+/** session/prompt with one text block. */
+export const prompt = (h: AcpHarness, sessionId: string, text: string) => h.agent.request(acp.methods.agent.session.prompt, { sessionId, prompt: [{ type: 'text', text }] });
+/** The updates of one kind (`sessionUpdate`) of a session. */
+export const updatesOf = (h: AcpHarness, sessionId: string, kind: string) => h.updates.filter((u) => u.sessionId === sessionId && u.update.sessionUpdate === kind).map((u) => u.update as any); // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** Asserts that `p` rejects with the JSON-RPC error `code`. */
+export async function rejectsWith(t: Test, p: Promise<unknown>, code: number, what: string) {
+  try {
+    await p;
+    t.fail(`${what}: resolved`);
+  } catch (err) {
+    t.equal((err as { code?: number }).code, code, what);
+  }
+}
+
+export interface AnthropicAcp {
+  anthropic: AnthropicServer;
+  dataDir: string;
+  /** What points `agentd acp` at the scripted server. */
+  env: Record<string, string>;
+  /** Starts another `agentd acp` (an editor process) on the data dir, closed at the test's end. */
+  spawn(): AcpHarness;
+}
+
+/** The scripted Anthropic server and a data dir whose default provider is `anthropic` (`config` merged into its config.json), closed at the test's end. */
+export async function anthropicAcp(t: Test, config: Record<string, unknown> = {}): Promise<AnthropicAcp> {
+  const anthropic = await startAnthropicServer();
+  t.teardown(() => anthropic.close());
+  const dataDir = tempDir();
+  writeFileSync(join(dataDir, 'config.json'), JSON.stringify({ defaultProvider: 'anthropic', ...config }));
+  const env = { ANTHROPIC_BASE_URL: anthropic.url, ANTHROPIC_API_KEY: 'sk-test' };
+  const spawn = () => {
+    const h = spawnAcp(['--data-dir', dataDir], { env });
+    t.teardown(() => h.close());
+    return h;
+  };
+  return { anthropic, dataDir, env, spawn };
+}
