@@ -9,6 +9,7 @@ import type { SsePeerDeps } from './deps.js';
 import type { PublishedEvent } from '../server/events/log.js';
 import { Peer } from '../server/rpc/peer.js';
 import { rateSubject } from '../server/security/rate.js';
+import type { AdmittedRequest } from '../server/security/guard.js';
 import { ErrorCodes } from '../protocol/index.js';
 import { BatchingWriter, OVERFLOW_GRACE_MS, overflowReason } from '../server/transport/writer.js';
 
@@ -20,7 +21,8 @@ export class RestPeer extends Peer {
     this.state = 'initialized';
     this.clientInfo = { name: String(req.headers['user-agent'] ?? 'http') };
     // Set by the access guard (server/serve.ts): scopes idempotency keys per API key.
-    this.principal = (req as Request & { principal?: string }).principal;
+    this.principal = (req as Request & AdmittedRequest).principal;
+    this.caller = (req as Request & AdmittedRequest).caller;
     this.rate = rateSubject(req.socket.remoteAddress, this.principal);
     // 'close' fires after the response finished too; only an unfinished one means the client left.
     res.once('close', () => this.markClosed());

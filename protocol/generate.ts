@@ -149,6 +149,7 @@ function methodsTs(manifest: Manifest, errors: ErrorTable, definitions: Record<s
     '  readonly summary: string;',
     '  readonly rest?: RestSpec;',
     '  /** Errors this method raises beyond the ones every request can get (see `commonErrors`). */', '  readonly errors: readonly ErrorName[];',
+    '  /** Needs an admin API key (or the local user: stdio, loopback without keys); other keys get Forbidden. */', '  readonly admin?: boolean;',
     '}', '',
     "export interface ClientRequestSpec extends MethodSpec { readonly kind: 'request'; readonly direction: 'clientToServer'; readonly result: DefinitionName }",
     'export interface RestRequestSpec extends ClientRequestSpec { readonly rest: RestSpec }', '',
@@ -218,7 +219,7 @@ function readmeSection(definitions: Record<string, JsonSchema>, manifest: Manife
     const kind = `${m.kind}${m.direction === 'serverToClient' ? ' (server→client)' : ''}`;
     const streams = Object.values(httpRoutesOf(manifest)).filter((r) => r.stream === name).map((r) => `\`${r.method} ${r.path}\` (SSE)`);
     const rest = m.rest ? `\`${m.rest.method} ${m.rest.path}\`` : streams.join(', ');
-    rows.push(`| \`${name}\` | ${kind} | ${fields(m.params)} | ${m.result ? `\`${m.result}\`` : ''} | ${rest} | ${m.summary} |`);
+    rows.push(`| \`${name}\` | ${kind} | ${fields(m.params)} | ${m.result ? `\`${m.result}\`` : ''} | ${rest} | ${m.summary}${m.admin ? ' Admin key.' : ''} |`);
   }
   const ev = ['| event type | data |', '|---|---|'];
   for (const [type, ref] of Object.entries(manifest.events)) ev.push(`| \`${type}\` | ${fields(ref)} |`);

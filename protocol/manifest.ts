@@ -24,6 +24,8 @@ export interface MethodEntry {
   rest?: RestMapping;
   /** Error names (protocol/errors.json) this method raises beyond the manifest's `commonErrors`. */
   errors?: string[];
+  /** Needs an admin API key (or the local user: stdio, loopback without keys); other keys get Forbidden. */
+  admin?: boolean;
 }
 
 /** A /v1 route that is not one method call: an SSE stream or one of the bridge's own documents. */

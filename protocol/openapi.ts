@@ -91,7 +91,7 @@ export function buildOpenApi(definitions: Record<string, JsonSchema>, manifest: 
     const op: Record<string, unknown> = {
       operationId: camel(method),
       summary: entry.summary,
-      description: `JSON-RPC method \`${method}\`: path parameters and the ${rest.method === 'GET' || rest.method === 'DELETE' ? 'query' : 'JSON body'} are merged into its params.`,
+      description: `JSON-RPC method \`${method}\`: path parameters and the ${rest.method === 'GET' || rest.method === 'DELETE' ? 'query' : 'JSON body'} are merged into its params.${entry.admin ? ' Needs an admin API key (403 Forbidden otherwise).' : ''}`,
       tags: [entry.group],
       parameters,
       responses: {

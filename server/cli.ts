@@ -14,6 +14,7 @@ import type { TuiFlags } from './tui/index.js';
 import { resolveDataDir } from './config/paths.js';
 import { DEFAULT_PORT } from './config/defaults.js';
 import { ApiKeys } from './security/keys.js';
+import { DEFAULT_USER, USER_NAME } from './security/caller.js';
 import { serve, setHttpHandler } from './serve.js';
 import { openStore, storeUrl } from './store/open.js';
 import { VERSION } from './version.js';
@@ -30,6 +31,11 @@ interface ServeFlags {
   /** false with --no-project-config. */
   projectConfig?: boolean;
 }
+
+const userName = (v: string) => {
+  if (!USER_NAME.test(v)) throw new InvalidArgumentError('must be 1 to 64 letters, digits and _ . @ + - (starting with a letter, digit or _)');
+  return v;
+};
 
 const usage = (message: string) => new CommanderError(2, 'agentd.usage', `error: ${message}`);
 
@@ -111,14 +117,19 @@ export function buildCli(): Command {
     .command('create')
     .description('create a key and print it once (only its hash is stored)')
     .requiredOption('--name <name>', 'a name to recognise the key by')
+    .option('--user <user>', `the user the key belongs to: it sees and drives that user's sessions and those shared with them (default: ${DEFAULT_USER}, as an admin key)`, userName)
+    .option('--admin', 'the key may also manage keys and change config (implied without --user)')
     .option('--data-dir <dir>', 'data directory')
     .option('--store <url>', 'the store of the server (sqlite or postgres://...; default as serve)')
     .option('--json', 'print JSON')
-    .action((o: { name: string; dataDir?: string; store?: string; json?: boolean }) => withKeys(o, (keys) => {
-      const k = keys.create(o.name);
-      process.stdout.write(o.json ? `${JSON.stringify(k)}\n` : `${k.key}\n`);
-      if (!o.json) process.stderr.write(`created ${k.id} (${k.name}); store the key now: it is not shown again\n`);
-    }));
+    .action((o: { name: string; user?: string; admin?: boolean; dataDir?: string; store?: string; json?: boolean }) => {
+      if (!o.name.trim() || o.name.length > 100 || /[\u0000-\u001f\u007f]/.test(o.name)) throw usage('--name must be 1 to 100 characters without control characters');
+      return withKeys(o, (keys) => {
+        const k = keys.create(o.name, o.user === undefined ? undefined : { user: o.user, admin: o.admin === true });
+        process.stdout.write(o.json ? `${JSON.stringify(k)}\n` : `${k.key}\n`);
+        if (!o.json) process.stderr.write(`created ${k.id} (${k.name}) for user ${k.user}${k.admin ? ', admin' : ''}; store the key now: it is not shown again\n`);
+      });
+    });
   key
     .command('list')
     .description('list keys (never the secrets)')
@@ -128,7 +139,7 @@ export function buildCli(): Command {
     .action((o: { dataDir?: string; store?: string; json?: boolean }) => withKeys(o, (keys) => {
       const list = keys.list();
       if (o.json) process.stdout.write(`${JSON.stringify(list)}\n`);
-      else for (const k of list) process.stdout.write(`${k.id}\t${k.name}\t${k.createdAt}\n`);
+      else for (const k of list) process.stdout.write(`${k.id}\t${k.name}\t${k.user}\t${k.admin ? 'admin' : '-'}\t${k.createdAt}\n`);
     }));
   key
     .command('revoke')

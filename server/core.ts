@@ -25,6 +25,7 @@ import { Compactor } from './session/compaction.js';
 import { SessionService } from './session/service.js';
 import { SnapshotService } from './snapshot/service.js';
 import { ApiKeys } from './security/keys.js';
+import { SessionAccess } from './security/access.js';
 import { Shutdown } from './shutdown.js';
 import { openStore, storeUrl } from './store/open.js';
 import type { Store } from './store/store.js';
@@ -71,6 +72,8 @@ export class Core {
   /** API keys of HTTP and WebSocket clients (checked by the access guard and on every keyed request). */
   readonly keys: ApiKeys;
   readonly events: EventLog;
+  /** Which sessions each user may see and drive (owner, shared with); the dispatcher and event delivery ask it. */
+  readonly access: SessionAccess;
   readonly config: ConfigService;
   readonly providers = new ProviderRegistry();
   /** Provider credentials (`credentials.json`, mode 0600). */
@@ -126,6 +129,7 @@ export class Core {
     this.store = openStore(this.dataDir, storeUrl(opts.store, storeConfig), storeConfig, (message) => this.log.error({ err: message }, 'store'));
     this.keys = new ApiKeys(this.store);
     this.events = new EventLog(this.store, this.log, () => this.config.limits().eventRetention);
+    this.access = new SessionAccess({ store: this.store, events: this.events });
     this.credentials = new CredentialStore(this.dataDir);
     this.oauth = new OAuthService(this.config, this.credentials, this.log);
     this.providers.add(new EchoProvider());
@@ -133,7 +137,8 @@ export class Core {
     const { store, events, log, config, providers } = this;
     this.openaiProviders = new OpenAIProviders({ config, credentials: this.credentials, log, registry: providers });
     providers.addSource(this.openaiProviders);
-    this.approvals = new ApprovalService({ events, log, peers: this.peers });
+    const access = this.access;
+    this.approvals = new ApprovalService({ events, log, peers: this.peers, mayDrive: (peer, sessionId) => access.canSee(sessionId, peer.caller) });
     this.mcp = new McpManager({ events, log, version: this.version, cwd: this.cwd, auth: new McpAuth({ dataDir: this.dataDir, log }) });
     this.sessionMcp = new SessionMcp({ events, log, version: this.version, global: this.mcp });
     this.sandbox = new CommandSandbox({ settings: () => config.get().tools?.runCommand, dataDir: this.dataDir });
@@ -151,7 +156,8 @@ export class Core {
     this.turns = new TurnRunner({ store, events, log, config, providers, tools: this.tools, recovery: this.recovery, active, snapshots: this.snapshots, compactor: this.compactor });
     this.sessions = new SessionService({ store, events, config, providers, cwd: this.cwd, turns: this.turns, snapshots: this.snapshots });
     this.idempotency = new IdempotencyCache(store);
-    this.dispatcher = new Dispatcher({ log, idempotency: this.idempotency, keys: this.keys, stopping: this.stopping }, handlers({
+    this.dispatcher = new Dispatcher({ log, idempotency: this.idempotency, keys: this.keys, access, stopping: this.stopping }, handlers({
+      access, keys: this.keys,
       log, version: this.version, sandbox: this.sandbox, snapshots: this.snapshots, compactor: this.compactor, config, close: () => this.close(),
       sessions: this.sessions, turns: this.turns, approvals: this.approvals, events,
       providers, credentials: this.credentials, oauth: this.oauth, tools: this.tools, mcp: this.mcp, sessionMcp: this.sessionMcp, clientFiles: this.clientFiles,

@@ -10,7 +10,7 @@ import { Core, type CoreOptions } from './core.js';
 import { ErrorCodes } from '../protocol/index.js';
 import { refusalBody } from './rpc/errors.js';
 import { watchParent } from './transport/liveness.js';
-import { AccessGuard, isLoopback } from './security/guard.js';
+import { AccessGuard, isLoopback, type AdmittedRequest } from './security/guard.js';
 import { watchRevocations } from './security/keys.js';
 import { RateLimiter, rateLimited, rateSubject } from './security/rate.js';
 import { DEFAULT_PORT, DEFAULT_RATE, timings } from './config/defaults.js';
@@ -73,7 +73,7 @@ function guarded(guard: AccessGuard, inner: RequestListener): RequestListener {
       res.end(refusalBody(verdict));
       return;
     }
-    (req as IncomingMessage & { principal?: string }).principal = verdict.principal;
+    Object.assign(req as AdmittedRequest, { principal: verdict.principal, caller: verdict.caller });
     for (const [k, v] of Object.entries(cors)) res.setHeader(k, v);
     inner(req, res);
   };
@@ -120,13 +120,13 @@ export async function startHttp(core: Core, opts: HttpOptions = {}): Promise<Htt
     },
     // ACP at /acp: the agent of `agentd acp`, on this server's core (loaded on first use; what
     // arrives meanwhile is held, at most 64 frames, and replayed once its listeners are on).
-    acp: (ws, req, principal, admit) => {
+    acp: (ws, req, principal, admit, caller) => {
       const early: unknown[][] = [];
       const hold = (...args: unknown[]) => { if (early.push(args) > 64) ws.terminate(); };
       ws.on('message', hold);
       void import('./transport/acp-websocket.js').then(({ serveAcpSocket }) => {
         ws.off('message', hold);
-        serveAcpSocket(core, ws, { principal, rate: rateSubject(req.socket.remoteAddress, principal), admit, rpcUrl: `${tls ? 'wss' : 'ws'}://${req.headers.host}/rpc` });
+        serveAcpSocket(core, ws, { principal, caller, rate: rateSubject(req.socket.remoteAddress, principal), admit, rpcUrl: `${tls ? 'wss' : 'ws'}://${req.headers.host}/rpc` });
         for (const args of early) ws.emit('message', ...args);
       }, (err) => { core.log.error({ err: String(err) }, 'ACP over WebSocket failed to start'); ws.close(1011); });
     },

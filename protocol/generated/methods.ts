@@ -41,6 +41,10 @@ export const Methods = {
   SessionUnrevert: 'session/unrevert',
   /** Summarize the conversation so far with the session's model; from then on the model receives the summary plus the messages after it. */
   SessionCompact: 'session/compact',
+  /** Let another user see and drive a session you own (list, read, subscribe, message, cancel, approve); only the owner shares. */
+  SessionShare: 'session/share',
+  /** Take a user's access to a session you own away; their open subscriptions stop receiving its events at once. */
+  SessionUnshare: 'session/unshare',
   /** Receive `session/event` notifications for a session (or all), replaying from `since` first. REST: the SSE routes. */
   SessionSubscribe: 'session/subscribe',
   /** Stop receiving a session's events. */
@@ -89,6 +93,12 @@ export const Methods = {
   SessionMcp: 'session/mcp',
   /** Prompts of the connected MCP servers, with their arguments. */
   McpPrompts: 'mcp/prompts',
+  /** The API keys with their users (never the secrets). */
+  KeyList: 'key/list',
+  /** Create an API key for a user; the secret is in this answer only. */
+  KeyCreate: 'key/create',
+  /** Revoke keys by id or name; connections admitted with them end. */
+  KeyRevoke: 'key/revoke',
   /** The effective config (secrets removed). */
   ConfigGet: 'config/get',
   /** Replace the user config; validated, applied without restart. */
@@ -115,6 +125,8 @@ export interface ClientRequests {
   'session/revert': { params: T.SessionRevertParams; result: T.SessionRevertResult };
   'session/unrevert': { params: T.SessionIdParams; result: T.SessionUnrevertResult };
   'session/compact': { params: T.SessionIdParams; result: T.SessionCompactResult };
+  'session/share': { params: T.SessionShareParams; result: T.SessionShareResult };
+  'session/unshare': { params: T.SessionShareParams; result: T.SessionShareResult };
   'session/subscribe': { params: T.SessionSubscribeParams; result: T.SessionSubscribeResult };
   'session/unsubscribe': { params: T.SessionUnsubscribeParams; result: T.SessionUnsubscribeResult };
   'provider/list': { params: T.ProviderListParams; result: T.ProviderListResult };
@@ -135,6 +147,9 @@ export interface ClientRequests {
   'mcp/resource/read': { params: T.McpResourceReadParams; result: T.McpResourceReadResult };
   'session/mcp': { params: T.SessionMcpParams; result: T.SessionMcpResult };
   'mcp/prompts': { params: T.McpServerFilterParams; result: T.McpPromptsResult };
+  'key/list': { params: T.Empty; result: T.KeyListResult };
+  'key/create': { params: T.KeyCreateParams; result: T.KeyCreateResult };
+  'key/revoke': { params: T.KeyRevokeParams; result: T.KeyRevokeResult };
   'config/get': { params: T.Empty; result: T.ConfigGetResult };
   'config/update': { params: T.ConfigUpdateParams; result: T.ConfigGetResult };
   'config/trust': { params: T.ConfigTrustParams; result: T.ConfigGetResult };
@@ -159,13 +174,13 @@ export interface ServerNotifications {
 }
 
 /** A definition name of protocol/schema/*.json. */
-export type DefinitionName = 'Session' | 'SessionContext' | 'ModelPrice' | 'SessionStatus' | 'Role' | 'Message' | 'MessageStatus' | 'ContentPart' | 'TextPart' | 'ToolUsePart' | 'ToolResultPart' | 'ImagePart' | 'Usage' | 'ErrorObject' | 'Empty' | 'IdempotencyKey' | 'PlanEntry' | 'FileStatus' | 'FileChangeSummary' | 'SnapshotSkipped' | 'RevertedFile' | 'Config' | 'StoreConfig' | 'ToolsConfig' | 'RunCommandConfig' | 'ModelConfig' | 'ProviderConfig' | 'ProviderDetectionConfig' | 'ApprovalAction' | 'ApprovalRule' | 'ApprovalPolicy' | 'Limits' | 'ConfigGetResult' | 'ConfigUpdateParams' | 'SecurityConfig' | 'ProjectConfigState' | 'ConfigTrustParams' | 'SnapshotsConfig' | 'CompactionConfig' | 'Event' | 'EventType' | 'SessionEventData' | 'SessionDeletedData' | 'MessageEventData' | 'MessageDeltaData' | 'TurnStartedData' | 'TurnCompletedData' | 'UsageUpdatedData' | 'TurnEndedData' | 'ToolEventData' | 'PermissionRequestedData' | 'PermissionResolvedData' | 'ConfigUpdatedData' | 'McpUpdatedData' | 'StreamGapData' | 'TurnDiffData' | 'SessionRevertedData' | 'SessionUnrevertedData' | 'SessionCompactedData' | 'PlanUpdatedData' | 'HealthResult' | 'ErrorBody' | 'InitializeParams' | 'ClientCapabilities' | 'InitializeResult' | 'ServerCapabilities' | 'SnapshotsCapability' | 'McpServerConfig' | 'McpServer' | 'McpListResult' | 'McpNameParams' | 'McpServerResult' | 'McpOAuthConfig' | 'McpAuthStartParams' | 'McpAuthStartResult' | 'McpAuthCallbackParams' | 'McpServerFilterParams' | 'SessionMcpParams' | 'SessionMcpResult' | 'McpResource' | 'McpResourceTemplate' | 'McpResourcesResult' | 'McpResourceReadParams' | 'McpResourceContents' | 'McpResourceReadResult' | 'McpPromptArgument' | 'McpPrompt' | 'McpPromptsResult' | 'McpPromptRef' | 'ResourceRefPart' | 'Provider' | 'ModelInfo' | 'ProviderListParams' | 'ProviderListResult' | 'ProviderAuthParams' | 'ProviderAuthResult' | 'ProviderOauthAuthorizeParams' | 'ProviderOauthAuthorizeResult' | 'ProviderOauthCallbackParams' | 'SessionCreateParams' | 'SessionListParams' | 'SessionListResult' | 'SessionUpdateParams' | 'SessionMessagesParams' | 'SessionMessagesResult' | 'SessionForkParams' | 'SessionIdParams' | 'SessionGetResult' | 'SessionDeleteResult' | 'SessionMessageParams' | 'SessionMessageResult' | 'TurnAccepted' | 'SessionCancelResult' | 'SessionSubscribeParams' | 'SessionSubscribeResult' | 'SessionUnsubscribeParams' | 'SessionUnsubscribeResult' | 'SessionDiffParams' | 'SessionDiffResult' | 'FileDiff' | 'SessionRevertParams' | 'SessionRevertResult' | 'SessionUnrevertResult' | 'SessionCompactResult' | 'Tool' | 'ToolListParams' | 'ToolListResult' | 'CommandSandbox' | 'PermissionDecision' | 'ToolApproveParams' | 'ToolApproveResult' | 'PermissionAnswerer' | 'PermissionListParams' | 'PermissionListResult' | 'PendingPermission' | 'PermissionRequestParams' | 'PermissionRequestResult' | 'SessionFilesParams' | 'SessionFilesResult' | 'FileReadParams' | 'FileReadResult' | 'FileWriteParams';
+export type DefinitionName = 'Session' | 'UserName' | 'SessionContext' | 'ModelPrice' | 'SessionStatus' | 'Role' | 'Message' | 'MessageStatus' | 'ContentPart' | 'TextPart' | 'ToolUsePart' | 'ToolResultPart' | 'ImagePart' | 'Usage' | 'ErrorObject' | 'Empty' | 'IdempotencyKey' | 'PlanEntry' | 'FileStatus' | 'FileChangeSummary' | 'SnapshotSkipped' | 'RevertedFile' | 'Config' | 'StoreConfig' | 'ToolsConfig' | 'RunCommandConfig' | 'ModelConfig' | 'ProviderConfig' | 'ProviderDetectionConfig' | 'ApprovalAction' | 'ApprovalRule' | 'ApprovalPolicy' | 'Limits' | 'ConfigGetResult' | 'ConfigUpdateParams' | 'SecurityConfig' | 'ProjectConfigState' | 'ConfigTrustParams' | 'SnapshotsConfig' | 'CompactionConfig' | 'Event' | 'EventType' | 'SessionEventData' | 'SessionDeletedData' | 'MessageEventData' | 'MessageDeltaData' | 'TurnStartedData' | 'TurnCompletedData' | 'UsageUpdatedData' | 'TurnEndedData' | 'ToolEventData' | 'PermissionRequestedData' | 'PermissionResolvedData' | 'ConfigUpdatedData' | 'McpUpdatedData' | 'StreamGapData' | 'TurnDiffData' | 'SessionRevertedData' | 'SessionUnrevertedData' | 'SessionCompactedData' | 'PlanUpdatedData' | 'HealthResult' | 'ErrorBody' | 'ApiKeyInfo' | 'KeyListResult' | 'KeyCreateParams' | 'KeyCreateResult' | 'KeyRevokeParams' | 'KeyRevokeResult' | 'InitializeParams' | 'ClientCapabilities' | 'InitializeResult' | 'ServerCapabilities' | 'SnapshotsCapability' | 'McpServerConfig' | 'McpServer' | 'McpListResult' | 'McpNameParams' | 'McpServerResult' | 'McpOAuthConfig' | 'McpAuthStartParams' | 'McpAuthStartResult' | 'McpAuthCallbackParams' | 'McpServerFilterParams' | 'SessionMcpParams' | 'SessionMcpResult' | 'McpResource' | 'McpResourceTemplate' | 'McpResourcesResult' | 'McpResourceReadParams' | 'McpResourceContents' | 'McpResourceReadResult' | 'McpPromptArgument' | 'McpPrompt' | 'McpPromptsResult' | 'McpPromptRef' | 'ResourceRefPart' | 'Provider' | 'ModelInfo' | 'ProviderListParams' | 'ProviderListResult' | 'ProviderAuthParams' | 'ProviderAuthResult' | 'ProviderOauthAuthorizeParams' | 'ProviderOauthAuthorizeResult' | 'ProviderOauthCallbackParams' | 'SessionCreateParams' | 'SessionListParams' | 'SessionListResult' | 'SessionUpdateParams' | 'SessionMessagesParams' | 'SessionMessagesResult' | 'SessionForkParams' | 'SessionShareParams' | 'SessionShareResult' | 'SessionIdParams' | 'SessionGetResult' | 'SessionDeleteResult' | 'SessionMessageParams' | 'SessionMessageResult' | 'TurnAccepted' | 'SessionCancelResult' | 'SessionSubscribeParams' | 'SessionSubscribeResult' | 'SessionUnsubscribeParams' | 'SessionUnsubscribeResult' | 'SessionDiffParams' | 'SessionDiffResult' | 'FileDiff' | 'SessionRevertParams' | 'SessionRevertResult' | 'SessionUnrevertResult' | 'SessionCompactResult' | 'Tool' | 'ToolListParams' | 'ToolListResult' | 'CommandSandbox' | 'PermissionDecision' | 'ToolApproveParams' | 'ToolApproveResult' | 'PermissionAnswerer' | 'PermissionListParams' | 'PermissionListResult' | 'PendingPermission' | 'PermissionRequestParams' | 'PermissionRequestResult' | 'SessionFilesParams' | 'SessionFilesResult' | 'FileReadParams' | 'FileReadResult' | 'FileWriteParams';
 
 /** A client request (what the dispatcher serves and the handler table must cover). */
 export type ClientRequestName = keyof ClientRequests;
 
 /** A client request with a REST route. */
-export type RestMethodName = 'session/create' | 'session/list' | 'session/get' | 'session/update' | 'session/messages' | 'session/fork' | 'session/delete' | 'session/message' | 'session/cancel' | 'session/diff' | 'session/revert' | 'session/unrevert' | 'session/compact' | 'provider/list' | 'provider/auth' | 'provider/oauth/authorize' | 'provider/oauth/callback' | 'tool/list' | 'tool/approve' | 'permission/list' | 'mcp/list' | 'mcp/connect' | 'mcp/disconnect' | 'mcp/auth/start' | 'mcp/auth/callback' | 'mcp/auth/remove' | 'mcp/resources' | 'mcp/resource/read' | 'mcp/prompts' | 'config/get' | 'config/update' | 'config/trust';
+export type RestMethodName = 'session/create' | 'session/list' | 'session/get' | 'session/update' | 'session/messages' | 'session/fork' | 'session/delete' | 'session/message' | 'session/cancel' | 'session/diff' | 'session/revert' | 'session/unrevert' | 'session/compact' | 'session/share' | 'session/unshare' | 'provider/list' | 'provider/auth' | 'provider/oauth/authorize' | 'provider/oauth/callback' | 'tool/list' | 'tool/approve' | 'permission/list' | 'mcp/list' | 'mcp/connect' | 'mcp/disconnect' | 'mcp/auth/start' | 'mcp/auth/callback' | 'mcp/auth/remove' | 'mcp/resources' | 'mcp/resource/read' | 'mcp/prompts' | 'key/list' | 'key/create' | 'key/revoke' | 'config/get' | 'config/update' | 'config/trust';
 
 /** How a method maps onto the /v1 bridge. */
 export interface RestSpec {
@@ -192,6 +207,8 @@ export interface MethodSpec {
   readonly rest?: RestSpec;
   /** Errors this method raises beyond the ones every request can get (see `commonErrors`). */
   readonly errors: readonly ErrorName[];
+  /** Needs an admin API key (or the local user: stdio, loopback without keys); other keys get Forbidden. */
+  readonly admin?: boolean;
 }
 
 export interface ClientRequestSpec extends MethodSpec { readonly kind: 'request'; readonly direction: 'clientToServer'; readonly result: DefinitionName }
@@ -470,6 +487,41 @@ export const methodTable: MethodTable = {
       "status": 200
     }
   },
+  "session/share": {
+    "kind": "request",
+    "direction": "clientToServer",
+    "group": "session",
+    "params": "SessionShareParams",
+    "result": "SessionShareResult",
+    "summary": "Let another user see and drive a session you own (list, read, subscribe, message, cancel, approve); only the owner shares.",
+    "errors": [
+      "NotFound",
+      "Forbidden",
+      "LimitExceeded"
+    ],
+    "rest": {
+      "method": "POST",
+      "path": "/v1/session/{sessionId}/share",
+      "status": 200
+    }
+  },
+  "session/unshare": {
+    "kind": "request",
+    "direction": "clientToServer",
+    "group": "session",
+    "params": "SessionShareParams",
+    "result": "SessionShareResult",
+    "summary": "Take a user's access to a session you own away; their open subscriptions stop receiving its events at once.",
+    "errors": [
+      "NotFound",
+      "Forbidden"
+    ],
+    "rest": {
+      "method": "POST",
+      "path": "/v1/session/{sessionId}/unshare",
+      "status": 200
+    }
+  },
   "session/subscribe": {
     "kind": "request",
     "direction": "clientToServer",
@@ -517,6 +569,7 @@ export const methodTable: MethodTable = {
     "kind": "request",
     "direction": "clientToServer",
     "group": "provider",
+    "admin": true,
     "params": "ProviderAuthParams",
     "result": "ProviderAuthResult",
     "summary": "Store an API key for a provider.",
@@ -533,6 +586,7 @@ export const methodTable: MethodTable = {
     "kind": "request",
     "direction": "clientToServer",
     "group": "provider",
+    "admin": true,
     "params": "ProviderOauthAuthorizeParams",
     "result": "ProviderOauthAuthorizeResult",
     "summary": "Start an OAuth authorization code + PKCE flow.",
@@ -550,6 +604,7 @@ export const methodTable: MethodTable = {
     "kind": "request",
     "direction": "clientToServer",
     "group": "provider",
+    "admin": true,
     "params": "ProviderOauthCallbackParams",
     "result": "ProviderAuthResult",
     "summary": "Finish the OAuth flow: exchange the code, store the tokens.",
@@ -670,6 +725,7 @@ export const methodTable: MethodTable = {
     "kind": "request",
     "direction": "clientToServer",
     "group": "mcp",
+    "admin": true,
     "params": "McpNameParams",
     "result": "McpServerResult",
     "summary": "Connect a configured MCP server.",
@@ -686,6 +742,7 @@ export const methodTable: MethodTable = {
     "kind": "request",
     "direction": "clientToServer",
     "group": "mcp",
+    "admin": true,
     "params": "McpNameParams",
     "result": "McpServerResult",
     "summary": "Disconnect an MCP server.",
@@ -702,6 +759,7 @@ export const methodTable: MethodTable = {
     "kind": "request",
     "direction": "clientToServer",
     "group": "mcp",
+    "admin": true,
     "params": "McpAuthStartParams",
     "result": "McpAuthStartResult",
     "summary": "Start the OAuth sign-in of an HTTP MCP server: returns the URL to open.",
@@ -721,6 +779,7 @@ export const methodTable: MethodTable = {
     "kind": "request",
     "direction": "clientToServer",
     "group": "mcp",
+    "admin": true,
     "params": "McpAuthCallbackParams",
     "result": "McpServerResult",
     "summary": "Finish the sign-in: exchange the code, store the tokens, reconnect.",
@@ -739,6 +798,7 @@ export const methodTable: MethodTable = {
     "kind": "request",
     "direction": "clientToServer",
     "group": "mcp",
+    "admin": true,
     "params": "McpNameParams",
     "result": "McpServerResult",
     "summary": "Sign out: forget the server's tokens and registration, disconnect it.",
@@ -815,6 +875,53 @@ export const methodTable: MethodTable = {
       "status": 200
     }
   },
+  "key/list": {
+    "kind": "request",
+    "direction": "clientToServer",
+    "group": "key",
+    "admin": true,
+    "params": "Empty",
+    "result": "KeyListResult",
+    "summary": "The API keys with their users (never the secrets).",
+    "rest": {
+      "method": "GET",
+      "path": "/v1/key",
+      "status": 200
+    },
+    "errors": []
+  },
+  "key/create": {
+    "kind": "request",
+    "direction": "clientToServer",
+    "group": "key",
+    "admin": true,
+    "params": "KeyCreateParams",
+    "result": "KeyCreateResult",
+    "summary": "Create an API key for a user; the secret is in this answer only.",
+    "rest": {
+      "method": "POST",
+      "path": "/v1/key",
+      "status": 201
+    },
+    "errors": []
+  },
+  "key/revoke": {
+    "kind": "request",
+    "direction": "clientToServer",
+    "group": "key",
+    "admin": true,
+    "params": "KeyRevokeParams",
+    "result": "KeyRevokeResult",
+    "summary": "Revoke keys by id or name; connections admitted with them end.",
+    "errors": [
+      "NotFound"
+    ],
+    "rest": {
+      "method": "DELETE",
+      "path": "/v1/key/{id}",
+      "status": 200
+    }
+  },
   "config/get": {
     "kind": "request",
     "direction": "clientToServer",
@@ -833,6 +940,7 @@ export const methodTable: MethodTable = {
     "kind": "request",
     "direction": "clientToServer",
     "group": "config",
+    "admin": true,
     "params": "ConfigUpdateParams",
     "result": "ConfigGetResult",
     "summary": "Replace the user config; validated, applied without restart.",
@@ -849,6 +957,7 @@ export const methodTable: MethodTable = {
     "kind": "request",
     "direction": "clientToServer",
     "group": "config",
+    "admin": true,
     "params": "ConfigTrustParams",
     "result": "ConfigGetResult",
     "summary": "Trust the workspace's agentd.json (as the client showed it: `hash` must match) and apply it at once.",
@@ -866,9 +975,9 @@ export const methodTable: MethodTable = {
 };
 
 /** Client requests with a REST route, in manifest order. */
-export const restMethods: readonly RestMethodName[] = ["session/create","session/list","session/get","session/update","session/messages","session/fork","session/delete","session/message","session/cancel","session/diff","session/revert","session/unrevert","session/compact","provider/list","provider/auth","provider/oauth/authorize","provider/oauth/callback","tool/list","tool/approve","permission/list","mcp/list","mcp/connect","mcp/disconnect","mcp/auth/start","mcp/auth/callback","mcp/auth/remove","mcp/resources","mcp/resource/read","mcp/prompts","config/get","config/update","config/trust"];
+export const restMethods: readonly RestMethodName[] = ["session/create","session/list","session/get","session/update","session/messages","session/fork","session/delete","session/message","session/cancel","session/diff","session/revert","session/unrevert","session/compact","session/share","session/unshare","provider/list","provider/auth","provider/oauth/authorize","provider/oauth/callback","tool/list","tool/approve","permission/list","mcp/list","mcp/connect","mcp/disconnect","mcp/auth/start","mcp/auth/callback","mcp/auth/remove","mcp/resources","mcp/resource/read","mcp/prompts","key/list","key/create","key/revoke","config/get","config/update","config/trust"];
 
-const clientRequestNames: ReadonlySet<string> = new Set<ClientRequestName>(["initialize","shutdown","session/create","session/list","session/get","session/update","session/messages","session/fork","session/delete","session/message","session/cancel","session/diff","session/revert","session/unrevert","session/compact","session/subscribe","session/unsubscribe","provider/list","provider/auth","provider/oauth/authorize","provider/oauth/callback","tool/list","tool/approve","permission/list","session/files","mcp/list","mcp/connect","mcp/disconnect","mcp/auth/start","mcp/auth/callback","mcp/auth/remove","mcp/resources","mcp/resource/read","session/mcp","mcp/prompts","config/get","config/update","config/trust"]);
+const clientRequestNames: ReadonlySet<string> = new Set<ClientRequestName>(["initialize","shutdown","session/create","session/list","session/get","session/update","session/messages","session/fork","session/delete","session/message","session/cancel","session/diff","session/revert","session/unrevert","session/compact","session/share","session/unshare","session/subscribe","session/unsubscribe","provider/list","provider/auth","provider/oauth/authorize","provider/oauth/callback","tool/list","tool/approve","permission/list","session/files","mcp/list","mcp/connect","mcp/disconnect","mcp/auth/start","mcp/auth/callback","mcp/auth/remove","mcp/resources","mcp/resource/read","session/mcp","mcp/prompts","key/list","key/create","key/revoke","config/get","config/update","config/trust"]);
 
 /** Whether a method name (from the wire) is a client request. */
 export function isClientRequest(name: string): name is ClientRequestName {

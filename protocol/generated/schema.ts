@@ -100,8 +100,27 @@ export const schemaBundle = {
             "null"
           ],
           "description": "For a fork: the source's last copied message (null when the source had none)."
+        },
+        "owner": {
+          "$ref": "#/definitions/UserName",
+          "description": "The user who created the session (the user of the API key that sent session/create or session/fork). Absent on sessions created without a key (loopback, stdio), which belong to user `default`."
+        },
+        "sharedWith": {
+          "type": "array",
+          "items": {
+            "$ref": "#/definitions/UserName"
+          },
+          "maxItems": 100,
+          "description": "Other users who may see and drive this session (session/share); absent when none."
         }
       }
+    },
+    "UserName": {
+      "type": "string",
+      "minLength": 1,
+      "maxLength": 64,
+      "pattern": "^[A-Za-z0-9_][A-Za-z0-9._@+-]*$",
+      "description": "A user name, as API keys carry it (`agentd key create --user`): 1 to 64 letters, digits and `_ . @ + -`, not starting with `.`, `@`, `+` or `-`."
     },
     "SessionContext": {
       "type": "object",
@@ -1827,6 +1846,150 @@ export const schemaBundle = {
         }
       }
     },
+    "ApiKeyInfo": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "id",
+        "name",
+        "user",
+        "admin",
+        "createdAt"
+      ],
+      "description": "An API key as listed: never its secret (only its SHA-256 is stored).",
+      "properties": {
+        "id": {
+          "type": "string",
+          "description": "Server-assigned id, prefix `key_`."
+        },
+        "name": {
+          "type": "string",
+          "description": "The name it was created with."
+        },
+        "user": {
+          "$ref": "#/definitions/UserName",
+          "description": "The user it belongs to (`default` for keys created before users existed, or without `--user`)."
+        },
+        "admin": {
+          "type": "boolean",
+          "description": "Whether it may manage keys and change config."
+        },
+        "createdAt": {
+          "type": "string",
+          "format": "date-time",
+          "description": "Creation time, ISO 8601."
+        }
+      }
+    },
+    "KeyListResult": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "keys"
+      ],
+      "properties": {
+        "keys": {
+          "type": "array",
+          "items": {
+            "$ref": "#/definitions/ApiKeyInfo"
+          },
+          "description": "Every key, oldest first."
+        }
+      }
+    },
+    "KeyCreateParams": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "name",
+        "user"
+      ],
+      "properties": {
+        "name": {
+          "type": "string",
+          "minLength": 1,
+          "maxLength": 100,
+          "pattern": "^[^\\u0000-\\u001f\\u007f]+$",
+          "description": "A name to recognise the key by (no control characters)."
+        },
+        "user": {
+          "$ref": "#/definitions/UserName",
+          "description": "The user the key belongs to."
+        },
+        "admin": {
+          "type": "boolean",
+          "description": "May manage keys and change config. Default false."
+        }
+      }
+    },
+    "KeyCreateResult": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "id",
+        "name",
+        "user",
+        "admin",
+        "createdAt",
+        "key"
+      ],
+      "properties": {
+        "id": {
+          "type": "string",
+          "description": "Server-assigned id, prefix `key_`."
+        },
+        "name": {
+          "type": "string",
+          "description": "The key's name."
+        },
+        "user": {
+          "$ref": "#/definitions/UserName",
+          "description": "The user it belongs to."
+        },
+        "admin": {
+          "type": "boolean",
+          "description": "Whether it is an admin key."
+        },
+        "createdAt": {
+          "type": "string",
+          "format": "date-time",
+          "description": "Creation time, ISO 8601."
+        },
+        "key": {
+          "type": "string",
+          "description": "The secret (`agentd_...`): shown this once, never stored."
+        }
+      }
+    },
+    "KeyRevokeParams": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "id"
+      ],
+      "properties": {
+        "id": {
+          "type": "string",
+          "minLength": 1,
+          "maxLength": 100,
+          "description": "The key's id (`key_...`) or name (every key of that name)."
+        }
+      }
+    },
+    "KeyRevokeResult": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "revoked"
+      ],
+      "properties": {
+        "revoked": {
+          "type": "integer",
+          "minimum": 1,
+          "description": "How many keys were revoked; their connections end at once."
+        }
+      }
+    },
     "InitializeParams": {
       "type": "object",
       "additionalProperties": true,
@@ -3040,6 +3203,51 @@ export const schemaBundle = {
           "minLength": 1,
           "maxLength": 200,
           "description": "Name of the fork. Default: the source's name."
+        }
+      }
+    },
+    "SessionShareParams": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "sessionId",
+        "user"
+      ],
+      "properties": {
+        "sessionId": {
+          "type": "string",
+          "minLength": 1,
+          "description": "The session (one the caller owns)."
+        },
+        "user": {
+          "$ref": "#/definitions/UserName",
+          "description": "The user to give (session/share) or take (session/unshare) access; a user some API key belongs to, not the owner."
+        }
+      }
+    },
+    "SessionShareResult": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "sessionId",
+        "owner",
+        "sharedWith"
+      ],
+      "properties": {
+        "sessionId": {
+          "type": "string",
+          "description": "The session."
+        },
+        "owner": {
+          "$ref": "#/definitions/UserName",
+          "description": "Its owner (`default` for a session created without a key)."
+        },
+        "sharedWith": {
+          "type": "array",
+          "items": {
+            "$ref": "#/definitions/UserName"
+          },
+          "description": "Who else may see and drive it now, in the order they were added."
         }
       }
     },

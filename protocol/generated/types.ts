@@ -15,6 +15,13 @@ export type SessionStatus = 'idle' | 'running';
  */
 export type ApprovalAction = 'allow' | 'ask' | 'deny';
 /**
+ * A user name, as API keys carry it (`agentd key create --user`): 1 to 64 letters, digits and `_ . @ + -`, not starting with `.`, `@`, `+` or `-`.
+ *
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "UserName".
+ */
+export type UserName = string;
+/**
  * Who wrote a message. Tool results travel in user messages, as in the Anthropic Messages API.
  *
  * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
@@ -161,6 +168,13 @@ export interface Session {
    * For a fork: the source's last copied message (null when the source had none).
    */
   forkedFromMessageId?: string | null;
+  owner?: UserName;
+  /**
+   * Other users who may see and drive this session (session/share); absent when none.
+   *
+   * @maxItems 100
+   */
+  sharedWith?: UserName[];
 }
 /**
  * One task of the model's plan (`todo_write`).
@@ -1505,6 +1519,103 @@ export interface ErrorBody {
   error: ErrorObject;
 }
 /**
+ * An API key as listed: never its secret (only its SHA-256 is stored).
+ *
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "ApiKeyInfo".
+ */
+export interface ApiKeyInfo {
+  /**
+   * Server-assigned id, prefix `key_`.
+   */
+  id: string;
+  /**
+   * The name it was created with.
+   */
+  name: string;
+  user: UserName;
+  /**
+   * Whether it may manage keys and change config.
+   */
+  admin: boolean;
+  /**
+   * Creation time, ISO 8601.
+   */
+  createdAt: string;
+}
+/**
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "KeyListResult".
+ */
+export interface KeyListResult {
+  /**
+   * Every key, oldest first.
+   */
+  keys: ApiKeyInfo[];
+}
+/**
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "KeyCreateParams".
+ */
+export interface KeyCreateParams {
+  /**
+   * A name to recognise the key by (no control characters).
+   */
+  name: string;
+  user: UserName;
+  /**
+   * May manage keys and change config. Default false.
+   */
+  admin?: boolean;
+}
+/**
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "KeyCreateResult".
+ */
+export interface KeyCreateResult {
+  /**
+   * Server-assigned id, prefix `key_`.
+   */
+  id: string;
+  /**
+   * The key's name.
+   */
+  name: string;
+  user: UserName;
+  /**
+   * Whether it is an admin key.
+   */
+  admin: boolean;
+  /**
+   * Creation time, ISO 8601.
+   */
+  createdAt: string;
+  /**
+   * The secret (`agentd_...`): shown this once, never stored.
+   */
+  key: string;
+}
+/**
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "KeyRevokeParams".
+ */
+export interface KeyRevokeParams {
+  /**
+   * The key's id (`key_...`) or name (every key of that name).
+   */
+  id: string;
+}
+/**
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "KeyRevokeResult".
+ */
+export interface KeyRevokeResult {
+  /**
+   * How many keys were revoked; their connections end at once.
+   */
+  revoked: number;
+}
+/**
  * First request of every connection. Any other request before it fails with -32002. Lenient like LSP, MCP and ACP: fields the server does not know (`processId`, `rootUri`, ...) are ignored here, in `clientInfo` and in `capabilities`.
  *
  * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
@@ -2292,6 +2403,32 @@ export interface SessionForkParams {
    * Name of the fork. Default: the source's name.
    */
   name?: string;
+}
+/**
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "SessionShareParams".
+ */
+export interface SessionShareParams {
+  /**
+   * The session (one the caller owns).
+   */
+  sessionId: string;
+  user: UserName;
+}
+/**
+ * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema
+ * via the `definition` "SessionShareResult".
+ */
+export interface SessionShareResult {
+  /**
+   * The session.
+   */
+  sessionId: string;
+  owner: UserName;
+  /**
+   * Who else may see and drive it now, in the order they were added.
+   */
+  sharedWith: UserName[];
 }
 /**
  * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema

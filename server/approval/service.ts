@@ -63,11 +63,13 @@ export interface ApprovalServiceDeps {
   log: Logger;
   /** The connections the server tracks (stdio, WebSocket; a REST request is not among them). */
   peers: ReadonlySet<Peer>;
+  /** Whether a peer's user may drive the session (only those are asked, and only their answers count). Default: all. */
+  mayDrive?: (peer: Peer, sessionId: string) => boolean;
 }
 
 export class ApprovalService {
   private pending = new Map<string, Pending>();
-  private resolved = new Map<string, Answer & { tool: string }>();
+  private resolved = new Map<string, Answer & { tool: string; sessionId: string }>();
   private watchers = new Map<string, Set<Peer>>();
 
   constructor(private deps: ApprovalServiceDeps) {}
@@ -99,15 +101,20 @@ export class ApprovalService {
   subscribed(peer: Peer, sessionId: string | null): void {
     for (const p of [...this.pending.values()]) {
       if (sessionId !== null && p.sessionId !== sessionId) continue;
+      if (!this.mayDrive(peer, p.sessionId)) continue;
       p.interested.add(peer);
       this.send(p, peer);
     }
   }
 
+  private mayDrive(peer: Peer, sessionId: string): boolean {
+    return this.deps.mayDrive?.(peer, sessionId) ?? true;
+  }
+
   private interestedPeers(sessionId: string): Peer[] {
     const out = new Set([...this.deps.peers].filter((p) => p.state === 'initialized' && (p.subscriptions.has(sessionId) || p.subscriptions.has('*'))));
     for (const p of this.watchers.get(sessionId) ?? []) out.add(p);
-    return [...out].filter((p) => !p.closed);
+    return [...out].filter((p) => !p.closed && this.mayDrive(p, sessionId));
   }
 
   /** Called by the core whenever a peer goes away. */
@@ -138,7 +145,7 @@ export class ApprovalService {
           clearTimeout(timer);
           a.signal.removeEventListener('abort', onAbort);
           pending.requests.abort();
-          this.remember(id, { ...answer, tool: a.tool });
+          this.remember(id, { ...answer, tool: a.tool, sessionId: a.sessionId });
           events.append(a.sessionId, 'permission.resolved', {
             permissionId: id, callId: a.callId, tool: a.tool, decision: answer.decision, ...(answer.reason ? { reason: answer.reason } : {}),
             by: answer.automatic ? { type: 'server' } : answer.by ?? { type: 'client' },
@@ -165,6 +172,11 @@ export class ApprovalService {
       sessionId: pending.sessionId, permissionId: pending.id, turnId: pending.turnId, callId: pending.callId, tool: pending.tool, input: pending.input, summary: pending.summary,
     };
     peer.request('permission/request', params, pending.requests.signal).then((result) => {
+      // Access taken away (session/unshare) while the question was out: that answer does not count.
+      if (!this.mayDrive(peer, pending.sessionId)) {
+        log.debug({ peer: peer.id }, 'permission/request reply from a client that may no longer drive the session: ignored');
+        return;
+      }
       const check = matches('PermissionRequestResult', result);
       if (!check.ok) {
         // A reply that cannot be understood denies at once rather than waiting for the timeout.
@@ -180,7 +192,7 @@ export class ApprovalService {
     });
   }
 
-  private remember(id: string, answer: Answer & { tool: string }) {
+  private remember(id: string, answer: Answer & { tool: string; sessionId: string }) {
     this.resolved.set(id, answer);
     if (this.resolved.size > KEEP_RESOLVED) this.resolved.delete(this.resolved.keys().next().value as string);
   }
@@ -202,16 +214,21 @@ export class ApprovalService {
     }
     for (const [permissionId, p] of open) {
       if (this.pending.has(permissionId)) continue;
-      this.remember(permissionId, { decision: 'deny', reason: 'server restart', automatic: true, tool: p.tool });
+      this.remember(permissionId, { decision: 'deny', reason: 'server restart', automatic: true, tool: p.tool, sessionId });
       this.deps.events.append(sessionId, 'permission.resolved', { permissionId, callId: p.callId, tool: p.tool, decision: 'deny', reason: 'server restart', by: { type: 'server' } });
     }
   }
 
-  /** `tool/approve`: answers a pending permission; Conflict when it was already answered. */
-  answer(permissionId: string, answer: Answer, toolName?: string): { permissionId: string; decision: PermissionDecision } {
+  /**
+   * `tool/approve`: answers a pending permission; Conflict when it was already answered.
+   * `allowed`: whether the caller may drive the permission's session; one it may not is NotFound, as if it did not exist.
+   */
+  answer(permissionId: string, answer: Answer, toolName?: string, allowed?: (sessionId: string) => boolean): { permissionId: string; decision: PermissionDecision } {
     const p = this.pending.get(permissionId);
+    if (p && allowed && !allowed(p.sessionId)) throw RpcError.notFound('permission', permissionId);
     if (!p) {
       const done = this.resolved.get(permissionId);
+      if (done && allowed && !allowed(done.sessionId)) throw RpcError.notFound('permission', permissionId);
       if (done) {
         throw RpcError.conflict(`permission ${permissionId} was already resolved (${done.decision})`, {
           permissionId, decision: done.decision, ...(done.reason ? { reason: done.reason } : {}),

@@ -22,9 +22,14 @@ export interface Following {
   ready: Promise<void>;
 }
 
-/** Follows a session (or everything, for null). The handle exists before the replay starts, so a caller can always stop it. */
-export function follow(log: EventLog, sessionId: string | null, since: number | undefined, sink: EventSink): Following {
+/**
+ * Follows a session (or everything, for null). The handle exists before the replay starts, so a
+ * caller can always stop it. `visible`: asked at delivery of each event, replayed or live (what
+ * the subscriber's user may see); an event it refuses is skipped, its position still passed.
+ */
+export function follow(log: EventLog, sessionId: string | null, since: number | undefined, target: EventSink, visible?: (e: PublishedEvent) => boolean): Following {
   const position = (e: PublishedEvent) => (sessionId === null ? e.id : e.seq);
+  const sink: Pick<EventSink, 'deliver'> = visible ? { deliver: (e) => { if (visible(e)) target.deliver(e); } } : target;
   let cursor = since ?? log.lastSeq(sessionId);
   let buffered: PublishedEvent[] | null = since === undefined ? null : [];
   let stopped = false;
@@ -50,9 +55,9 @@ export function follow(log: EventLog, sessionId: string | null, since: number | 
         cursor = position(e);
       }
       if (page.length < PAGE) break;
-      await sink.writable();
+      await target.writable();
       if (stopped) return;
-      if (sink.closed) return stop();
+      if (target.closed) return stop();
     }
     // No await from the last page read to here: nothing can slip between replay and live.
     for (const e of buffered) {

@@ -34,6 +34,7 @@ const ID_BLOCK = 4096;
 
 export class EventLog {
   private bus = new EventEmitter();
+  private observers: EventListener[] = [];
   private pending: PublishedEvent[] = [];
   private flushScheduled = false;
   private seqs = new Map<string, number>();
@@ -73,8 +74,22 @@ export class EventLog {
   private deliver(ev: PublishedEvent) {
     if (ev.id <= this.delivered) return;
     this.delivered = ev.id;
+    this.emit(ev);
+  }
+
+  /** Observers first (they see every event before any subscriber does), then the session's and the all-events listeners. */
+  private emit(ev: PublishedEvent) {
+    for (const fn of this.observers) fn(ev);
     if (ev.sessionId !== null) this.bus.emit(ev.sessionId, ev);
     this.bus.emit(ALL, ev);
+  }
+
+  /**
+   * Sees every live event, whichever node appended it, before any subscriber: what decides
+   * delivery (the access cache of server/security/access.ts) is then never behind the event.
+   */
+  observe(fn: EventListener): void {
+    this.observers.push(fn);
   }
 
   /** Appends an event; subscribers get it synchronously, the store at the end of this loop turn (on a shared store: before it returns). */
@@ -102,8 +117,7 @@ export class EventLog {
       this.flushScheduled = true;
       setImmediate(() => this.flush());
     }
-    if (sessionId !== null) this.bus.emit(sessionId, ev);
-    this.bus.emit(ALL, ev);
+    this.emit(ev);
     return ev;
   }
 

@@ -2,6 +2,7 @@
 import type { HandlerTable } from '../rpc/dispatcher.js';
 import { changeHandlers, type ChangeHandlerDeps } from './changes.js';
 import { configHandlers, type ConfigHandlerDeps } from './config.js';
+import { keyHandlers, type KeyHandlerDeps } from './key.js';
 import { lifecycleHandlers, type LifecycleHandlerDeps } from './lifecycle.js';
 import { mcpHandlers, type McpHandlerDeps } from './mcp.js';
 import { providerHandlers, type ProviderHandlerDeps } from './provider.js';
@@ -9,7 +10,7 @@ import { sessionHandlers, type SessionHandlerDeps } from './session.js';
 import { toolHandlers, type ToolHandlerDeps } from './tool.js';
 
 /** What all the handler groups need together (the composition root passes each service once). */
-export type HandlerDeps = Omit<LifecycleHandlerDeps, 'methods'> & SessionHandlerDeps & ProviderHandlerDeps & ToolHandlerDeps & McpHandlerDeps & ConfigHandlerDeps & ChangeHandlerDeps;
+export type HandlerDeps = Omit<LifecycleHandlerDeps, 'methods'> & SessionHandlerDeps & ProviderHandlerDeps & ToolHandlerDeps & McpHandlerDeps & ConfigHandlerDeps & ChangeHandlerDeps & KeyHandlerDeps;
 
 export function handlers(deps: HandlerDeps): HandlerTable {
   const methods: string[] = [];
@@ -21,6 +22,7 @@ export function handlers(deps: HandlerDeps): HandlerTable {
     ...toolHandlers(deps),
     ...mcpHandlers(deps),
     ...configHandlers(deps),
+    ...keyHandlers(deps),
   };
   // initialize advertises the names of this very table.
   methods.push(...Object.keys(table));

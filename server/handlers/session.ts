@@ -10,6 +10,9 @@ import type { Logger } from '../log.js';
 import type { SessionService } from '../session/service.js';
 import type { SessionMcp } from '../mcp/session.js';
 import type { TurnRunner } from '../turn/runner.js';
+import type { SessionAccess } from '../security/access.js';
+import { ownerOf } from '../security/caller.js';
+import type { ApiKeys } from '../security/keys.js';
 
 export interface SessionHandlerDeps {
   sessions: SessionService;
@@ -20,16 +23,22 @@ export interface SessionHandlerDeps {
   sessionMcp: Pick<SessionMcp, 'userContent' | 'drop'>;
   events: EventLog;
   log: Logger;
+  /** Which events a subscriber's user may see (the dispatcher already checked `sessionId`). */
+  access: Pick<SessionAccess, 'filter'>;
+  /** Sharing names a user some key belongs to. */
+  keys: Pick<ApiKeys, 'hasUser'>;
 }
 
-export const sessionHandlers = ({ sessions, turns, approvals, config, events, log, sessionMcp }: SessionHandlerDeps) => ({
-  'session/create': (p) => sessions.create(p),
-  'session/list': (p) => sessions.list(p),
+export const sessionHandlers = ({ sessions, turns, approvals, config, events, log, sessionMcp, access, keys }: SessionHandlerDeps) => ({
+  'session/create': (p, { caller }) => sessions.create(p, caller),
+  'session/list': (p, { caller }) => sessions.list(p, caller),
   'session/get': (p) => sessions.get(p.sessionId),
   'session/update': (p) => sessions.update(p),
   'session/messages': (p) => sessions.messages(p),
-  'session/fork': (p) => sessions.fork(p),
-  'session/delete': async (p) => {
+  'session/fork': (p, { caller }) => sessions.fork(p, caller),
+  'session/delete': async (p, { caller }) => {
+    // Users it is shared with drive it; deleting it is its owner's.
+    if (caller && ownerOf(sessions.require(p.sessionId)) !== caller.user) throw RpcError.forbidden(`only the owner of session ${p.sessionId} deletes it`);
     const r = await sessions.delete(p.sessionId);
     await sessionMcp.drop(p.sessionId);
     return r;
@@ -62,7 +71,10 @@ export const sessionHandlers = ({ sessions, turns, approvals, config, events, lo
     return turnId ? { sessionId: p.sessionId, cancelled: true, turnId } : { sessionId: p.sessionId, cancelled: false };
   },
 
-  'session/subscribe': async (p, { peer }) => {
+  'session/share': (p, { caller }) => sessions.share(p, caller, true, (u) => keys.hasUser(u)),
+  'session/unshare': (p, { caller }) => sessions.share(p, caller, false, (u) => keys.hasUser(u)),
+
+  'session/subscribe': async (p, { peer, caller }) => {
     const sessionId = p.sessionId ?? null;
     if (sessionId !== null) sessions.require(sessionId);
     const key = sessionId ?? '*';
@@ -71,7 +83,8 @@ export const sessionHandlers = ({ sessions, turns, approvals, config, events, lo
     // A subscription to the same key replaces the earlier one, even while that one still replays.
     peer.subscriptions.get(key)?.();
     const lastSeq = events.lastSeq(sessionId);
-    const sub = follow(events, sessionId, p.since, peer);
+    // Each event is checked at delivery: a session unshared meanwhile stops reaching this user.
+    const sub = follow(events, sessionId, p.since, peer, access.filter(caller));
     peer.subscriptions.set(key, sub.stop);
     // A peer that closed meanwhile already ran its unsubscribes.
     if (peer.closed) sub.stop();

@@ -6,6 +6,7 @@ import type { ClientFiles } from '../tools/client-files.js';
 import type { SessionService } from '../session/service.js';
 import type { ToolHost } from '../tools/host.js';
 import type { CommandSandbox } from '../tools/sandbox.js';
+import type { SessionAccess } from '../security/access.js';
 
 export interface ToolHandlerDeps {
   tools: Pick<ToolHost, 'list'>;
@@ -13,18 +14,22 @@ export interface ToolHandlerDeps {
   sandbox: Pick<CommandSandbox, 'status'>;
   approvals: Pick<ApprovalService, 'answer' | 'list'>;
   clientFiles: Pick<ClientFiles, 'set'>;
+  /** A permission of a session the caller may not drive is NotFound. */
+  access: Pick<SessionAccess, 'canSee'>;
 }
 
-export const toolHandlers = ({ tools, sessions, sandbox, approvals, clientFiles }: ToolHandlerDeps) => ({
+export const toolHandlers = ({ tools, sessions, sandbox, approvals, clientFiles, access }: ToolHandlerDeps) => ({
   'tool/list': async (p) => {
     const list = tools.list(p.sessionId ? sessions.require(p.sessionId) : undefined);
     return { tools: list, sandbox: await sandbox.status() };
   },
-  'tool/approve': (p, { peer }) =>
-    approvals.answer(p.permissionId, { decision: p.decision, ...(p.reason ? { reason: p.reason } : {}), by: answerer(peer, 'tool/approve') }, p.toolName),
-  'permission/list': (p) => {
+  'tool/approve': (p, { peer, caller }) =>
+    approvals.answer(p.permissionId, { decision: p.decision, ...(p.reason ? { reason: p.reason } : {}), by: answerer(peer, 'tool/approve') }, p.toolName,
+      caller && ((sessionId) => access.canSee(sessionId, caller))),
+  'permission/list': (p, { caller }) => {
     if (p.sessionId !== undefined) sessions.require(p.sessionId);
-    return { permissions: approvals.list(p.sessionId) };
+    const all = approvals.list(p.sessionId);
+    return { permissions: caller ? all.filter((x) => access.canSee(x.sessionId, caller)) : all };
   },
   'session/files': (p, { peer }) => {
     sessions.require(p.sessionId);

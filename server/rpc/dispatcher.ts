@@ -9,6 +9,8 @@ import { RpcError, toRpcError } from './errors.js';
 import { IdempotencyCache } from './idempotency.js';
 import type { Peer } from './peer.js';
 import { keyIdOf, type ApiKeys } from '../security/keys.js';
+import type { SessionAccess } from '../security/access.js';
+import type { Caller } from '../security/caller.js';
 import { matches, validateParams } from './validate.js';
 
 /** What a handler learns of the request beyond its params; services come from the handler's factory. */
@@ -18,6 +20,11 @@ export interface RequestContext {
   signal: AbortSignal;
   /** REST: the request asked `Prefer: respond-async`. */
   respondAsync?: boolean;
+  /**
+   * Who sends it: the user and rights of the peer's API key (the dispatcher fills it in from the
+   * peer). Absent: the local user (stdio, loopback without keys), with full rights.
+   */
+  caller?: Caller;
 }
 
 export type Handler<M extends ClientRequestName> = (
@@ -42,11 +49,13 @@ function validated<M extends ClientRequestName>(entry: ClientRequestSpec, params
   validateParams(entry.params, params);
 }
 
-/** What the dispatcher needs: a logger, the idempotency cache, the keys to re-check and the server's stopping signal. */
+/** What the dispatcher needs: a logger, the idempotency cache, the keys to re-check, the session access rules and the server's stopping signal. */
 export interface DispatcherDeps {
   log: Logger;
   idempotency: IdempotencyCache;
   keys: Pick<ApiKeys, 'has'>;
+  /** Every request naming a `sessionId` the caller may not use is NotFound before its handler runs. */
+  access: Pick<SessionAccess, 'require'>;
   /** Aborted when shutdown begins: every request but `shutdown` is refused from then on. */
   stopping: AbortSignal;
 }
@@ -62,9 +71,11 @@ export class Dispatcher {
     return this.serve(method, rawParams, ctx);
   }
 
-  private async serve<M extends ClientRequestName>(method: M, rawParams: unknown, ctx: RequestContext): Promise<unknown> {
+  private async serve<M extends ClientRequestName>(method: M, rawParams: unknown, given: RequestContext): Promise<unknown> {
     const entry: ClientRequestSpec = methodTable[method];
-    const { peer } = ctx;
+    const { peer } = given;
+    const caller = given.caller ?? peer.caller;
+    const ctx: RequestContext = caller === given.caller ? given : { ...given, caller };
     if (method === 'initialize') {
       if (peer.state !== 'new') throw RpcError.invalidRequest('initialize was already sent on this connection');
     } else if (peer.state === 'new') throw RpcError.notInitialized();
@@ -79,7 +90,14 @@ export class Dispatcher {
 
     const params = rawParams === undefined || rawParams === null ? {} : rawParams;
     if (Array.isArray(params)) throw RpcError.invalidParams('(params)', 'must be an object (by-name params)');
+    // Rights, checked once here for every method: the manifest marks the admin ones (refused before their params are looked at).
+    if (caller && entry.admin && !caller.admin) throw RpcError.forbidden(`${method} needs an admin API key (user ${caller.user} has none)`);
     validated<M>(entry, params);
+    if (caller) {
+      // session/unsubscribe names only this connection's own subscription (of a session perhaps deleted since).
+      const sessionId = (params as { sessionId?: unknown }).sessionId;
+      if (typeof sessionId === 'string' && method !== 'session/unsubscribe') this.deps.access.require(sessionId, caller);
+    }
 
     const handler: Handler<M> = this.handlers[method];
     const invoke = async () => {

@@ -7,6 +7,7 @@ import type { EventSink } from '../events/follow.js';
 import type { PublishedEvent } from '../events/log.js';
 import { RpcError } from './errors.js';
 import type { RateSubject } from '../security/rate.js';
+import type { Caller } from '../security/caller.js';
 
 export type TransportKind = 'stdio' | 'websocket' | 'rest';
 let counter = 0;
@@ -20,6 +21,8 @@ export abstract class Peer implements EventSink {
   clientInfo?: { name: string; version?: string };
   /** Who is calling, as the access guard admitted it (`key:<id>` with an API key, `ip:<addr>` without). */
   principal?: string;
+  /** The user and rights of that key; absent for the local user (stdio, loopback without keys): full rights. */
+  caller?: Caller;
   /** Whom rate limits count this client against (HTTP transports; stdio has none). */
   rate?: RateSubject;
   /** Active subscriptions by session id ('*' for all events), each with its unsubscribe function. */

@@ -7,11 +7,16 @@
 import type { IncomingMessage } from 'node:http';
 import { ErrorCodes, httpRoutes } from '../../protocol/index.js';
 import type { ConfigService } from '../config/service.js';
-import type { ApiKeys } from './keys.js';
+import type { Caller } from './caller.js';
+import { callerOf, type ApiKeys } from './keys.js';
 
+/** Admitted: `caller` is set when a key was presented (no caller: the local user, no key needed). */
 export type Verdict =
-  | { ok: true; principal: string; keyId?: string }
+  | { ok: true; principal: string; keyId?: string; caller?: Caller }
   | { ok: false; status: number; code: number; message: string };
+
+/** What the access guard leaves on an admitted HTTP request for the bridge. */
+export interface AdmittedRequest { principal?: string; caller?: Caller }
 
 export const WS_TOKEN_PREFIX = 'agentd.bearer.';
 export const WS_PROTOCOL = 'agentd';
@@ -128,6 +133,6 @@ export class AccessGuard {
     if (!key) return { ok: false, status: 401, code: ErrorCodes.Unauthorized, message: 'Unauthorized: an API key is required (Authorization: Bearer <key>)' };
     const rec = this.keys.verify(key);
     if (!rec) return { ok: false, status: 401, code: ErrorCodes.Unauthorized, message: 'Unauthorized: invalid API key' };
-    return { ok: true, principal: `key:${rec.id}`, keyId: rec.id };
+    return { ok: true, principal: `key:${rec.id}`, keyId: rec.id, caller: callerOf(rec) };
   }
 }

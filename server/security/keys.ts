@@ -1,9 +1,13 @@
 /**
  * API keys for HTTP and WebSocket clients. A key is shown once at creation; only its SHA-256
  * is stored (kv namespace `apikey`). Verification compares digests in constant time.
+ * Each key belongs to a user and may be an admin key (keys and config). A key stored before
+ * users existed has neither field: it reads as an admin key of user `default` (so a
+ * single-user deployment keeps every right it had).
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Store } from '../store/store.js';
+import { DEFAULT_USER, type Caller } from './caller.js';
 
 const NS = 'apikey';
 
@@ -12,23 +16,47 @@ export interface KeyRecord {
   name: string;
   hash: string;
   createdAt: string;
+  /** Absent on keys created before users existed: `default`. */
+  user?: string;
+  /** Absent on keys created before users existed: true. */
+  admin?: boolean;
 }
+
+/** A key as listed: never its hash; user and admin always set. */
+export interface KeyInfo { id: string; name: string; user: string; admin: boolean; createdAt: string }
+
+const info = (r: KeyRecord): KeyInfo => ({ id: r.id, name: r.name, user: r.user ?? DEFAULT_USER, admin: r.admin ?? r.user === undefined, createdAt: r.createdAt });
+
+/** The caller a key admits. */
+export const callerOf = (k: KeyInfo): Caller => ({ user: k.user, admin: k.admin });
 
 const digest = (key: string) => createHash('sha256').update(key, 'utf8').digest();
 
 export class ApiKeys {
   constructor(private store: Store) {}
 
-  /** Creates a key; the returned `key` is the only time the secret exists outside the client. */
-  create(name: string): { id: string; name: string; key: string; createdAt: string } {
+  /**
+   * Creates a key; the returned `key` is the only time the secret exists outside the client.
+   * Without a user: an admin key of user `default`, as every key was before users existed.
+   */
+  create(name: string, owner?: { user: string; admin?: boolean }): KeyInfo & { key: string } {
     const key = `agentd_${randomBytes(32).toString('base64url')}`;
-    const rec: KeyRecord = { id: `key_${randomBytes(6).toString('hex')}`, name, hash: digest(key).toString('hex'), createdAt: new Date().toISOString() };
+    const rec: KeyRecord = {
+      id: `key_${randomBytes(6).toString('hex')}`, name, hash: digest(key).toString('hex'), createdAt: new Date().toISOString(),
+      user: owner?.user ?? DEFAULT_USER, admin: owner ? owner.admin === true : true,
+    };
     this.store.kvSet(NS, rec.id, JSON.stringify(rec));
-    return { id: rec.id, name, key, createdAt: rec.createdAt };
+    return { ...info(rec), key };
   }
 
-  list(): Array<Omit<KeyRecord, 'hash'>> {
-    return this.records().map(({ hash: _hash, ...rest }) => rest);
+  /** Every key, oldest first. */
+  list(): KeyInfo[] {
+    return this.records().map(info).sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+  }
+
+  /** Whether some key belongs to this user. */
+  hasUser(user: string): boolean {
+    return this.records().some((r) => (r.user ?? DEFAULT_USER) === user);
   }
 
   count(): number {
@@ -48,15 +76,13 @@ export class ApiKeys {
   }
 
   /** The key's record when `presented` is a valid key. Every stored digest is compared, in constant time. */
-  verify(presented: string): Omit<KeyRecord, 'hash'> | undefined {
+  verify(presented: string): KeyInfo | undefined {
     const d = digest(presented);
     let match: KeyRecord | undefined;
     for (const r of this.records()) {
       if (timingSafeEqual(d, Buffer.from(r.hash, 'hex'))) match = r;
     }
-    if (!match) return undefined;
-    const { hash: _hash, ...rest } = match;
-    return rest;
+    return match && info(match);
   }
 
   ids(): string[] {

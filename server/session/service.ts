@@ -3,8 +3,9 @@ import { realpathSync, statSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
 import type {
   Message, Session, SessionCreateParams, SessionForkParams, SessionGetResult, SessionListParams, SessionListResult,
-  SessionMessagesParams, SessionMessagesResult, SessionUpdateParams,
+  SessionMessagesParams, SessionMessagesResult, SessionShareParams, SessionShareResult, SessionUpdateParams,
 } from '../../protocol/index.js';
+import { mayUse, ownerOf, type Caller } from '../security/caller.js';
 import type { ConfigService } from '../config/service.js';
 import type { EventLog } from '../events/log.js';
 import { configuredIds, modelFacts, type ModelFacts } from '../provider/models.js';
@@ -17,6 +18,10 @@ import { newId, now } from './ids.js';
 const GET_MESSAGES = 50;
 const DEFAULT_PAGE = 50;
 const DEFAULT_LIST = 100;
+/** Sessions a page of session/list looks at for a user's visible ones before it returns the page short (with a cursor). */
+const LIST_SCAN = 5000;
+/** Users a session may be shared with. */
+const MAX_SHARED = 100;
 
 const encodeCursor = (k: SessionKey) => Buffer.from(JSON.stringify([k.updatedAt, k.id])).toString('base64url');
 function decodeCursor(c: string): SessionKey {
@@ -89,7 +94,8 @@ export class SessionService {
     return requireSession(this.deps.store, id);
   }
 
-  async create(p: SessionCreateParams): Promise<Session> {
+  /** `caller`: its user owns the session (none: the local user's sessions have no owner, i.e. `default`). */
+  async create(p: SessionCreateParams, caller?: Caller): Promise<Session> {
     const providerId = p.provider ?? this.deps.config.defaultProvider();
     // Local servers found at start count as configured: wait for that look (it has a short timeout).
     if (!this.deps.providers.has(providerId)) await this.deps.providers.ready();
@@ -114,6 +120,7 @@ export class SessionService {
       createdAt: t,
       updatedAt: t,
       ...(p.policy ? { policy: p.policy } : {}),
+      ...(caller ? { owner: caller.user } : {}),
     };
     this.deps.store.insertSession(rec);
     const session = this.view(rec);
@@ -135,9 +142,67 @@ export class SessionService {
     }
   }
 
-  list(p: SessionListParams = {}): SessionListResult {
-    const page = this.deps.store.pageSessions(p.limit ?? DEFAULT_LIST, p.cursor === undefined ? undefined : decodeCursor(p.cursor), p.search);
-    return { sessions: page.sessions.map((r) => this.view(r)), nextCursor: page.next ? encodeCursor(page.next) : null };
+  /**
+   * A page of the sessions the caller may see. For a user (not the local one) the store's pages
+   * are filtered; at most LIST_SCAN sessions are looked at per page, so a page may come back
+   * short, even empty, with a `nextCursor`.
+   */
+  list(p: SessionListParams = {}, caller?: Caller): SessionListResult {
+    const limit = p.limit ?? DEFAULT_LIST;
+    let after = p.cursor === undefined ? undefined : decodeCursor(p.cursor);
+    if (!caller) {
+      const page = this.deps.store.pageSessions(limit, after, p.search);
+      return { sessions: page.sessions.map((r) => this.view(r)), nextCursor: page.next ? encodeCursor(page.next) : null };
+    }
+    const out: SessionRecord[] = [];
+    let next: SessionKey | null = null;
+    for (let scanned = 0; ;) {
+      const page = this.deps.store.pageSessions(limit, after, p.search);
+      let i = 0;
+      for (; i < page.sessions.length && out.length < limit; i++) if (mayUse(page.sessions[i], caller)) out.push(page.sessions[i]);
+      scanned += i;
+      if (out.length === limit) {
+        const last = out[out.length - 1];
+        next = i < page.sessions.length || page.next ? { updatedAt: last.updatedAt, id: last.id } : null;
+        break;
+      }
+      if (!page.next) break;
+      after = page.next;
+      if (scanned >= LIST_SCAN) { next = page.next; break; }
+    }
+    return { sessions: out.map((r) => this.view(r)), nextCursor: next ? encodeCursor(next) : null };
+  }
+
+  /**
+   * session/share (`add`) and session/unshare: only the owner (or the local user) changes who
+   * else may use a session. Sharing names a user some API key belongs to (`userExists`), never
+   * the owner; emits session.updated (`changed: ['sharedWith']`) when the list changed.
+   */
+  share(p: SessionShareParams, caller: Caller | undefined, add: boolean, userExists: (user: string) => boolean): SessionShareResult {
+    const cur = this.require(p.sessionId);
+    const owner = ownerOf(cur);
+    if (caller && caller.user !== owner) throw RpcError.forbidden(`only the owner of session ${p.sessionId} changes whom it is shared with`);
+    if (p.user === owner) throw RpcError.invalidParams('user', `is the session's owner (${owner}): the owner always has access`);
+    if (add && !userExists(p.user)) throw RpcError.notFound('user', p.user);
+    let full = false;
+    let changed = false;
+    const stored = this.deps.store.patchSession(p.sessionId, (rec) => {
+      const list = rec.sharedWith ?? [];
+      const has = list.includes(p.user);
+      if (add === has) return undefined;
+      if (add && list.length >= MAX_SHARED) { full = true; return undefined; }
+      changed = true;
+      const sharedWith = add ? [...list, p.user] : list.filter((u) => u !== p.user);
+      const { sharedWith: _old, ...rest } = rec;
+      return { ...rest, ...(sharedWith.length ? { sharedWith } : {}), updatedAt: now() };
+    });
+    if (!stored) throw RpcError.notFound('session', p.sessionId);
+    if (full) throw RpcError.limit('users a session is shared with', MAX_SHARED);
+    if (changed) {
+      const session = this.view(stored);
+      this.deps.events.append(stored.id, 'session.updated', { session: { ...session, lastSeq: session.lastSeq + 1 }, changed: ['sharedWith'] });
+    }
+    return { sessionId: stored.id, owner: ownerOf(stored), sharedWith: [...(stored.sharedWith ?? [])] };
   }
 
   /** The session and its newest messages: bounded however long the session is. */
@@ -189,7 +254,7 @@ export class SessionService {
    * leaving out any still streaming (a running turn's), on the same workspace, provider, model
    * and policy. The copies get new ids; the rest of their content is unchanged.
    */
-  fork(p: SessionForkParams): Session {
+  fork(p: SessionForkParams, caller?: Caller): Session {
     const src = this.require(p.sessionId);
     const through = this.deps.store.messagesThrough(src.id, p.messageId);
     if (!through) throw RpcError.notFound('message', p.messageId!);
@@ -201,6 +266,8 @@ export class SessionService {
       status: 'idle', activeTurnId: null, createdAt: t, updatedAt: t,
       ...(src.policy ? { policy: src.policy } : {}),
       parentId: src.id, forkedFromMessageId: p.messageId ?? kept.at(-1)?.id ?? null,
+      // The fork is its maker's (a user the source is shared with forks a session of their own).
+      ...(caller ? { owner: caller.user } : src.owner ? { owner: src.owner } : {}),
     };
     this.deps.store.insertSessionWithMessages(rec, kept.map((m): Message => ({ ...m, id: newId('msg'), sessionId: id })));
     const session = { ...this.view(rec), lastSeq: 1 };

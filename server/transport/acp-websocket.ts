@@ -14,6 +14,7 @@ import { pipeConnector } from '../../protocol/client/node.js';
 import { timings } from '../config/defaults.js';
 import type { Peer } from '../rpc/peer.js';
 import type { RateSubject } from '../security/rate.js';
+import type { Caller } from '../security/caller.js';
 import { serveAcp } from '../acp/agent.js';
 import { heartbeat } from './liveness.js';
 import { serveStdio, type StdioDeps } from './stdio.js';
@@ -77,6 +78,8 @@ function socketStream(ws: WebSocket, maxBuffered: number, admit?: () => number):
 export interface AcpSocketOptions {
   /** Who was admitted (`key:<id>` or `ip:<addr>`), as for /rpc. */
   principal: string;
+  /** The key's user and rights (none: the local user). */
+  caller?: Caller;
   rate: RateSubject;
   /** The per-message rate limit of the upgrade: 0 admits, otherwise seconds to wait. */
   admit?: () => number;
@@ -85,7 +88,7 @@ export interface AcpSocketOptions {
 }
 
 /** Serves one ACP connection on an admitted WebSocket. */
-export function serveAcpSocket(core: AcpSocketDeps, ws: WebSocket, { principal, rate, admit, rpcUrl }: AcpSocketOptions): void {
+export function serveAcpSocket(core: AcpSocketDeps, ws: WebSocket, { principal, caller, rate, admit, rpcUrl }: AcpSocketOptions): void {
   const toServer = new PassThrough();
   const toClient = new PassThrough();
   let done!: (why: string) => void;
@@ -93,6 +96,7 @@ export function serveAcpSocket(core: AcpSocketDeps, ws: WebSocket, { principal, 
   const end = (why: string) => { toServer.end(); toClient.end(); done(why); };
   const peer = serveStdio(core, { input: toServer, output: toClient, onExit: () => end('exit') });
   peer.principal = principal;
+  peer.caller = caller;
   peer.rate = rate;
   core.trackPeer(peer);
   const connector = pipeConnector(async () => ({ readable: toClient, writable: toServer, exited, kill: () => end('killed') }), { kind: 'in-process' });

@@ -17,6 +17,7 @@ import { heartbeat } from './liveness.js';
 import { timings } from '../config/defaults.js';
 import { WS_PROTOCOL } from '../security/guard.js';
 import { rateSubject } from '../security/rate.js';
+import type { Caller } from '../security/caller.js';
 import { senderIdle, socketOf } from './ws-internals.js';
 import { BatchingWriter, OVERFLOW_GRACE_MS, overflowReason, type SendBudget } from './writer.js';
 
@@ -83,14 +84,14 @@ export function textFrames(batch: string[]): Buffer {
 export interface Refusal { ok: false; status: number; code: number; message: string; headers?: Record<string, string> }
 
 /** Decides an upgrade: refuse with a status, or admit with the principal that rate limits count against. */
-export type UpgradeGuard = (req: IncomingMessage) => Refusal | { ok: true; principal: string };
+export type UpgradeGuard = (req: IncomingMessage) => Refusal | { ok: true; principal: string; caller?: Caller };
 
 export interface WebSocketOptions {
   guard?: UpgradeGuard;
   /** Rate limiting of inbound messages (and upgrades) per client: 0 admits, otherwise seconds to wait. */
   limit?: (req: IncomingMessage, principal: string) => (() => number) | undefined;
   /** Serves an admitted upgrade at ACP_PATH (absent: /acp is not found). */
-  acp?: (ws: WebSocket, req: IncomingMessage, principal: string, admit?: () => number) => void;
+  acp?: (ws: WebSocket, req: IncomingMessage, principal: string, admit?: () => number, caller?: Caller) => void;
 }
 
 /** Node emits 'upgrade' for any Upgrade header (h2c from `curl --http2` too); only these are ours. */
@@ -181,7 +182,7 @@ export function attachWebSocket(core: WebSocketDeps, server: Server, opts: WebSo
     const acp = path === ACP_PATH ? opts.acp : undefined;
     const verdict = path !== RPC_PATH && !acp
       ? { ok: false as const, status: 404, code: ErrorCodes.MethodNotFound, message: `No WebSocket endpoint at ${path}; use ${RPC_PATH}${opts.acp ? ` (or ${ACP_PATH} for ACP)` : ''}` }
-      : opts.guard?.(req) ?? { ok: true as const, principal: `ip:${req.socket.remoteAddress}` };
+      : opts.guard?.(req) ?? { ok: true as const, principal: `ip:${req.socket.remoteAddress}`, caller: undefined };
     if (!verdict.ok) return refuseUpgrade(socket, verdict);
     const admit = opts.limit?.(req, verdict.principal);
     const wait = admit?.() ?? 0;
@@ -190,9 +191,10 @@ export function attachWebSocket(core: WebSocketDeps, server: Server, opts: WebSo
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
       socket.off('error', onSocketError);
-      if (acp) return acp(ws, req, verdict.principal, admit);
+      if (acp) return acp(ws, req, verdict.principal, admit, verdict.caller);
       const peer = onConnection(core, ws, limits, admit);
       peer.principal = verdict.principal;
+      peer.caller = verdict.caller;
       peer.rate = rateSubject(req.socket.remoteAddress, verdict.principal);
     });
   });

@@ -1,0 +1,67 @@
+/**
+ * Who may see and drive which session (users and sharing, README "Security model"). A session
+ * belongs to the user who created it (`owner`, absent: `default`) and to the users it is shared
+ * with (`sharedWith`); both live in the session record. Requests read the record itself; event
+ * delivery (checked per event, per subscriber) asks a bounded in-memory cache instead, kept
+ * current by observing `session.created` / `session.updated` before any subscriber sees them, on
+ * every node (another node's share arrives as its session.updated).
+ */
+import type { EventLog, PublishedEvent } from '../events/log.js';
+import { RpcError } from '../rpc/errors.js';
+import type { SessionRecord, Store } from '../store/store.js';
+import { mayUse, type Caller, type SessionAcl } from './caller.js';
+
+/** Sessions whose access the cache holds; the oldest entry goes first (a miss reads the store). */
+const CACHE_SIZE = 20_000;
+
+export interface SessionAccessDeps {
+  store: Pick<Store, 'getSession'>;
+  events: Pick<EventLog, 'observe'>;
+}
+
+export class SessionAccess {
+  private cache = new Map<string, SessionAcl>();
+
+  constructor(private deps: SessionAccessDeps) {
+    deps.events.observe((e) => this.seen(e));
+  }
+
+  private seen(e: PublishedEvent) {
+    if (e.sessionId === null || (e.type !== 'session.created' && e.type !== 'session.updated')) return;
+    const session = (JSON.parse(e.json) as { data?: { session?: SessionAcl } }).data?.session;
+    if (session) this.remember(e.sessionId, session);
+  }
+
+  private remember(id: string, s: SessionAcl) {
+    this.cache.delete(id);
+    this.cache.set(id, { owner: s.owner, sharedWith: s.sharedWith });
+    if (this.cache.size > CACHE_SIZE) this.cache.delete(this.cache.keys().next().value as string);
+  }
+
+  /** The stored session when the caller may use it; NotFound otherwise, as if it did not exist. */
+  require(sessionId: string, caller: Caller | undefined): SessionRecord {
+    const rec = this.deps.store.getSession(sessionId);
+    if (!rec || !mayUse(rec, caller)) throw RpcError.notFound('session', sessionId);
+    this.remember(sessionId, rec);
+    return rec;
+  }
+
+  /** Whether the caller may see and drive the session (from the cache; a deleted session's entry stays until evicted). */
+  canSee(sessionId: string, caller: Caller | undefined): boolean {
+    if (!caller) return true;
+    let acl = this.cache.get(sessionId);
+    if (!acl) {
+      const rec = this.deps.store.getSession(sessionId);
+      if (!rec) return false;
+      this.remember(sessionId, rec);
+      acl = rec;
+    }
+    return mayUse(acl, caller);
+  }
+
+  /** The delivery filter of a subscription (none for the local user); server-wide events (no session) pass. */
+  filter(caller: Caller | undefined): ((e: PublishedEvent) => boolean) | undefined {
+    if (!caller) return undefined;
+    return (e) => e.sessionId === null || this.canSee(e.sessionId, caller);
+  }
+}
