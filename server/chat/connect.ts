@@ -12,7 +12,7 @@ import { connect as tcpConnect } from 'node:net';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  nodeWebSocketConnector, pipeConnector, restConnector, stdioConnector, type Connector, type PipeEnds,
+  AgentClient, nodeWebSocketConnector, pipeConnector, restConnector, stdioConnector, type Connector, type PipeEnds,
 } from '../../protocol/client/node.js';
 
 /** The default server URL ($AGENTD_URL overrides it). */
@@ -136,4 +136,15 @@ export async function connectorFor(flags: ConnectFlags, mode: 'fallback' | 'inPr
   if (mode === 'inProcess' || flags.dataDir) return inProcessConnector(flags);
   if (process.env.AGENTD_URL) return urlConnector(process.env.AGENTD_URL, apiKey);
   return (await listening(DEFAULT_URL)) ? urlConnector(DEFAULT_URL, apiKey) : inProcessConnector(flags);
+}
+
+/** Runs `fn` with a client connected as the flags say (connectorFor, `fallback`), closed afterwards. */
+export async function withClient<T>(flags: ConnectFlags, fn: (client: AgentClient) => Promise<T>): Promise<T> {
+  const client = new AgentClient(await connectorFor(flags), { clientInfo: { name: 'agentd-cli' } });
+  try {
+    await client.connect();
+    return await fn(client);
+  } finally {
+    await client.close().catch(() => undefined);
+  }
 }

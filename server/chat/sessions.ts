@@ -2,22 +2,11 @@
  * `agentd session list|show|delete`: sessions for scripts. Plain text by default (tab-separated
  * lines for list), `--json` prints the protocol's result objects unchanged.
  */
-import { AgentClient } from '../../protocol/client/node.js';
-import { connectorFor, type ConnectFlags } from './connect.js';
+import { withClient, type ConnectFlags } from './connect.js';
 import { messageLines, sessionLine } from './format.js';
 
 export interface SessionFlags extends ConnectFlags {
   json?: boolean;
-}
-
-async function withClient<T>(flags: ConnectFlags, fn: (client: AgentClient) => Promise<T>): Promise<T> {
-  const client = new AgentClient(await connectorFor(flags), { clientInfo: { name: 'agentd-cli' } });
-  try {
-    await client.connect();
-    return await fn(client);
-  } finally {
-    await client.close().catch(() => undefined);
-  }
 }
 
 const print = (s: string) => { process.stdout.write(`${s}\n`); };

@@ -5,19 +5,13 @@
  * content_block_stop, message_delta with stop_reason and usage, message_stop, ping, error).
  * Each test queues one reply per expected request; every request is recorded.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage } from 'node:http';
+import { playStream, startScriptedServer, type ControlStep, type Json } from './scripted-server.js';
 
-export type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
+export type { Json };
 
-/** One step of a streamed reply. */
-export type Step =
-  | { event: string; data: Json }
-  | { delay: number }
-  /** Destroy the socket here (connection lost mid-stream). */
-  | { drop: true }
-  /** Stop writing and keep the connection open until the client goes away. */
-  | { hang: true };
+/** One step of a streamed reply: an SSE event, or a wait, drop or hang. */
+export type Step = { event: string; data: Json } | ControlStep;
 
 export type Reply =
   | { kind: 'stream'; steps: Step[] }
@@ -109,25 +103,14 @@ export interface AnthropicServer {
 }
 
 export async function startAnthropicServer(): Promise<AnthropicServer> {
-  const queue: Reply[] = [];
   const requests: Recorded[] = [];
-  const sockets = new Set<import('node:net').Socket>();
-
-  const handle = async (req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
+  const server = await startScriptedServer<Reply>(async (req, res, body, next) => {
     if (req.method !== 'POST' || !req.url?.startsWith('/v1/messages')) {
       res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ type: 'error', error: { type: 'not_found_error', message: `no route ${req.method} ${req.url}` } }));
       return;
     }
-    let body: Json;
-    try {
-      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    } catch {
-      body = null;
-    }
     requests.push({ at: Date.now(), headers: req.headers, body });
-    const r = queue.shift();
+    const r = next();
     if (!r) {
       res.writeHead(500, { 'content-type': 'application/json', 'x-should-retry': 'false' }).end(JSON.stringify({ type: 'error', error: { type: 'api_error', message: 'test server: no reply scripted' } }));
       return;
@@ -137,32 +120,7 @@ export async function startAnthropicServer(): Promise<AnthropicServer> {
       res.end(JSON.stringify({ type: 'error', error: { type: r.type, message: r.message } }));
       return;
     }
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'request-id': `req_${requests.length}` });
-    res.flushHeaders();
-    for (const step of r.steps) {
-      if (res.destroyed) return;
-      if ('delay' in step) await new Promise((resolve) => setTimeout(resolve, step.delay));
-      else if ('drop' in step) { res.socket?.destroy(); return; }
-      else if ('hang' in step) return; // left open; closed by the client or close()
-      else res.write(`event: ${step.event}\ndata: ${JSON.stringify(step.data)}\n\n`);
-    }
-    res.end();
-  };
-
-  const server = createServer((req, res) => {
-    handle(req, res).catch(() => res.destroy());
+    await playStream(res, { 'request-id': `req_${requests.length}` }, r.steps, (step) => `event: ${step.event}\ndata: ${JSON.stringify(step.data)}\n\n`);
   });
-  server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    script: (...replies) => { queue.push(...replies); },
-    pending: () => queue.length,
-    close: () => new Promise<void>((resolve) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => resolve());
-    }),
-  };
+  return { url: `http://127.0.0.1:${server.port}`, requests, script: server.script, pending: server.pending, close: server.close };
 }

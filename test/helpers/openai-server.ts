@@ -9,19 +9,16 @@
  * Each test queues one reply per expected request; every request is recorded.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { playStream, startScriptedServer, type ControlStep, type Json } from './scripted-server.js';
 
-export type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
+export type { Json };
 
 export type Step =
   | { chunk: Json }
   /** A raw SSE line as sent (`data: [DONE]`, a comment, garbage). */
   | { raw: string }
-  | { delay: number }
-  /** Destroy the socket here (connection lost mid-stream). */
-  | { drop: true }
-  /** Stop writing and keep the connection open until the client goes away. */
-  | { hang: true };
+  | ControlStep;
 
 export type Reply =
   | { kind: 'stream'; steps: Step[] }
@@ -107,60 +104,36 @@ export interface OpenAIServer {
 }
 
 export async function startOpenAIServer(o: { models?: Json[] | null } = {}): Promise<OpenAIServer> {
-  const queue: Reply[] = [];
   const requests: Recorded[] = [];
-  const sockets = new Set<Socket>();
   const state = { models: o.models === undefined ? [{ id: 'test-model', object: 'model', created: 1, owned_by: 'test' }] : o.models };
 
   const json = (res: ServerResponse, status: number, body: Json, headers: Record<string, string> = {}) => {
     res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
   };
 
-  const handle = async (req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const path = (req.url ?? '').split('?')[0];
-    let body: Json = null;
-    try { body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : null; } catch { /* recorded as null */ }
+  const server = await startScriptedServer<Reply>(async (req, res, body, next) => {
+    const path = (req.url ?? '').split('?')[0]!;
     requests.push({ at: Date.now(), method: req.method ?? '', path, headers: req.headers, body });
     if (req.method === 'GET' && path === '/v1/models') {
       if (state.models === null) return json(res, 404, { error: { message: 'not found', type: 'invalid_request_error' } });
       return json(res, 200, { object: 'list', data: state.models });
     }
     if (req.method !== 'POST' || path !== '/v1/chat/completions') return json(res, 404, { error: { message: `no route ${req.method} ${path}`, type: 'invalid_request_error' } });
-    const r = queue.shift();
+    const r = next();
     if (!r) return json(res, 500, { error: { message: 'test server: no reply scripted', type: 'server_error' } }, { 'x-should-retry': 'false' });
     if (r.kind === 'error') return json(res, r.status, r.body, r.headers);
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-    res.flushHeaders();
-    for (const step of r.steps) {
-      if (res.destroyed) return;
-      if ('delay' in step) await new Promise((resolve) => setTimeout(resolve, step.delay));
-      else if ('drop' in step) { res.socket?.destroy(); return; }
-      else if ('hang' in step) return; // left open; closed by the client or close()
-      else if ('raw' in step) res.write(`${step.raw}\n\n`);
-      else res.write(`data: ${JSON.stringify(step.chunk)}\n\n`);
-    }
-    res.end();
-  };
-
-  const server = createServer((req, res) => { handle(req, res).catch(() => res.destroy()); });
-  server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+    await playStream(res, {}, r.steps, (step) => ('raw' in step ? `${step.raw}\n\n` : `data: ${JSON.stringify(step.chunk)}\n\n`));
+  });
   return {
-    url: `http://127.0.0.1:${port}/v1`,
-    port,
+    url: `http://127.0.0.1:${server.port}/v1`,
+    port: server.port,
     requests,
     chats: () => requests.filter((r) => r.path === '/v1/chat/completions'),
     get models() { return state.models; },
     set models(m) { state.models = m; },
-    script: (...replies) => { queue.push(...replies); },
-    pending: () => queue.length,
-    close: () => new Promise<void>((resolve) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => resolve());
-    }),
+    script: server.script,
+    pending: server.pending,
+    close: server.close,
   };
 }
 

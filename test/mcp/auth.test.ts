@@ -231,3 +231,40 @@ t.test('agentd mcp login / logout from a terminal, with a loopback redirect', as
   t.match(lo, /remote: signed out/);
   t.notOk(JSON.parse(readFileSync(join(dataDir, 'mcp-credentials.json'), 'utf8')).remote);
 });
+
+t.test('agentd mcp login: the loopback listener refuses an error redirect, other paths, and gives up after --timeout', async (t) => {
+  const mcp = await startProtectedMcp();
+  t.teardown(mcp.close);
+  const dataDir = tempDir();
+  writeConfig(dataDir, config(mcp, { autoConnect: false }));
+  const login = (extra: string[]) => {
+    const p = spawn(process.execPath, [AGENTD, 'mcp', 'login', 'remote', ...extra, '--stdio', '--data-dir', dataDir], { env: { ...process.env, AGENTD_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    p.stderr!.on('data', (d) => { err += d; });
+    const redirectUri = new Promise<string>((resolve, reject) => {
+      p.stderr!.on('data', () => { const m = /Waiting for the redirect to (\S+) \.\.\./.exec(err); if (m) resolve(m[1]!); });
+      p.once('exit', (code) => reject(new Error(`login exited ${code}: ${err}`)));
+    });
+    const exit = new Promise<number | null>((resolve) => p.once('exit', resolve));
+    t.teardown(() => { p.kill(); });
+    return { redirectUri, exit, stderr: () => err };
+  };
+
+  const refused = login([]);
+  const uri = await refused.redirectUri;
+  const other = await fetch(new URL('/elsewhere?code=c&state=s', uri));
+  t.equal(other.status, 404, 'another path is not the callback');
+  const long = 'x'.repeat(5000);
+  const page = await fetch(`${uri}?error=access_denied&error_description=${long}`);
+  t.equal(page.status, 400);
+  t.match(await page.text(), /Sign-in failed; see the terminal\./);
+  t.equal(await refused.exit, 2, 'a usage error');
+  t.match(refused.stderr(), /the authorization server answered access_denied: x+/);
+  t.notMatch(refused.stderr(), 'x'.repeat(301), 'the description is cut short');
+
+  const late = login(['--timeout', '1']);
+  await late.redirectUri;
+  t.equal(await late.exit, 2);
+  t.match(late.stderr(), /no redirect from the browser within 1 s/);
+  t.equal(mcp.as.tokenRequests.length, 0, 'no code was exchanged');
+});
