@@ -138,7 +138,11 @@ export class Core {
     this.openaiProviders = new OpenAIProviders({ config, credentials: this.credentials, log, registry: providers });
     providers.addSource(this.openaiProviders);
     const access = this.access;
-    this.approvals = new ApprovalService({ events, log, peers: this.peers, mayDrive: (peer, sessionId) => access.canSee(sessionId, peer.caller) });
+    const cluster = store.cluster;
+    this.approvals = new ApprovalService({
+      events, log, peers: this.peers, mayDrive: (peer, sessionId) => access.canSee(sessionId, peer.caller),
+      ...(cluster ? { cluster: { nodeId: cluster.nodeId, store, command: (node, body) => cluster.command(node, body) } } : {}),
+    });
     this.mcp = new McpManager({ events, log, version: this.version, cwd: this.cwd, auth: new McpAuth({ dataDir: this.dataDir, log }) });
     this.sessionMcp = new SessionMcp({ events, log, version: this.version, global: this.mcp });
     this.sandbox = new CommandSandbox({ settings: () => config.get().tools?.runCommand, dataDir: this.dataDir });
@@ -169,7 +173,10 @@ export class Core {
     });
     this.shutdown.add('mcp', () => Promise.all([this.mcp.closeAll(), this.sessionMcp.closeAll()]).then(() => undefined));
     // Another node asks this one to cancel a turn it runs (session/cancel sent there).
-    this.store.cluster?.onCommand((c) => { if (c.op === 'cancel') void this.turns.cancel(c.sessionId, c.reason); });
+    this.store.cluster?.onCommand((c) => {
+      if (c.op === 'cancel') void this.turns.cancel(c.sessionId, c.reason);
+      else if (c.op === 'permission') this.approvals.answeredElsewhere(c.permissionId);
+    });
   }
 
   /**

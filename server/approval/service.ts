@@ -10,9 +10,16 @@
  * `session/message` of that session. A client that subscribes while a permission is pending (a
  * reconnecting IDE) becomes interested and receives its `permission/request` then. No answer within the timeout denies (`timeout`); the last
  * interested client disconnecting denies (`no client`); cancelling the turn denies (`cancelled`).
+ *
+ * Several nodes on one database: the first answer is claimed in the kv table (one insert wins),
+ * whichever node it reaches, and every node holds the permissions of other nodes' turns it learns
+ * of from their `permission.requested` events: its clients see them in permission/list, get their
+ * permission/request, and answer them with tool/approve; the winning node tells the turn's node
+ * (a cluster command), which settles with the claimed answer.
  */
 import type { PendingPermission, PermissionAnswerer, PermissionDecision, PermissionRequestParams, PermissionRequestResult } from '../../protocol/index.js';
-import type { EventLog } from '../events/log.js';
+import type { EventLog, PublishedEvent } from '../events/log.js';
+import type { ClusterCommand, Store } from '../store/store.js';
 import type { Logger } from '../log.js';
 import { RpcError } from '../rpc/errors.js';
 import type { Peer } from '../rpc/peer.js';
@@ -46,17 +53,30 @@ export interface PermissionAsk {
 }
 
 interface Pending extends PermissionAsk {
+  /** A permission of a turn on another node (known from its event): the owner decides timeouts and disconnects. */
+  remote?: boolean;
   id: string;
   requestedAt: string;
   /** Peers a permission/request went to (each gets at most one). */
   asked: Set<Peer>;
-  settle(answer: Answer): void;
+  /** Settles with the first answer (across nodes: the claimed one); true when `answer` was it. Omitted: the one claimed elsewhere. */
+  settle(answer?: Answer): boolean;
   /** Cancels the permission/request calls still out. */
   requests: AbortController;
   interested: Set<Peer>;
 }
 
 const KEEP_RESOLVED = 10_000;
+
+/** kv namespace of the claimed answers (several nodes). */
+const ANSWERS = 'permission-answer';
+
+/** What the service needs of a store shared by several nodes. */
+export interface ApprovalCluster {
+  readonly nodeId: number;
+  store: Pick<Store, 'kvInsert' | 'kvGet' | 'getSession'>;
+  command(node: number, body: ClusterCommand): void;
+}
 
 export interface ApprovalServiceDeps {
   events: EventLog;
@@ -65,6 +85,8 @@ export interface ApprovalServiceDeps {
   peers: ReadonlySet<Peer>;
   /** Whether a peer's user may drive the session (only those are asked, and only their answers count). Default: all. */
   mayDrive?: (peer: Peer, sessionId: string) => boolean;
+  /** Set when several nodes share the store. */
+  cluster?: ApprovalCluster;
 }
 
 export class ApprovalService {
@@ -72,7 +94,68 @@ export class ApprovalService {
   private resolved = new Map<string, Answer & { tool: string; sessionId: string }>();
   private watchers = new Map<string, Set<Peer>>();
 
-  constructor(private deps: ApprovalServiceDeps) {}
+  constructor(private deps: ApprovalServiceDeps) {
+    if (deps.cluster) deps.events.observe((e) => this.observed(e));
+  }
+
+  /** The first answer of a permission across nodes: ours when the insert wins, else the stored one. */
+  private claim(id: string, sessionId: string, answer?: Answer): { answer?: Answer; won: boolean } {
+    const c = this.deps.cluster;
+    if (!c) return { answer, won: answer !== undefined };
+    if (answer && c.store.kvInsert(ANSWERS, id, JSON.stringify({ sessionId, answer }))) return { answer, won: true };
+    const stored = c.store.kvGet(ANSWERS, id);
+    try {
+      return { answer: stored === undefined ? undefined : (JSON.parse(stored) as { answer: Answer }).answer, won: false };
+    } catch {
+      return { won: false };
+    }
+  }
+
+  /** Another node's permission events: hold its pending permissions here, drop them once resolved. */
+  private observed(e: PublishedEvent) {
+    if (e.sessionId === null || (e.type !== 'permission.requested' && e.type !== 'permission.resolved')) return;
+    const sessionId = e.sessionId;
+    let ev: { time: string; data: PermissionRequestParams & { decision?: PermissionDecision; reason?: string } };
+    try { ev = JSON.parse(e.json); } catch { return; }
+    const d = ev.data;
+    const known = this.pending.get(d.permissionId);
+    if (e.type === 'permission.resolved') {
+      if (known?.remote) this.dropRemote(known, { decision: d.decision ?? 'deny', ...(d.reason ? { reason: d.reason } : {}) });
+      return;
+    }
+    if (known || this.resolved.has(d.permissionId)) return; // ours (set before its event is appended), or done
+    const id = d.permissionId;
+    const remote: Pending = {
+      sessionId, turnId: d.turnId ?? '', callId: d.callId, tool: d.tool, input: d.input, summary: d.summary, timeoutMs: 0,
+      signal: new AbortController().signal, id, requestedAt: ev.time, asked: new Set(), requests: new AbortController(),
+      interested: new Set(this.interestedPeers(sessionId)), remote: true,
+      settle: (answer) => {
+        if (this.pending.get(id) !== remote) return false;
+        const c = this.claim(id, sessionId, answer);
+        if (c.won) {
+          const owner = this.deps.cluster!.store.getSession(sessionId)?.ownerPid;
+          if (owner) this.deps.cluster!.command(owner, { op: 'permission', permissionId: id });
+        }
+        if (c.answer) this.dropRemote(remote, c.answer);
+        return c.won;
+      },
+    };
+    this.pending.set(id, remote);
+    for (const peer of remote.interested) this.send(remote, peer);
+  }
+
+  private dropRemote(p: Pending, answer: Answer) {
+    if (this.pending.get(p.id) !== p) return;
+    this.pending.delete(p.id);
+    p.requests.abort();
+    this.remember(p.id, { ...answer, tool: p.tool, sessionId: p.sessionId });
+  }
+
+  /** A cluster command: a permission of a turn here was answered on another node; settle with that answer. */
+  answeredElsewhere(permissionId: string): void {
+    const p = this.pending.get(permissionId);
+    if (p && !p.remote) p.settle();
+  }
 
   /** Marks a peer as interested in a session's approvals while it waits on a turn. */
   watch(sessionId: string, peer: Peer): () => void {
@@ -126,7 +209,7 @@ export class ApprovalService {
     for (const p of [...this.pending.values()]) {
       const wasInterested = p.interested.delete(peer);
       for (const other of this.interestedPeers(p.sessionId)) p.interested.add(other);
-      if (wasInterested && p.interested.size === 0) p.settle({ decision: 'deny', reason: 'no client', automatic: true });
+      if (wasInterested && p.interested.size === 0 && !p.remote) p.settle({ decision: 'deny', reason: 'no client', automatic: true });
     }
   }
 
@@ -139,8 +222,10 @@ export class ApprovalService {
       const onAbort = () => pending.settle({ decision: 'deny', reason: 'cancelled', automatic: true });
       const pending: Pending = {
         ...a, id, requestedAt: now(), asked: new Set(), requests: new AbortController(), interested: new Set(this.interestedPeers(a.sessionId)),
-        settle: (answer) => {
-          if (!this.pending.has(id)) return;
+        settle: (offered) => {
+          if (this.pending.get(id) !== pending) return false;
+          const { answer, won } = this.claim(id, a.sessionId, offered);
+          if (!answer) return false;
           this.pending.delete(id);
           clearTimeout(timer);
           a.signal.removeEventListener('abort', onAbort);
@@ -151,6 +236,7 @@ export class ApprovalService {
             by: answer.automatic ? { type: 'server' } : answer.by ?? { type: 'client' },
           });
           resolve(answer);
+          return won;
         },
       };
       this.pending.set(id, pending);
@@ -214,6 +300,7 @@ export class ApprovalService {
     }
     for (const [permissionId, p] of open) {
       if (this.pending.has(permissionId)) continue;
+      this.claim(permissionId, sessionId, { decision: 'deny', reason: 'server restart', automatic: true });
       this.remember(permissionId, { decision: 'deny', reason: 'server restart', automatic: true, tool: p.tool, sessionId });
       this.deps.events.append(sessionId, 'permission.resolved', { permissionId, callId: p.callId, tool: p.tool, decision: 'deny', reason: 'server restart', by: { type: 'server' } });
     }
@@ -229,17 +316,19 @@ export class ApprovalService {
     if (!p) {
       const done = this.resolved.get(permissionId);
       if (done && allowed && !allowed(done.sessionId)) throw RpcError.notFound('permission', permissionId);
-      if (done) {
-        throw RpcError.conflict(`permission ${permissionId} was already resolved (${done.decision})`, {
-          permissionId, decision: done.decision, ...(done.reason ? { reason: done.reason } : {}),
-        });
-      }
+      if (done) throw alreadyResolved(permissionId, done);
       throw RpcError.notFound('permission', permissionId);
     }
     if (toolName !== undefined && toolName !== p.tool) {
       throw RpcError.invalidParams('toolName', `does not match the pending call's tool (${p.tool})`);
     }
-    p.settle(answer);
+    // Another node's answer got there first: a Conflict, as a second answer here.
+    if (!p.settle(answer)) throw alreadyResolved(permissionId, this.resolved.get(permissionId) ?? answer);
     return { permissionId, decision: answer.decision };
   }
 }
+
+const alreadyResolved = (permissionId: string, done: Answer) =>
+  RpcError.conflict(`permission ${permissionId} was already resolved (${done.decision})`, {
+    permissionId, decision: done.decision, ...(done.reason ? { reason: done.reason } : {}),
+  });

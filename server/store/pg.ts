@@ -275,6 +275,9 @@ export class PgStore implements Store, Cluster {
   kvSet(ns: string, key: string, value: string) {
     this.q('INSERT INTO kv (ns, key, value) VALUES ($1, $2, $3) ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value', ns, key, value);
   }
+  kvInsert(ns: string, key: string, value: string) {
+    return this.q('INSERT INTO kv (ns, key, value) VALUES ($1, $2, $3) ON CONFLICT (ns, key) DO NOTHING RETURNING 1 AS won', ns, key, value).length === 1;
+  }
   kvDelete(ns: string, key: string) { this.q('DELETE FROM kv WHERE ns = $1 AND key = $2', ns, key); }
   kvList(ns: string) { return this.q<{ key: string; value: string }>('SELECT key, value FROM kv WHERE ns = $1 ORDER BY key', ns); }
 

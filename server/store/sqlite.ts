@@ -76,6 +76,7 @@ export class SqliteStore implements Store {
       maxIdUpTo: db.prepare<[string, number], { v: number | null }>('SELECT MAX(id) AS v FROM events WHERE session_id = ? AND seq <= ?'),
       kvGet: db.prepare<[string, string], { value: string }>('SELECT value FROM kv WHERE ns = ? AND key = ?'),
       kvSet: db.prepare('INSERT INTO kv (ns, key, value) VALUES (?, ?, ?) ON CONFLICT(ns, key) DO UPDATE SET value = excluded.value'),
+      kvInsert: db.prepare('INSERT INTO kv (ns, key, value) VALUES (?, ?, ?) ON CONFLICT(ns, key) DO NOTHING'),
       kvDelete: db.prepare('DELETE FROM kv WHERE ns = ? AND key = ?'),
       kvList: db.prepare<[string], { key: string; value: string }>('SELECT key, value FROM kv WHERE ns = ? ORDER BY key'),
     };
@@ -235,6 +236,7 @@ export class SqliteStore implements Store {
 
   kvGet(ns: string, key: string) { return this.stmts.kvGet.get(ns, key)?.value; }
   kvSet(ns: string, key: string, value: string) { this.stmts.kvSet.run(ns, key, value); }
+  kvInsert(ns: string, key: string, value: string) { return this.stmts.kvInsert.run(ns, key, value).changes === 1; }
   kvDelete(ns: string, key: string) { this.stmts.kvDelete.run(ns, key); }
   kvList(ns: string) { return this.stmts.kvList.all(ns); }
 

@@ -47,7 +47,10 @@ export interface Cluster {
 }
 
 /** A command from one node to another. */
-export type ClusterCommand = { op: 'cancel'; sessionId: string; reason: string };
+export type ClusterCommand =
+  | { op: 'cancel'; sessionId: string; reason: string }
+  /** A permission of a turn running there was answered elsewhere: its answer is in the kv table. */
+  | { op: 'permission'; permissionId: string };
 
 export interface Store {
   /** Set when several nodes share this store. */
@@ -107,6 +110,8 @@ export interface Store {
   /** A small key/value table for server state (idempotency records, API key hashes, ...). */
   kvGet(ns: string, key: string): string | undefined;
   kvSet(ns: string, key: string, value: string): void;
+  /** Inserts unless the key exists: true when this call inserted it (the first of several nodes wins). */
+  kvInsert(ns: string, key: string, value: string): boolean;
   kvDelete(ns: string, key: string): void;
   kvList(ns: string): Array<{ key: string; value: string }>;
 

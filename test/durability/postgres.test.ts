@@ -4,7 +4,7 @@
 // from the other node; a kill -9'd node's turn is ended as interrupted by the survivor within its lease.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AGENTD, tempDir, type Json } from '../helpers/rpc-client.js';
 import { start, textOf, type Running } from '../helpers/durability.js';
@@ -17,11 +17,11 @@ if ('skip' in pg) {
   t.teardown(() => pg.stop());
 
   /** A node on `url`; `leaseSeconds` goes in its config. */
-  const node = async (url: string, leaseSeconds?: number): Promise<Running> => {
+  const node = async (url: string, leaseSeconds?: number, capabilities: Json = {}): Promise<Running> => {
     const dataDir = tempDir();
     if (leaseSeconds) writeFileSync(join(dataDir, 'config.json'), JSON.stringify({ store: { leaseSeconds } }));
     const n = await start('websocket', dataDir, { args: ['--store', url] });
-    await n.client.initialize();
+    await n.client.initialize(capabilities);
     return n;
   };
 
@@ -84,6 +84,56 @@ if ('skip' in pg) {
     t.ok(end, 'the turn on A ended as cancelled');
     const idle = await b.client.request('session/get', { sessionId: slowSession.id });
     t.equal(idle.session.status, 'idle', 'the session is idle on B after the cancel');
+  });
+
+  t.test('approvals across nodes: tool/approve on another node, a permission/request reply from another node, first answer wins', async (t) => {
+    const url = await pg.newDatabase();
+    const a = await node(url);
+    const b = await node(url);
+    const c = await node(url, undefined, { permissionRequests: true });
+    t.teardown(async () => { await a.close(); await b.close(); await c.close(); });
+    const workspaceRoot = tempDir();
+    const s = await a.client.request('session/create', { name: 'approve', workspaceRoot });
+    for (const n of [a, b]) await n.client.request('session/subscribe', { sessionId: s.id });
+    const write = (name: string) => `/tool write_file ${JSON.stringify({ path: name, content: 'x' })}`;
+
+    // The turn runs on A; B (no permission requests) answers with tool/approve.
+    const one = await a.client.request('session/message', { sessionId: s.id, content: write('one.txt'), async: true });
+    const asked = await b.client.waitForEvent('permission.requested', (e) => e.sessionId === s.id && e.data.turnId === one.turnId);
+    const permissionId = asked.data.permissionId;
+    const listed = await b.client.request('permission/list', { sessionId: s.id });
+    t.same(listed.permissions.map((p: Json) => p.permissionId), [permissionId], 'B lists the pending permission of the turn on A');
+    const answered = await b.client.request('tool/approve', { permissionId, decision: 'allow_once' });
+    t.same(answered, { permissionId, decision: 'allow_once' }, 'B\'s answer is taken');
+    const done = await a.client.waitForEvent('turn.completed', (e) => e.sessionId === s.id && e.data.turnId === one.turnId);
+    t.ok(done, 'the turn on A went on');
+    t.equal(readFileSync(join(workspaceRoot, 'one.txt'), 'utf8'), 'x', 'and the tool ran');
+    const resolved = a.client.events(s.id).find((e) => e.type === 'permission.resolved' && e.data.permissionId === permissionId);
+    t.match(resolved?.data, { decision: 'allow_once', by: { type: 'client', via: 'tool/approve' } }, 'resolved by the client on B');
+    for (const n of [a, b]) {
+      const again = await n.client.call('tool/approve', { permissionId, decision: 'deny' });
+      t.equal(again.error?.code, -32012, 'a second answer, on either node, is a Conflict');
+    }
+    const left = await b.client.request('permission/list', { sessionId: s.id });
+    t.same(left.permissions, [], 'nothing pending on B once answered');
+
+    // A client on C that takes permission requests is asked, and its reply decides the turn on A.
+    let askedC: Json | undefined;
+    c.client.onServerRequest = (method, params) => {
+      if (method !== 'permission/request') throw new Error(method);
+      askedC = params;
+      return { decision: 'deny', reason: 'not from C' };
+    };
+    await c.client.request('session/subscribe', { sessionId: s.id });
+    const two = await a.client.request('session/message', { sessionId: s.id, content: write('two.txt'), async: true });
+    const end = await a.client.waitForEvent('turn.completed', (e) => e.sessionId === s.id && e.data.turnId === two.turnId);
+    t.ok(end);
+    t.match(askedC, { sessionId: s.id, tool: 'write_file' }, 'C got the permission/request of the turn on A');
+    const denied = a.client.events(s.id).find((e) => e.type === 'permission.resolved' && e.data.permissionId === askedC?.permissionId);
+    t.match(denied?.data, { decision: 'deny', reason: 'not from C', by: { via: 'permission/request' } }, 'C\'s reply decided');
+    t.notOk(existsSync(join(workspaceRoot, 'two.txt')), 'the denied write did not happen');
+    const late = await b.client.call('tool/approve', { permissionId: askedC?.permissionId, decision: 'allow_once' });
+    t.equal(late.error?.code, -32012, 'B answering after C is a Conflict: the first answer won');
   });
 
   t.test('the all-sessions stream carries events of turns on the other node', async (t) => {
