@@ -1277,7 +1277,7 @@ export const schemaBundle = {
           "items": {
             "type": "string"
           },
-          "description": "session.updated: the fields that changed (`name`, `provider`, `model`, `policy`)."
+          "description": "session.updated: the fields that changed (`name`, `provider`, `model`, `policy`, `sharedWith`)."
         }
       }
     },

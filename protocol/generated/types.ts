@@ -1013,7 +1013,7 @@ export interface Event {
 export interface SessionEventData {
   session: Session;
   /**
-   * session.updated: the fields that changed (`name`, `provider`, `model`, `policy`).
+   * session.updated: the fields that changed (`name`, `provider`, `model`, `policy`, `sharedWith`).
    */
   changed?: string[];
 }
