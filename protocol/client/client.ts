@@ -51,6 +51,8 @@ export const requestWrappers = {
   revertSession: Methods.SessionRevert,
   unrevertSession: Methods.SessionUnrevert,
   compactSession: Methods.SessionCompact,
+  shareSession: Methods.SessionShare,
+  unshareSession: Methods.SessionUnshare,
   setSessionMcp: Methods.SessionMcp,
   setSessionFiles: Methods.SessionFiles,
   subscribe: Methods.SessionSubscribe,
@@ -74,6 +76,9 @@ export const requestWrappers = {
   getConfig: Methods.ConfigGet,
   updateConfig: Methods.ConfigUpdate,
   trustProjectConfig: Methods.ConfigTrust,
+  listKeys: Methods.KeyList,
+  createKey: Methods.KeyCreate,
+  revokeKey: Methods.KeyRevoke,
 } as const satisfies Record<string, keyof ClientRequests>;
 
 export class AgentClient {
@@ -312,6 +317,10 @@ export class AgentClient {
   revertSession(params: T.SessionRevertParams) { return this.request(Methods.SessionRevert, params); }
   unrevertSession(sessionId: string) { return this.request(Methods.SessionUnrevert, { sessionId }); }
   compactSession(sessionId: string) { return this.request(Methods.SessionCompact, { sessionId }); }
+  /** Lets another user see and drive a session you own. */
+  shareSession(sessionId: string, user: string) { return this.request(Methods.SessionShare, { sessionId, user }); }
+  /** Takes a user's access to a session you own away. */
+  unshareSession(sessionId: string, user: string) { return this.request(Methods.SessionUnshare, { sessionId, user }); }
   /** The session's own MCP servers (replaces them; they close with this connection). */
   setSessionMcp(params: T.SessionMcpParams) { return this.request(Methods.SessionMcp, params); }
   /** Serve the session's file tools from this client (answer `file/read` / `file/write` with onRequest). */
@@ -366,4 +375,10 @@ export class AgentClient {
   updateConfig(params: T.ConfigUpdateParams) { return this.request(Methods.ConfigUpdate, params); }
   /** Trust the workspace's agentd.json whose `projectConfig.hash` the user was shown. */
   trustProjectConfig(params: T.ConfigTrustParams) { return this.request(Methods.ConfigTrust, params); }
+  /** API keys with their users (admin key). */
+  listKeys() { return this.request(Methods.KeyList, {}); }
+  /** A new API key for a user; the secret is in this answer only (admin key). */
+  createKey(params: T.KeyCreateParams) { return this.request(Methods.KeyCreate, params); }
+  /** Revokes keys by id or name (admin key). */
+  revokeKey(id: string) { return this.request(Methods.KeyRevoke, { id }); }
 }

@@ -55,7 +55,7 @@ export interface DispatcherDeps {
   idempotency: IdempotencyCache;
   keys: Pick<ApiKeys, 'has'>;
   /** Every request naming a `sessionId` the caller may not use is NotFound before its handler runs. */
-  access: Pick<SessionAccess, 'require'>;
+  access: Pick<SessionAccess, 'check'>;
   /** Aborted when shutdown begins: every request but `shutdown` is refused from then on. */
   stopping: AbortSignal;
 }
@@ -96,7 +96,7 @@ export class Dispatcher {
     if (caller) {
       // session/unsubscribe names only this connection's own subscription (of a session perhaps deleted since).
       const sessionId = (params as { sessionId?: unknown }).sessionId;
-      if (typeof sessionId === 'string' && method !== 'session/unsubscribe') this.deps.access.require(sessionId, caller);
+      if (typeof sessionId === 'string' && method !== 'session/unsubscribe') this.deps.access.check(sessionId, caller);
     }
 
     const handler: Handler<M> = this.handlers[method];

@@ -8,7 +8,7 @@
  */
 import type { EventLog, PublishedEvent } from '../events/log.js';
 import { RpcError } from '../rpc/errors.js';
-import type { SessionRecord, Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
 import { mayUse, type Caller, type SessionAcl } from './caller.js';
 
 /** Sessions whose access the cache holds; the oldest entry goes first (a miss reads the store). */
@@ -38,12 +38,16 @@ export class SessionAccess {
     if (this.cache.size > CACHE_SIZE) this.cache.delete(this.cache.keys().next().value as string);
   }
 
-  /** The stored session when the caller may use it; NotFound otherwise, as if it did not exist. */
-  require(sessionId: string, caller: Caller | undefined): SessionRecord {
+  /**
+   * NotFound, as if it did not exist, when the session exists and the caller may not use it. A
+   * session that does not exist is left to the handler, which answers as it always did (its
+   * own param checks may come first).
+   */
+  check(sessionId: string, caller: Caller | undefined): void {
     const rec = this.deps.store.getSession(sessionId);
-    if (!rec || !mayUse(rec, caller)) throw RpcError.notFound('session', sessionId);
+    if (!rec) return;
     this.remember(sessionId, rec);
-    return rec;
+    if (!mayUse(rec, caller)) throw RpcError.notFound('session', sessionId);
   }
 
   /** Whether the caller may see and drive the session (from the cache; a deleted session's entry stays until evicted). */
