@@ -29,6 +29,7 @@ import { SessionAccess } from './security/access.js';
 import { Shutdown } from './shutdown.js';
 import { openStore, storeUrl } from './store/open.js';
 import type { Store } from './store/store.js';
+import type { Config } from '../protocol/index.js';
 import { ApprovalGate } from './approval/gate.js';
 import { ApprovalService } from './approval/service.js';
 import { McpAuth } from './mcp/auth.js';
@@ -45,6 +46,9 @@ import { SendBudget } from './transport/writer.js';
 import { TurnRunner, type ActiveTurn } from './turn/runner.js';
 import { VERSION } from './version.js';
 import { DEFAULT_STORE, timings } from './config/defaults.js';
+
+/** Where several nodes keep their shared user config. */
+const SHARED_CONFIG = { ns: 'config', key: 'user' };
 
 export interface CoreOptions {
   /** Data directory (default: $AGENTD_HOME or the XDG data dir). */
@@ -127,6 +131,7 @@ export class Core {
     this.warnUntrusted();
     const storeConfig = this.config.get().store;
     this.store = openStore(this.dataDir, storeUrl(opts.store, storeConfig), storeConfig, (message) => this.log.error({ err: message }, 'store'));
+    if (this.store.cluster) this.shareConfig(this.store);
     this.keys = new ApiKeys(this.store);
     this.events = new EventLog(this.store, this.log, () => this.config.limits().eventRetention);
     this.access = new SessionAccess({ store: this.store, events: this.events });
@@ -167,8 +172,9 @@ export class Core {
       providers, credentials: this.credentials, oauth: this.oauth, tools: this.tools, mcp: this.mcp, sessionMcp: this.sessionMcp, clientFiles: this.clientFiles,
     }));
     this.shutdown = new Shutdown({ stop: () => this.stopper.abort(), turns: this.turns, processes: this.processes, events, store, log });
-    this.config.onChange(() => {
-      this.events.append(null, 'config.updated', { config: this.config.public(), projectConfig: this.config.projectState() });
+    this.config.onChange((_c, origin) => {
+      // A change another node made: its config.updated event reached every subscriber already.
+      if (origin === 'local') this.events.append(null, 'config.updated', { config: this.config.public(), projectConfig: this.config.projectState() });
       this.mcp.reconcile(this.config.get().mcpServers);
     });
     this.shutdown.add('mcp', () => Promise.all([this.mcp.closeAll(), this.sessionMcp.closeAll()]).then(() => undefined));
@@ -176,6 +182,7 @@ export class Core {
     this.store.cluster?.onCommand((c) => {
       if (c.op === 'cancel') void this.turns.cancel(c.sessionId, c.reason);
       else if (c.op === 'permission') this.approvals.answeredElsewhere(c.permissionId);
+      else if (c.op === 'config') this.adoptSharedConfig(this.store);
     });
   }
 
@@ -194,6 +201,29 @@ export class Core {
     this.idempotency.prune();
     this.mcp.reconcile(this.config.get().mcpServers);
     return this;
+  }
+
+  /**
+   * Several nodes on one database share the user config (all but `store`) in the kv table: the
+   * first node seeds it with its own, the others adopt it; every config/update stores it and
+   * tells every node (a cluster command to node 0), which adopts it.
+   */
+  private shareConfig(store: Store) {
+    if (!store.kvInsert(SHARED_CONFIG.ns, SHARED_CONFIG.key, JSON.stringify(this.config.shared()))) this.adoptSharedConfig(store);
+    this.config.onSave((shared) => {
+      store.kvSet(SHARED_CONFIG.ns, SHARED_CONFIG.key, JSON.stringify(shared));
+      store.cluster?.command(0, { op: 'config' });
+    });
+  }
+
+  private adoptSharedConfig(store: Store) {
+    const stored = store.kvGet(SHARED_CONFIG.ns, SHARED_CONFIG.key);
+    if (stored === undefined) return;
+    try {
+      this.config.adopt(JSON.parse(stored) as Config);
+    } catch (err) {
+      this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'the config stored in the database is invalid here: kept this node\'s');
+    }
   }
 
   /** One warning (stderr) naming every key of an untrusted agentd.json that does not apply. */

@@ -126,6 +126,15 @@ export interface ConfigOptions {
  */
 export type ConfigCheck = (effective: Config, caller: { rate?: RateSubject }) => void | Promise<void>;
 
+/** Where a config change came from: this node's config/update, or another node's (several nodes on one database). */
+export type ConfigOrigin = 'local' | 'shared';
+
+/** The part of a user config nodes share: all but `store` (each node's way to its database). */
+function sharedPart(c: Config): Config {
+  const { store: _store, ...rest } = c;
+  return rest;
+}
+
 export class ConfigService {
   private user: Config = {};
   /** The project file as read (validated), whether or not it applies. */
@@ -136,7 +145,8 @@ export class ConfigService {
   /** Why the workspace's agentd.json could not be used at all (not JSON, invalid, too large). */
   private invalidProject: string | undefined;
   private effective: Config = {};
-  private listeners: Array<(c: Config) => void> = [];
+  private listeners: Array<(c: Config, origin: ConfigOrigin) => void> = [];
+  private savers: Array<(shared: Config) => void> = [];
   private checks: Array<ConfigCheck> = [];
   readonly file: string;
   readonly projectFile: string;
@@ -251,7 +261,7 @@ export class ConfigService {
     this.trusted = true;
     this.ignored = [];
     this.effective = eff;
-    for (const fn of this.listeners) fn(eff);
+    for (const fn of this.listeners) fn(eff, 'local');
     return this.projectState();
   }
 
@@ -270,9 +280,43 @@ export class ConfigService {
     return redact(this.effective);
   }
 
-  /** Called with the new effective config after every successful update. */
-  onChange(fn: (c: Config) => void) {
+  /** Called with the new effective config after every successful update (and adopted shared one). */
+  onChange(fn: (c: Config, origin: ConfigOrigin) => void) {
     this.listeners.push(fn);
+  }
+
+  /** Called with the shareable part of the user config after each local update (to store it for other nodes). */
+  onSave(fn: (shared: Config) => void) {
+    this.savers.push(fn);
+  }
+
+  /** The shareable part of the current user config. */
+  shared(): Config {
+    return structuredClone(sharedPart(this.user));
+  }
+
+  /**
+   * Adopts the user config another node stored (keeping this node's `store`): validated, written
+   * to the local file and applied. Unchanged: nothing happens. Throws when it is invalid here.
+   */
+  adopt(shared: Config): boolean {
+    if (JSON.stringify(sharedPart(shared)) === JSON.stringify(sharedPart(this.user))) return false;
+    const doc: Config = { ...sharedPart(shared), ...(this.user.store ? { store: this.user.store } : {}) };
+    validate(doc, 'config');
+    const { effective: eff, ignored } = this.merged(doc);
+    validate(eff, 'config');
+    this.write(doc);
+    this.user = doc;
+    this.effective = eff;
+    this.ignored = ignored;
+    for (const fn of this.listeners) fn(eff, 'shared');
+    return true;
+  }
+
+  private write(doc: Config) {
+    const tmp = `${this.file}.${process.pid}.tmp`;
+    writeFileSync(tmp, `${JSON.stringify(doc, null, 2)}\n`, { mode: 0o600 });
+    renameSync(tmp, this.file);
   }
 
   addCheck(fn: ConfigCheck) {
@@ -307,13 +351,12 @@ export class ConfigService {
       if (err instanceof RpcError) throw RpcError.invalidParams(String(err.data?.field ?? 'config'), `${err.data?.reason ?? 'is invalid'} (after merging ${PROJECT_FILE})`);
       throw err;
     }
-    const tmp = `${this.file}.${process.pid}.tmp`;
-    writeFileSync(tmp, `${JSON.stringify(doc, null, 2)}\n`, { mode: 0o600 });
-    renameSync(tmp, this.file);
+    this.write(doc);
     this.user = doc;
     this.effective = eff;
     this.ignored = ignored;
-    for (const fn of this.listeners) fn(eff);
+    for (const fn of this.savers) fn(sharedPart(doc));
+    for (const fn of this.listeners) fn(eff, 'local');
     return eff;
   }
 

@@ -73,7 +73,8 @@ export class PgStore implements Store, Cluster {
       if (node !== this.nodeId) for (const fn of this.eventFns) fn(id);
     } else if (n.channel === 'agentd_commands') {
       const at = n.payload.indexOf(' ');
-      if (Number(n.payload.slice(0, at)) !== this.nodeId) return;
+      const to = Number(n.payload.slice(0, at));
+      if (to !== this.nodeId && to !== 0) return;
       let body: ClusterCommand;
       try { body = JSON.parse(n.payload.slice(at + 1)) as ClusterCommand; } catch { return; }
       for (const fn of this.commandFns) fn(body);

@@ -41,7 +41,7 @@ export interface Cluster {
   append(after: number, sessionId: string | null, type: string, time: string, data: string): StoredEvent[];
   /** Another node committed events up to this id (from LISTEN/NOTIFY). */
   onEvents(fn: (throughId: number) => void): void;
-  /** Sends a command to one node (`session/cancel` of a turn that runs there). */
+  /** Sends a command to one node (`session/cancel` of a turn that runs there); node 0: to every node. */
   command(node: number, body: ClusterCommand): void;
   onCommand(fn: (body: ClusterCommand) => void): void;
 }
@@ -50,7 +50,9 @@ export interface Cluster {
 export type ClusterCommand =
   | { op: 'cancel'; sessionId: string; reason: string }
   /** A permission of a turn running there was answered elsewhere: its answer is in the kv table. */
-  | { op: 'permission'; permissionId: string };
+  | { op: 'permission'; permissionId: string }
+  /** The shared user config changed (sent to every node: node 0). */
+  | { op: 'config' };
 
 export interface Store {
   /** Set when several nodes share this store. */

@@ -136,6 +136,29 @@ if ('skip' in pg) {
     t.equal(late.error?.code, -32012, 'B answering after C is a Conflict: the first answer won');
   });
 
+  t.test('config is shared through the database: an update on A applies on B and on a node started later', async (t) => {
+    const url = await pg.newDatabase();
+    const a = await node(url);
+    const b = await node(url);
+    t.teardown(async () => { await a.close(); await b.close(); });
+    await b.client.request('session/subscribe', {});
+    await a.client.request('config/update', { config: { approvals: { default: 'deny' }, limits: { maxSteps: 17 } } });
+    await b.client.waitForEvent('config.updated');
+    let onB: Json = {};
+    for (let i = 0; i < 100 && onB.config?.limits?.maxSteps !== 17; i++) {
+      onB = await b.client.request('config/get', {});
+      if (onB.config?.limits?.maxSteps !== 17) await new Promise((r) => setTimeout(r, 100));
+    }
+    t.equal(onB.config?.limits?.maxSteps, 17, 'B adopts the config A stored');
+    t.same(onB.config.approvals, { default: 'deny' }, 'with A\'s approvals default');
+    await new Promise((r) => setTimeout(r, 300));
+    t.equal(b.client.events().filter((e) => e.type === 'config.updated').length, 1, 'one config.updated event for one change, not one per node');
+    const c = await node(url);
+    t.teardown(() => c.close());
+    const onC = await c.client.request('config/get', {});
+    t.equal(onC.config.limits?.maxSteps, 17, 'a node started later adopts the shared config');
+  });
+
   t.test('the all-sessions stream carries events of turns on the other node', async (t) => {
     const url = await pg.newDatabase();
     const a = await node(url);
