@@ -62,7 +62,7 @@ for (const method of ['insertSession', 'putMessage'] as const) {
   };
 }
 
-const core = new Core({ dataDir: mkdtempSync(join(tmpdir(), 'agentd-crossings-')), log: createLogger('silent') }).start();
+const core = await new Core({ dataDir: mkdtempSync(join(tmpdir(), 'agentd-crossings-')), log: createLogger('silent') }).start();
 const http = await startHttp(core, { port: 0 });
 const ws = new WebSocket(`${http.url.replace(/^http/, 'ws')}/rpc`);
 await new Promise((resolve) => ws.once('open', resolve));

@@ -33,10 +33,10 @@ async function appendAgentd(n: number, chunk: number): Promise<number> {
     log.append('ses_bench', 'message.delta', { messageId: 'msg_bench', turnId: 'turn_bench', index: 0, delta: { type: 'text_delta', text: 'xxxxxxxxxxxxxxx ' } });
     if (i % chunk === chunk - 1) await tick();
   }
-  log.flush();
+  await log.settled();
   const rate = n / ((performance.now() - t0) / 1000);
-  const stored = store.eventsSince('ses_bench', 0, n + 1).length;
-  store.close();
+  const stored = (await store.eventsSince('ses_bench', 0, n + 1)).length;
+  await store.close();
   removeDir(dir);
   if (seen !== n || stored !== n) throw new Error(`append: delivered ${seen}, stored ${stored} of ${n}`);
   return rate;

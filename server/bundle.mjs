@@ -66,8 +66,8 @@ export const errorsText = (errors) => (errors ?? []).map((e) => \`data\${e.insta
 const outdir = 'dist/agentd';
 rmSync(outdir, { recursive: true, force: true });
 const result = await build({
-  // The search worker (list_files, grep) and the PostgreSQL worker are their own entries: search.ts and pg.ts start them from the same folder.
-  entryPoints: { cli: 'server/cli.ts', 'search-worker': 'server/tools/search-worker.ts', 'pg-worker': 'server/store/pg-worker.ts' },
+  // The search worker (list_files, grep) is its own entry: search.ts starts it from the same folder.
+  entryPoints: { cli: 'server/cli.ts', 'search-worker': 'server/tools/search-worker.ts' },
   outdir,
   bundle: true,
   splitting: true,

@@ -40,15 +40,15 @@ const userName = (v: string) => {
 const usage = (message: string) => new CommanderError(2, 'agentd.usage', `error: ${message}`);
 
 /** The keys of the store a server on this data dir uses (`--store`, AGENTD_DATABASE_URL, config `store.url`, SQLite). */
-async function withKeys(o: { dataDir?: string; store?: string }, fn: (keys: ApiKeys) => void) {
+async function withKeys(o: { dataDir?: string; store?: string }, fn: (keys: ApiKeys) => Promise<void>) {
   const dir = resolveDataDir(o.dataDir);
   const { ConfigService } = await import('./config/service.js');
   const config = new ConfigService(dir, process.cwd(), { projectConfig: false }).get().store;
-  const store = openStore(dir, storeUrl(o.store, config), config, (m) => process.stderr.write(`${m}\n`));
+  const store = await openStore(dir, storeUrl(o.store, config), config, (m) => process.stderr.write(`${m}\n`));
   try {
-    fn(new ApiKeys(store));
+    await fn(new ApiKeys(store));
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -124,8 +124,8 @@ export function buildCli(): Command {
     .option('--json', 'print JSON')
     .action((o: { name: string; user?: string; admin?: boolean; dataDir?: string; store?: string; json?: boolean }) => {
       if (!o.name.trim() || o.name.length > 100 || /[\u0000-\u001f\u007f]/.test(o.name)) throw usage('--name must be 1 to 100 characters without control characters');
-      return withKeys(o, (keys) => {
-        const k = keys.create(o.name, o.user === undefined ? undefined : { user: o.user, admin: o.admin === true });
+      return withKeys(o, async (keys) => {
+        const k = await keys.create(o.name, o.user === undefined ? undefined : { user: o.user, admin: o.admin === true });
         process.stdout.write(o.json ? `${JSON.stringify(k)}\n` : `${k.key}\n`);
         if (!o.json) process.stderr.write(`created ${k.id} (${k.name}) for user ${k.user}${k.admin ? ', admin' : ''}; store the key now: it is not shown again\n`);
       });
@@ -136,8 +136,8 @@ export function buildCli(): Command {
     .option('--data-dir <dir>', 'data directory')
     .option('--store <url>', 'the store of the server (sqlite or postgres://...; default as serve)')
     .option('--json', 'print JSON')
-    .action((o: { dataDir?: string; store?: string; json?: boolean }) => withKeys(o, (keys) => {
-      const list = keys.list();
+    .action((o: { dataDir?: string; store?: string; json?: boolean }) => withKeys(o, async (keys) => {
+      const list = await keys.list();
       if (o.json) process.stdout.write(`${JSON.stringify(list)}\n`);
       else for (const k of list) process.stdout.write(`${k.id}\t${k.name}\t${k.user}\t${k.admin ? 'admin' : '-'}\t${k.createdAt}\n`);
     }));
@@ -147,8 +147,8 @@ export function buildCli(): Command {
     .argument('<idOrName>', 'key id (key_...) or name')
     .option('--data-dir <dir>', 'data directory')
     .option('--store <url>', 'the store of the server (sqlite or postgres://...; default as serve)')
-    .action((idOrName: string, o: { dataDir?: string; store?: string }) => withKeys(o, (keys) => {
-      const n = keys.revoke(idOrName);
+    .action((idOrName: string, o: { dataDir?: string; store?: string }) => withKeys(o, async (keys) => {
+      const n = await keys.revoke(idOrName);
       if (!n) throw new Error(`no key with id or name ${idOrName}`);
       process.stderr.write(`revoked ${n} key${n > 1 ? 's' : ''}\n`);
     }));

@@ -27,7 +27,7 @@ import { SnapshotService } from './snapshot/service.js';
 import { ApiKeys } from './security/keys.js';
 import { SessionAccess } from './security/access.js';
 import { Shutdown } from './shutdown.js';
-import { openStore, storeUrl } from './store/open.js';
+import { openSqliteStore, openStore, storeUrl } from './store/open.js';
 import type { Store } from './store/store.js';
 import type { Config } from '../protocol/index.js';
 import { ApprovalGate } from './approval/gate.js';
@@ -65,6 +65,8 @@ export interface CoreOptions {
   /** `sqlite` (default) or a postgres:// URL (`serve --store`; else AGENTD_DATABASE_URL, config `store.url`). */
   store?: string;
   log?: Logger;
+  /** Given by Core.open: the store it opened (PostgreSQL opens asynchronously) and the config it read for that. */
+  opened?: { store: Store; config: ConfigService };
 }
 
 export class Core {
@@ -120,18 +122,28 @@ export class Core {
   readonly stopping = this.stopper.signal;
   private readonly lazyDetection: boolean;
 
+  /** A core on the store its options name: SQLite (also `new Core`) or PostgreSQL, which opens asynchronously. */
+  static async open(opts: CoreOptions = {}): Promise<Core> {
+    const dataDir = resolveDataDir(opts.dataDir);
+    const config = Core.readConfig(dataDir, opts.cwd ?? process.cwd(), opts);
+    const log = opts.log ?? createLogger();
+    const storeConfig = config.get().store;
+    const store = await openStore(dataDir, storeUrl(opts.store, storeConfig), storeConfig, (message) => log.error({ err: message }, 'store'));
+    return new Core({ ...opts, log, opened: { store, config } });
+  }
+
+  private static readConfig(dataDir: string, cwd: string, opts: CoreOptions) {
+    return new ConfigService(dataDir, cwd, { projectConfig: opts.projectConfig ?? process.env.AGENTD_NO_PROJECT_CONFIG !== '1' });
+  }
+
   constructor(opts: CoreOptions = {}) {
     this.lazyDetection = opts.lazyDetection === true;
     this.dataDir = resolveDataDir(opts.dataDir);
     this.cwd = opts.cwd ?? process.cwd();
     this.log = opts.log ?? createLogger();
-    this.config = new ConfigService(this.dataDir, this.cwd, {
-      projectConfig: opts.projectConfig ?? process.env.AGENTD_NO_PROJECT_CONFIG !== '1',
-    });
+    this.config = opts.opened?.config ?? Core.readConfig(this.dataDir, this.cwd, opts);
     this.warnUntrusted();
-    const storeConfig = this.config.get().store;
-    this.store = openStore(this.dataDir, storeUrl(opts.store, storeConfig), storeConfig, (message) => this.log.error({ err: message }, 'store'));
-    if (this.store.cluster) this.shareConfig(this.store);
+    this.store = opts.opened?.store ?? openSqliteStore(this.dataDir, storeUrl(opts.store, this.config.get().store));
     this.keys = new ApiKeys(this.store);
     this.events = new EventLog(this.store, this.log, () => this.config.limits().eventRetention);
     this.access = new SessionAccess({ store: this.store, events: this.events });
@@ -165,7 +177,7 @@ export class Core {
     this.turns = new TurnRunner({ store, events, log, config, providers, tools: this.tools, recovery: this.recovery, active, snapshots: this.snapshots, compactor: this.compactor });
     this.sessions = new SessionService({ store, events, config, providers, cwd: this.cwd, turns: this.turns, snapshots: this.snapshots });
     this.idempotency = new IdempotencyCache(store);
-    this.dispatcher = new Dispatcher({ log, idempotency: this.idempotency, keys: this.keys, access, stopping: this.stopping }, handlers({
+    this.dispatcher = new Dispatcher({ log, idempotency: this.idempotency, keys: this.keys, access, events, stopping: this.stopping }, handlers({
       access, keys: this.keys,
       log, version: this.version, sandbox: this.sandbox, snapshots: this.snapshots, compactor: this.compactor, config, close: () => this.close(),
       sessions: this.sessions, turns: this.turns, approvals: this.approvals, events,
@@ -182,7 +194,7 @@ export class Core {
     this.store.cluster?.onCommand((c) => {
       if (c.op === 'cancel') void this.turns.cancel(c.sessionId, c.reason);
       else if (c.op === 'permission') this.approvals.answeredElsewhere(c.permissionId);
-      else if (c.op === 'config') this.adoptSharedConfig(this.store);
+      else if (c.op === 'config') this.adoptSharedConfig(this.store).catch((err) => this.log.warn({ err: String(err) }, 'reading the shared config failed'));
     });
   }
 
@@ -191,14 +203,20 @@ export class Core {
    * periodic sweep), expire idempotency records, connect the MCP servers marked autoConnect (in
    * the background; a failure becomes a `failed` status).
    */
-  start(): this {
+  async start(): Promise<this> {
+    if (this.store.cluster) {
+      await this.events.start();
+      await this.shareConfig(this.store);
+    }
+    // In the background: the all-sessions stream of a keyed user then rarely misses the access cache.
+    if (await this.keys.count()) void this.access.warm().catch((err) => this.log.warn({ err: String(err) }, 'warming the access cache failed'));
     void this.sandbox.probe(); // once, in the background: initialize and tool/list report the result
     if (!this.lazyDetection) this.openaiProviders.start(); // local model servers on loopback, in the background
-    this.recovery.recoverAll();
+    await this.recovery.recoverAll();
     // On a shared store, dead nodes' turns are found within about a lease: sweep every third of it.
     const cluster = this.store.cluster;
     this.recovery.sweep(cluster ? Math.min(timings.recoverySweepMs(), Math.max(200, ((this.config.get().store?.leaseSeconds ?? DEFAULT_STORE.leaseSeconds) * 1000) / 3)) : undefined);
-    this.idempotency.prune();
+    await this.idempotency.prune();
     this.mcp.reconcile(this.config.get().mcpServers);
     return this;
   }
@@ -208,16 +226,20 @@ export class Core {
    * first node seeds it with its own, the others adopt it; every config/update stores it and
    * tells every node (a cluster command to node 0), which adopts it.
    */
-  private shareConfig(store: Store) {
-    if (!store.kvInsert(SHARED_CONFIG.ns, SHARED_CONFIG.key, JSON.stringify(this.config.shared()))) this.adoptSharedConfig(store);
-    this.config.onSave((shared) => {
-      store.kvSet(SHARED_CONFIG.ns, SHARED_CONFIG.key, JSON.stringify(shared));
-      store.cluster?.command(0, { op: 'config' });
+  private async shareConfig(store: Store) {
+    if (!(await store.kvInsert(SHARED_CONFIG.ns, SHARED_CONFIG.key, JSON.stringify(this.config.shared())))) await this.adoptSharedConfig(store);
+    this.config.onSave(async (shared) => {
+      try {
+        await store.kvSet(SHARED_CONFIG.ns, SHARED_CONFIG.key, JSON.stringify(shared));
+        await store.cluster?.command(0, { op: 'config' });
+      } catch (err) {
+        this.log.error({ err: String(err) }, 'storing the config for the other nodes failed');
+      }
     });
   }
 
-  private adoptSharedConfig(store: Store) {
-    const stored = store.kvGet(SHARED_CONFIG.ns, SHARED_CONFIG.key);
+  private async adoptSharedConfig(store: Store) {
+    const stored = await store.kvGet(SHARED_CONFIG.ns, SHARED_CONFIG.key);
     if (stored === undefined) return;
     try {
       this.config.adopt(JSON.parse(stored) as Config);

@@ -32,7 +32,7 @@ export interface EmbeddedServer {
 
 export async function startEmbedded(opts: EmbeddedOptions = {}): Promise<EmbeddedServer> {
   const log = createLogger(undefined, opts.logFd ?? 2);
-  const core = new Core({ dataDir: opts.dataDir, cwd: opts.cwd, log, lazyDetection: true }).start();
+  const core = await (await Core.open({ dataDir: opts.dataDir, cwd: opts.cwd, log, lazyDetection: true })).start();
   const toServer = new PassThrough();
   const toClient = new PassThrough();
   let stopping: Promise<void> | undefined;

@@ -67,15 +67,22 @@ function guarded(guard: AccessGuard, inner: RequestListener): RequestListener {
       res.end();
       return;
     }
-    const verdict = guard.check(req);
-    if (!verdict.ok) {
-      res.writeHead(verdict.status, { 'content-type': 'application/json', ...cors });
-      res.end(refusalBody(verdict));
-      return;
-    }
-    Object.assign(req as AdmittedRequest, { principal: verdict.principal, caller: verdict.caller });
-    for (const [k, v] of Object.entries(cors)) res.setHeader(k, v);
-    inner(req, res);
+    guard.check(req).then((verdict) => {
+      if (res.destroyed) return;
+      if (!verdict.ok) {
+        res.writeHead(verdict.status, { 'content-type': 'application/json', ...cors });
+        res.end(refusalBody(verdict));
+        return;
+      }
+      Object.assign(req as AdmittedRequest, { principal: verdict.principal, caller: verdict.caller });
+      for (const [k, v] of Object.entries(cors)) res.setHeader(k, v);
+      inner(req, res);
+    }, () => {
+      // The key store could not be read: refuse rather than admit.
+      if (res.headersSent || res.destroyed) return;
+      res.writeHead(503, { 'content-type': 'application/json', ...cors });
+      res.end(refusalBody({ code: ErrorCodes.ShuttingDown, message: 'Service unavailable: the API keys could not be read' }));
+    });
   };
 }
 
@@ -95,7 +102,7 @@ export async function startHttp(core: Core, opts: HttpOptions = {}): Promise<Htt
   const host = opts.host ?? '127.0.0.1';
   const port = opts.port ?? DEFAULT_PORT;
   const guard = new AccessGuard(core, host);
-  if (!isLoopback(host) && guard.keys.count() === 0) {
+  if (!isLoopback(host) && (await guard.keys.count()) === 0) {
     throw new Error(`refusing to listen on ${host} without an API key: run \`agentd key create --name <name>\` first (off loopback every client needs a key)`);
   }
   const listener = guarded(guard, await httpHandler(core));
@@ -153,7 +160,7 @@ export async function startHttp(core: Core, opts: HttpOptions = {}): Promise<Htt
 
 /** Runs the server until a signal, `exit` (stdio), stdin closing or the parent exiting (stdio). */
 export async function serve(opts: ServeOptions): Promise<void> {
-  const core = new Core(opts).start();
+  const core = await (await Core.open(opts)).start();
   let stopping = false;
   let http: HttpServerHandle | undefined;
   const stop = async (code: number) => {

@@ -34,7 +34,7 @@ export interface ShutdownDeps {
   stop(): void;
   turns: Pick<TurnRunner, 'running' | 'cancelAll'>;
   processes: Pick<ProcessRegistry, 'killAll'>;
-  events: Pick<EventLog, 'flush'>;
+  events: Pick<EventLog, 'settled'>;
   store: Pick<Store, 'close'>;
   log: Logger;
 }
@@ -72,12 +72,9 @@ export class Shutdown {
     if (!(await within(ending, left()))) {
       core.log.warn({ running: core.turns.running }, 'turns did not end in time; they will be recovered on the next start');
     }
-    try {
-      core.events.flush();
-    } catch (err) {
-      core.log.error({ err: String(err) }, 'event flush failed at shutdown');
-    }
-    core.store.close();
+    // What was appended is stored before the store closes (bounded: a database that hangs is left).
+    if (!(await within(core.events.settled(), Math.max(100, left())))) core.log.warn('events not stored in time at shutdown');
+    await within(core.store.close().catch((err: unknown) => core.log.error({ err: String(err) }, 'closing the store failed')), 1000);
     core.log.info({ interruptedTurns: running }, 'shutdown complete');
   }
 }

@@ -46,7 +46,7 @@ export class ApprovalGate implements ToolHost {
   async execute(call: ToolCall, ctx: ToolContext): Promise<ToolResultPart> {
     const { store, config, approvals } = this.deps;
     // Fresh: an allow_always earlier in this turn must count.
-    const session = store.getSession(ctx.session.id) ?? ctx.session;
+    const session = (await store.getSession(ctx.session.id)) ?? ctx.session;
     const tool = this.sources.list(session).find((t) => t.name === call.name);
     if (!tool) return this.sources.execute(call, ctx); // "Unknown tool"
     const configPolicy = config.get().approvals;
@@ -62,21 +62,21 @@ export class ApprovalGate implements ToolHost {
         summary: summarize(call.name, call.input), timeoutMs, signal: ctx.signal,
       });
       const match = d.rule?.match !== undefined ? { match: d.rule.match } : {};
-      if (answer.decision === 'deny_always') this.remember(session.id, { tool: call.name, ...match, action: 'deny' });
+      if (answer.decision === 'deny_always') await this.remember(session.id, { tool: call.name, ...match, action: 'deny' });
       if (answer.decision === 'deny' || answer.decision === 'deny_always') return denied(call, denialText(call.name, answer, timeoutMs));
-      if (answer.decision === 'allow_always') this.remember(session.id, { tool: call.name, ...match, action: 'allow' });
+      if (answer.decision === 'allow_always') await this.remember(session.id, { tool: call.name, ...match, action: 'allow' });
     }
     return this.sources.execute(call, ctx);
   }
 
   /** allow_always / deny_always: a session rule, persisted with the session, announced as session.updated. */
-  private remember(sessionId: string, rule: ApprovalRule) {
-    const rec = this.deps.store.getSession(sessionId);
+  private async remember(sessionId: string, rule: ApprovalRule) {
+    const rec = await this.deps.store.getSession(sessionId);
     if (!rec) return;
     const rules = rec.policy?.rules ?? [];
     if (rules.some((r) => r.tool === rule.tool && r.match === rule.match && r.action === rule.action)) return;
     const updated: SessionRecord = { ...rec, policy: { ...rec.policy, rules: [...rules, rule] }, updatedAt: new Date().toISOString() };
-    this.deps.store.updateSession(updated);
-    this.deps.events.append(sessionId, 'session.updated', { session: sessionView(this.deps, updated) });
+    await this.deps.store.updateSession(updated);
+    void this.deps.events.append(sessionId, 'session.updated', { session: await sessionView(this.deps, updated) });
   }
 }

@@ -60,7 +60,9 @@ interface Pending extends PermissionAsk {
   /** Peers a permission/request went to (each gets at most one). */
   asked: Set<Peer>;
   /** Settles with the first answer (across nodes: the claimed one); true when `answer` was it. Omitted: the one claimed elsewhere. */
-  settle(answer?: Answer): boolean;
+  settle(answer?: Answer): Promise<boolean>;
+  /** Set while a settle claims the answer: a second answer meanwhile does not count. */
+  settling?: boolean;
   /** Cancels the permission/request calls still out. */
   requests: AbortController;
   interested: Set<Peer>;
@@ -75,7 +77,7 @@ const ANSWERS = 'permission-answer';
 export interface ApprovalCluster {
   readonly nodeId: number;
   store: Pick<Store, 'kvInsert' | 'kvGet' | 'getSession'>;
-  command(node: number, body: ClusterCommand): void;
+  command(node: number, body: ClusterCommand): Promise<void>;
 }
 
 export interface ApprovalServiceDeps {
@@ -99,11 +101,11 @@ export class ApprovalService {
   }
 
   /** The first answer of a permission across nodes: ours when the insert wins, else the stored one. */
-  private claim(id: string, sessionId: string, answer?: Answer): { answer?: Answer; won: boolean } {
+  private async claim(id: string, sessionId: string, answer?: Answer): Promise<{ answer?: Answer; won: boolean }> {
     const c = this.deps.cluster;
     if (!c) return { answer, won: answer !== undefined };
-    if (answer && c.store.kvInsert(ANSWERS, id, JSON.stringify({ sessionId, answer }))) return { answer, won: true };
-    const stored = c.store.kvGet(ANSWERS, id);
+    if (answer && (await c.store.kvInsert(ANSWERS, id, JSON.stringify({ sessionId, answer })))) return { answer, won: true };
+    const stored = await c.store.kvGet(ANSWERS, id);
     try {
       return { answer: stored === undefined ? undefined : (JSON.parse(stored) as { answer: Answer }).answer, won: false };
     } catch {
@@ -129,15 +131,20 @@ export class ApprovalService {
       sessionId, turnId: d.turnId ?? '', callId: d.callId, tool: d.tool, input: d.input, summary: d.summary, timeoutMs: 0,
       signal: new AbortController().signal, id, requestedAt: ev.time, asked: new Set(), requests: new AbortController(),
       interested: new Set(this.interestedPeers(sessionId)), remote: true,
-      settle: (answer) => {
-        if (this.pending.get(id) !== remote) return false;
-        const c = this.claim(id, sessionId, answer);
-        if (c.won) {
-          const owner = this.deps.cluster!.store.getSession(sessionId)?.ownerPid;
-          if (owner) this.deps.cluster!.command(owner, { op: 'permission', permissionId: id });
+      settle: async (answer) => {
+        if (this.pending.get(id) !== remote || remote.settling) return false;
+        remote.settling = true;
+        try {
+          const c = await this.claim(id, sessionId, answer);
+          if (c.won) {
+            const owner = (await this.deps.cluster!.store.getSession(sessionId))?.ownerPid;
+            if (owner) await this.deps.cluster!.command(owner, { op: 'permission', permissionId: id });
+          }
+          if (c.answer) this.dropRemote(remote, c.answer);
+          return c.won;
+        } finally {
+          remote.settling = false;
         }
-        if (c.answer) this.dropRemote(remote, c.answer);
-        return c.won;
       },
     };
     this.pending.set(id, remote);
@@ -154,7 +161,7 @@ export class ApprovalService {
   /** A cluster command: a permission of a turn here was answered on another node; settle with that answer. */
   answeredElsewhere(permissionId: string): void {
     const p = this.pending.get(permissionId);
-    if (p && !p.remote) p.settle();
+    if (p && !p.remote) void p.settle();
   }
 
   /** Marks a peer as interested in a session's approvals while it waits on a turn. */
@@ -209,7 +216,7 @@ export class ApprovalService {
     for (const p of [...this.pending.values()]) {
       const wasInterested = p.interested.delete(peer);
       for (const other of this.interestedPeers(p.sessionId)) p.interested.add(other);
-      if (wasInterested && p.interested.size === 0 && !p.remote) p.settle({ decision: 'deny', reason: 'no client', automatic: true });
+      if (wasInterested && p.interested.size === 0 && !p.remote) void p.settle({ decision: 'deny', reason: 'no client', automatic: true });
     }
   }
 
@@ -218,14 +225,24 @@ export class ApprovalService {
     const id = newId('perm');
     const { events, log } = this.deps;
     return new Promise<Answer>((resolve) => {
-      const timer = setTimeout(() => pending.settle({ decision: 'deny', reason: 'timeout', automatic: true }), a.timeoutMs);
-      const onAbort = () => pending.settle({ decision: 'deny', reason: 'cancelled', automatic: true });
+      const timer = setTimeout(() => void pending.settle({ decision: 'deny', reason: 'timeout', automatic: true }), a.timeoutMs);
+      const onAbort = () => void pending.settle({ decision: 'deny', reason: 'cancelled', automatic: true });
       const pending: Pending = {
         ...a, id, requestedAt: now(), asked: new Set(), requests: new AbortController(), interested: new Set(this.interestedPeers(a.sessionId)),
-        settle: (offered) => {
-          if (this.pending.get(id) !== pending) return false;
-          const { answer, won } = this.claim(id, a.sessionId, offered);
-          if (!answer) return false;
+        settle: async (offered) => {
+          if (this.pending.get(id) !== pending || pending.settling) return false;
+          pending.settling = true;
+          let claimed: { answer?: Answer; won: boolean };
+          try {
+            claimed = await this.claim(id, a.sessionId, offered);
+          } catch (err) {
+            log.error({ err: String(err), permissionId: id }, 'claiming the answer failed');
+            claimed = { won: false };
+          } finally {
+            pending.settling = false;
+          }
+          const { answer, won } = claimed;
+          if (!answer || this.pending.get(id) !== pending) return false;
           this.pending.delete(id);
           clearTimeout(timer);
           a.signal.removeEventListener('abort', onAbort);
@@ -240,12 +257,13 @@ export class ApprovalService {
         },
       };
       this.pending.set(id, pending);
-      events.append(a.sessionId, 'permission.requested', {
+      const requested = events.append(a.sessionId, 'permission.requested', {
         permissionId: id, turnId: a.turnId, callId: a.callId, tool: a.tool, input: a.input, summary: a.summary,
       });
       if (a.signal.aborted) return onAbort();
       a.signal.addEventListener('abort', onAbort, { once: true });
-      for (const peer of pending.interested) this.send(pending, peer);
+      // The event first, then the requests: a client sees permission.requested before it is asked.
+      void requested.then(() => { for (const peer of pending.interested) this.send(pending, peer); });
     });
   }
 
@@ -267,12 +285,12 @@ export class ApprovalService {
       if (!check.ok) {
         // A reply that cannot be understood denies at once rather than waiting for the timeout.
         log.warn({ peer: peer.id, errors: check.errors }, 'invalid permission/request reply: denied');
-        pending.settle({ decision: 'deny', reason: `invalid reply from the client to permission/request: ${String(check.errors).slice(0, 300)}`, automatic: true });
+        void pending.settle({ decision: 'deny', reason: `invalid reply from the client to permission/request: ${String(check.errors).slice(0, 300)}`, automatic: true });
         return;
       }
       // Fields the server does not know are ignored (a newer client); only these two count.
       const r = result as PermissionRequestResult;
-      pending.settle({ decision: r.decision, ...(r.reason ? { reason: r.reason } : {}), by: answerer(peer, 'permission/request') });
+      void pending.settle({ decision: r.decision, ...(r.reason ? { reason: r.reason } : {}), by: answerer(peer, 'permission/request') });
     }, (err: unknown) => {
       if (!pending.requests.signal.aborted) log.debug({ peer: peer.id, err: String(err) }, 'permission/request failed');
     });
@@ -288,9 +306,10 @@ export class ApprovalService {
    * approvals pending; each is denied with reason `server restart` (a `permission.resolved`
    * event), and a later `tool/approve` of it is a Conflict.
    */
-  recoverTurn(sessionId: string, turnId: string): void {
+  async recoverTurn(sessionId: string, turnId: string): Promise<void> {
     const open = new Map<string, { callId: string; tool: string }>();
-    for (const page of this.deps.events.pages(sessionId, 0)) {
+    await this.deps.events.settled();
+    for await (const page of this.deps.events.pages(sessionId, 0)) {
       for (const e of page) {
         if (e.type !== 'permission.requested' && e.type !== 'permission.resolved') continue;
         const data = (JSON.parse(e.json) as { data: { permissionId: string; turnId?: string; callId: string; tool: string } }).data;
@@ -300,9 +319,9 @@ export class ApprovalService {
     }
     for (const [permissionId, p] of open) {
       if (this.pending.has(permissionId)) continue;
-      this.claim(permissionId, sessionId, { decision: 'deny', reason: 'server restart', automatic: true });
+      await this.claim(permissionId, sessionId, { decision: 'deny', reason: 'server restart', automatic: true });
       this.remember(permissionId, { decision: 'deny', reason: 'server restart', automatic: true, tool: p.tool, sessionId });
-      this.deps.events.append(sessionId, 'permission.resolved', { permissionId, callId: p.callId, tool: p.tool, decision: 'deny', reason: 'server restart', by: { type: 'server' } });
+      void this.deps.events.append(sessionId, 'permission.resolved', { permissionId, callId: p.callId, tool: p.tool, decision: 'deny', reason: 'server restart', by: { type: 'server' } });
     }
   }
 
@@ -310,12 +329,12 @@ export class ApprovalService {
    * `tool/approve`: answers a pending permission; Conflict when it was already answered.
    * `allowed`: whether the caller may drive the permission's session; one it may not is NotFound, as if it did not exist.
    */
-  answer(permissionId: string, answer: Answer, toolName?: string, allowed?: (sessionId: string) => boolean): { permissionId: string; decision: PermissionDecision } {
+  async answer(permissionId: string, answer: Answer, toolName?: string, allowed?: (sessionId: string) => Promise<boolean>): Promise<{ permissionId: string; decision: PermissionDecision }> {
     const p = this.pending.get(permissionId);
-    if (p && allowed && !allowed(p.sessionId)) throw RpcError.notFound('permission', permissionId);
+    if (p && allowed && !(await allowed(p.sessionId))) throw RpcError.notFound('permission', permissionId);
     if (!p) {
       const done = this.resolved.get(permissionId);
-      if (done && allowed && !allowed(done.sessionId)) throw RpcError.notFound('permission', permissionId);
+      if (done && allowed && !(await allowed(done.sessionId))) throw RpcError.notFound('permission', permissionId);
       if (done) throw alreadyResolved(permissionId, done);
       throw RpcError.notFound('permission', permissionId);
     }
@@ -323,7 +342,7 @@ export class ApprovalService {
       throw RpcError.invalidParams('toolName', `does not match the pending call's tool (${p.tool})`);
     }
     // Another node's answer got there first: a Conflict, as a second answer here.
-    if (!p.settle(answer)) throw alreadyResolved(permissionId, this.resolved.get(permissionId) ?? answer);
+    if (!(await p.settle(answer))) throw alreadyResolved(permissionId, this.resolved.get(permissionId) ?? answer);
     return { permissionId, decision: answer.decision };
   }
 }

@@ -146,7 +146,9 @@ export class ConfigService {
   private invalidProject: string | undefined;
   private effective: Config = {};
   private listeners: Array<(c: Config, origin: ConfigOrigin) => void> = [];
-  private savers: Array<(shared: Config) => void> = [];
+  private savers: Array<(shared: Config) => void | Promise<void>> = [];
+  /** The savers' work of the last update (stored for other nodes). */
+  private saving: Promise<unknown> = Promise.resolve();
   private checks: Array<ConfigCheck> = [];
   readonly file: string;
   readonly projectFile: string;
@@ -286,8 +288,13 @@ export class ConfigService {
   }
 
   /** Called with the shareable part of the user config after each local update (to store it for other nodes). */
-  onSave(fn: (shared: Config) => void) {
+  onSave(fn: (shared: Config) => void | Promise<void>) {
     this.savers.push(fn);
+  }
+
+  /** Resolves once the savers of every update so far finished. */
+  saved(): Promise<void> {
+    return this.saving.then(() => undefined);
   }
 
   /** The shareable part of the current user config. */
@@ -355,7 +362,9 @@ export class ConfigService {
     this.user = doc;
     this.effective = eff;
     this.ignored = ignored;
-    for (const fn of this.savers) fn(sharedPart(doc));
+    const shared = sharedPart(doc);
+    // In order: each update's save starts after the previous one's.
+    this.saving = this.saving.then(() => Promise.all(this.savers.map((fn) => fn(shared)))).catch(() => { /* each saver reports its own failure */ });
     for (const fn of this.listeners) fn(eff, 'local');
     return eff;
   }

@@ -14,12 +14,19 @@ export interface EventSink {
 }
 
 const PAGE = 1000;
+/** Live events held per subscriber while its replay runs. */
+const BUFFER = 10_000;
 
 export interface Following {
   /** Stops following at once, during the replay too (a replay waiting for drain ends there). Idempotent. */
   stop(): void;
   /** Resolves once caught up (or stopped). */
   ready: Promise<void>;
+  /**
+   * Resolves once the first replayed page went to the target (or, live only, once the position the
+   * live events start after is known), with that position: the newest position delivered so far.
+   */
+  started: Promise<number>;
 }
 
 /**
@@ -30,12 +37,19 @@ export interface Following {
 export function follow(log: EventLog, sessionId: string | null, since: number | undefined, target: EventSink, visible?: (e: PublishedEvent) => boolean): Following {
   const position = (e: PublishedEvent) => (sessionId === null ? e.id : e.seq);
   const sink: Pick<EventSink, 'deliver'> = visible ? { deliver: (e) => { if (visible(e)) target.deliver(e); } } : target;
-  let cursor = since ?? log.lastSeq(sessionId);
-  let buffered: PublishedEvent[] | null = since === undefined ? null : [];
+  let cursor = since ?? 0;
+  // The live listener is attached first and buffers until the replay is done: an event is stored
+  // before it is delivered, so each one is either read by the replay or buffered here (or both:
+  // then it is dropped by its position).
+  let buffered: PublishedEvent[] | null = [];
+  // Bounded: past BUFFER the buffer is dropped and the replay reads on from the store instead.
+  let overflowed = false;
   let stopped = false;
   const off = log.on(sessionId, (e) => {
-    if (buffered) buffered.push(e);
-    else if (position(e) > cursor) {
+    if (buffered) {
+      if (buffered.length < BUFFER) buffered.push(e);
+      else overflowed = true;
+    } else if (position(e) > cursor) {
       cursor = position(e);
       sink.deliver(e);
     }
@@ -45,21 +59,41 @@ export function follow(log: EventLog, sessionId: string | null, since: number | 
     buffered = null;
     off();
   };
-  const replay = async () => {
-    if (!buffered) return;
-    const oldest = log.gapAfter(sessionId, cursor);
-    if (oldest !== undefined) sink.deliver(EventLog.gap(sessionId, cursor, oldest));
-    for (const page of log.pages(sessionId, cursor, PAGE)) {
+  /** Delivers the stored events after the cursor; false once stopped. */
+  let markStarted!: (at: number) => void;
+  const started = new Promise<number>((resolve) => { markStarted = resolve; });
+  const readStored = async (): Promise<boolean> => {
+    for await (const page of log.pages(sessionId, cursor, PAGE)) {
+      if (stopped) return false;
       for (const e of page) {
         sink.deliver(e);
         cursor = position(e);
       }
+      markStarted(cursor);
       if (page.length < PAGE) break;
       await target.writable();
-      if (stopped) return;
-      if (target.closed) return stop();
+      if (stopped) return false;
+      if (target.closed) { stop(); return false; }
     }
-    // No await from the last page read to here: nothing can slip between replay and live.
+    return !stopped;
+  };
+  const replay = async () => {
+    // Live only: start after the newest delivered event (read after the listener is attached).
+    if (since === undefined) {
+      cursor = await log.lastSeq(sessionId);
+      markStarted(cursor);
+    } else {
+      const oldest = await log.gapAfter(sessionId, cursor);
+      if (stopped) return;
+      if (oldest !== undefined) sink.deliver(EventLog.gap(sessionId, cursor, oldest));
+      if (!(await readStored())) return;
+    }
+    while (overflowed) {
+      overflowed = false;
+      buffered = [];
+      if (!(await readStored())) return;
+    }
+    if (stopped || !buffered) return;
     for (const e of buffered) {
       if (position(e) > cursor) {
         cursor = position(e);
@@ -68,5 +102,6 @@ export function follow(log: EventLog, sessionId: string | null, since: number | 
     }
     buffered = null;
   };
-  return { stop, ready: replay() };
+  const ready = replay().finally(() => markStarted(cursor));
+  return { stop, ready, started };
 }

@@ -1,10 +1,11 @@
 /**
- * The event log: assigns each event its ids, serializes it once, delivers it live on the bus
- * (eventemitter3) and persists it in batches (one transaction per event-loop turn), so the
- * delivery path never waits for the disk. The commit is queued before any transport's write
- * of the same events (both are setImmediate, the commit first), so a client never sees an
- * event that a crash could lose. (A 5 ms commit window was tried for throughput, bench/: it
- * broke that guarantee.)
+ * The event log: assigns each event its ids, serializes it once, persists it and then delivers it
+ * on the bus (eventemitter3). Appends are queued and written in batches (one store call per
+ * event-loop turn, or per write while one is in flight); an event is delivered only once its batch
+ * is stored, so a client never sees an event that a crash could lose. On a shared store (several
+ * nodes on PostgreSQL) the database assigns ids and seqs, and events other nodes committed are
+ * read back (their NOTIFY carries ids) and delivered in id order by the same serialized loop.
+ * (A 5 ms commit window was tried for throughput, bench/: it cost latency for little.)
  */
 import { EventEmitter } from 'eventemitter3';
 import type { EventDataMap } from '../../protocol/index.js';
@@ -32,49 +33,49 @@ export type EventListener = (e: PublishedEvent) => void;
 const ALL = '*';
 const ID_BLOCK = 4096;
 
+/** An appended event waiting for its batch to be stored. `data`: its JSON text. */
+interface Queued { sessionId: string | null; type: string; time: string; data: string; done: (e: PublishedEvent) => void; after?: Promise<unknown> }
+
 export class EventLog {
   private bus = new EventEmitter();
   private observers: EventListener[] = [];
-  private pending: PublishedEvent[] = [];
-  private flushScheduled = false;
+  private queue: Queued[] = [];
+  private scheduled = false;
+  /** The running write loop, while there is one: appends made meanwhile go in its next batch. */
+  private draining: Promise<void> | null = null;
+  /** Appends so far, and how many of them are done (stored and delivered, or failed): settled() waits on these. */
+  private appended = 0;
+  private completed = 0;
+  private waiters: Array<{ through: number; resolve: () => void }> = [];
+  /** Per session: the newest seq delivered (while its batch is written: the newest before it). */
   private seqs = new Map<string, number>();
   private nextId = 0;
   private idEnd = 0;
+  /** The newest event id this process delivered (0: none yet). */
+  private lastId = 0;
 
   /** Per session: the seq up to which retention was last enforced. */
   private prunedAt = new Map<string, number>();
 
   /**
-   * On a shared store (several nodes on PostgreSQL): the newest event id delivered on this bus.
-   * Every event is delivered once, in id order, whichever node appended it.
+   * On a shared store (several nodes on PostgreSQL): the newest event id delivered on this bus, and
+   * the newest another node announced. Every event is delivered once, in id order, whichever node appended it.
    */
   private delivered = 0;
+  private announced = 0;
 
-  /** `retention()`: events kept per session (limits.eventRetention); older ones are pruned as new ones are flushed. */
+  /** `retention()`: events kept per session (limits.eventRetention); older ones are pruned as new ones are stored. */
   constructor(private store: Store, private log: Logger, private retention: () => number = () => Infinity) {
-    if (store.cluster) {
-      this.delivered = store.maxEventId();
-      store.cluster.onEvents((through) => this.pull(through));
-    }
+    store.cluster?.onEvents((through) => {
+      if (through <= this.announced) return;
+      this.announced = through;
+      this.kick();
+    });
   }
 
-  /** Delivers what other nodes committed up to `through` (their NOTIFY), in id order. */
-  private pull(through: number) {
-    try {
-      while (this.delivered < through) {
-        const page = this.store.eventsSince(null, this.delivered, 1000);
-        for (const e of page) this.deliver(PublishedEvent.from(e));
-        if (page.length < 1000) return;
-      }
-    } catch (err) {
-      this.log.error({ err: String(err) }, 'reading events of other nodes failed');
-    }
-  }
-
-  private deliver(ev: PublishedEvent) {
-    if (ev.id <= this.delivered) return;
-    this.delivered = ev.id;
-    this.emit(ev);
+  /** On a shared store: start delivering after the newest stored event. Called once before any append. */
+  async start(): Promise<void> {
+    if (this.store.cluster) this.delivered = Math.max(this.delivered, await this.store.maxEventId());
   }
 
   /** Observers first (they see every event before any subscriber does), then the session's and the all-events listeners. */
@@ -92,79 +93,154 @@ export class EventLog {
     this.observers.push(fn);
   }
 
-  /** Appends an event; subscribers get it synchronously, the store at the end of this loop turn (on a shared store: before it returns). */
-  append<K extends keyof EventDataMap>(sessionId: string | null, type: K, data: EventDataMap[K]): PublishedEvent {
+  /**
+   * Appends an event: it is stored, then delivered, in append order. The promise resolves once it
+   * was delivered (callers that need its seq, or its delivery before what they do next, await it).
+   * `after`: its batch is not written before this settles (a turn's end event waits for the
+   * session to be released, so a client that sees it can send the next message at once).
+   */
+  append<K extends keyof EventDataMap>(sessionId: string | null, type: K, data: EventDataMap[K], after?: Promise<unknown>): Promise<PublishedEvent> {
+    this.appended++;
+    return new Promise((done) => {
+      this.queue.push({ sessionId, type, time: new Date().toISOString(), data: JSON.stringify(data) ?? 'null', done, after });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => { this.scheduled = false; this.kick(); });
+      }
+    });
+  }
+
+  private kick() {
+    if (this.draining) return;
+    this.draining = this.drain().finally(() => {
+      this.draining = null;
+      if (this.queue.length || this.announced > this.delivered) this.kick();
+    });
+  }
+
+  private async drain() {
     const cluster = this.store.cluster;
-    if (cluster) {
-      // The database assigns id and seq; events other nodes committed before it come first.
-      const rows = cluster.append(this.delivered, sessionId, type, new Date().toISOString(), JSON.stringify(data) ?? 'null');
-      const evs = rows.map(PublishedEvent.from);
-      for (const e of evs) this.deliver(e);
-      const ev = evs[evs.length - 1];
-      this.enforceRetention([ev]);
-      return ev;
+    while (this.queue.length || (cluster && this.announced > this.delivered)) {
+      let batch: Queued[] = [];
+      try {
+        if (cluster && this.announced > this.delivered) await this.pull();
+        batch = this.queue;
+        this.queue = [];
+        for (const q of batch) if (q.after) await q.after.catch(() => {});
+        if (batch.length) await (cluster ? this.writeShared(batch) : this.writeLocal(batch));
+      } catch (err) {
+        this.log.error({ err: String(err) }, 'event log write failed');
+        // Nobody waits forever: what was not delivered resolves undelivered (id 0). A second resolve is a no-op.
+        for (const q of batch) q.done(new PublishedEvent(0, q.sessionId, 0, q.type, EventLog.json(0, q.sessionId, 0, q)));
+      }
+      this.completed += batch.length;
+      if (this.waiters.length) this.wake();
     }
-    if (this.nextId >= this.idEnd) {
-      this.nextId = this.store.reserveEventIds(ID_BLOCK);
-      this.idEnd = this.nextId + ID_BLOCK;
-    }
-    const id = this.nextId++;
-    const seq = sessionId === null ? id : this.nextSeq(sessionId);
-    const json = JSON.stringify({ id, sessionId, seq, type, time: new Date().toISOString(), data });
-    const ev = new PublishedEvent(id, sessionId, seq, type, json);
-    this.pending.push(ev);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flush());
-    }
-    this.emit(ev);
-    return ev;
   }
 
-  private nextSeq(sessionId: string): number {
-    let s = this.seqs.get(sessionId);
-    if (s === undefined) {
-      this.flush();
-      s = this.store.maxSeq(sessionId);
+  /** Resolves once every event appended so far is stored and delivered (later appends are not waited for). */
+  settled(): Promise<void> {
+    if (this.completed >= this.appended) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ through: this.appended, resolve }));
+  }
+
+  private wake() {
+    const still: typeof this.waiters = [];
+    for (const w of this.waiters) (w.through <= this.completed ? w.resolve() : still.push(w));
+    this.waiters = still;
+  }
+
+  /** True while appended events wait to be stored and delivered (a response should follow them). */
+  get busy(): boolean {
+    return this.completed < this.appended;
+  }
+
+  private static json(id: number, sessionId: string | null, seq: number, q: Queued): string {
+    return `${JSON.stringify({ id, sessionId, seq, type: q.type, time: q.time }).slice(0, -1)},"data":${q.data}}`;
+  }
+
+  /** One process's store (SQLite): ids from reserved blocks, seqs from the per-session counters. */
+  private async writeLocal(batch: Queued[]) {
+    for (const q of batch) {
+      if (q.sessionId !== null && !this.seqs.has(q.sessionId)) this.seqs.set(q.sessionId, await this.store.maxSeq(q.sessionId));
     }
-    this.seqs.set(sessionId, ++s);
-    return s;
-  }
-
-  /** The newest seq of a session (or id, for null), including events not yet flushed. */
-  lastSeq(sessionId: string | null): number {
-    if (this.store.cluster) return sessionId === null ? this.store.maxEventId() : this.store.maxSeq(sessionId);
-    // Before this process appended anything, read the newest id (a read: no id block is reserved).
-    if (sessionId === null) return this.nextId > 0 ? this.nextId - 1 : this.store.maxEventId();
-    return this.seqs.get(sessionId) ?? (this.flush(), this.store.maxSeq(sessionId));
-  }
-
-  /** Reload a session's seq counter from the store (another process may have appended). */
-  refresh(sessionId: string) {
-    this.flush();
-    this.seqs.delete(sessionId);
-  }
-
-  /** Writes pending events now. Called at the end of each loop turn and before reads. */
-  flush(): void {
-    this.flushScheduled = false;
-    if (!this.pending.length) return;
-    const batch = this.pending;
-    this.pending = [];
+    if (this.idEnd - this.nextId < batch.length) {
+      const count = Math.max(ID_BLOCK, batch.length);
+      this.nextId = await this.store.reserveEventIds(count);
+      this.idEnd = this.nextId + count;
+    }
+    const next = new Map<string, number>();
+    const evs = batch.map((q) => {
+      const id = this.nextId++;
+      let seq = id;
+      if (q.sessionId !== null) {
+        seq = (next.get(q.sessionId) ?? this.seqs.get(q.sessionId) ?? 0) + 1;
+        next.set(q.sessionId, seq);
+      }
+      return new PublishedEvent(id, q.sessionId, seq, q.type, EventLog.json(id, q.sessionId, seq, q));
+    });
     try {
-      this.store.appendEvents(batch);
+      await this.store.appendEvents(evs);
     } catch (err) {
       // A row another process wrote first: store what fits one by one, log the rest.
       this.log.error({ err: String(err) }, 'event batch failed; retrying one by one');
-      for (const e of batch) {
-        try { this.store.appendEvents([e]); } catch (e2) { this.log.error({ err: String(e2), id: e.id, seq: e.seq }, 'event not persisted'); }
+      for (const e of evs) {
+        try { await this.store.appendEvents([e]); } catch (e2) { this.log.error({ err: String(e2), id: e.id, seq: e.seq }, 'event not persisted'); }
       }
     }
-    this.enforceRetention(batch);
+    for (const [sessionId, seq] of next) this.seqs.set(sessionId, seq);
+    for (let i = 0; i < evs.length; i++) {
+      this.lastId = evs[i].id;
+      this.emit(evs[i]);
+      batch[i].done(evs[i]);
+    }
+    await this.enforceRetention(evs);
   }
 
-  /** Keeps the newest `retention()` events per session, pruning in steps of 1% so a flush rarely pays for it. */
-  private enforceRetention(batch: PublishedEvent[]) {
+  /** A shared store: the database assigns id and seq; events other nodes committed before each come first. */
+  private async writeShared(batch: Queued[]) {
+    for (const q of batch) {
+      const rows = await this.store.cluster!.append(this.delivered, q.sessionId, q.type, q.time, q.data);
+      let ev: PublishedEvent | undefined;
+      for (const r of rows) {
+        ev = PublishedEvent.from(r);
+        this.deliver(ev);
+      }
+      q.done(ev!);
+      await this.enforceRetention(ev ? [ev] : []);
+    }
+  }
+
+  /** Delivers what other nodes committed up to what they announced (their NOTIFY), in id order. */
+  private async pull() {
+    while (this.delivered < this.announced) {
+      const page = await this.store.eventsSince(null, this.delivered, 1000);
+      for (const e of page) this.deliver(PublishedEvent.from(e));
+      if (page.length < 1000) return;
+    }
+  }
+
+  private deliver(ev: PublishedEvent) {
+    if (ev.id <= this.delivered) return;
+    this.delivered = ev.id;
+    this.emit(ev);
+  }
+
+  /** The newest delivered seq of a session (or id, for null). */
+  async lastSeq(sessionId: string | null): Promise<number> {
+    if (this.store.cluster) return sessionId === null ? this.store.maxEventId() : this.store.maxSeq(sessionId);
+    if (sessionId === null) return this.lastId > 0 ? this.lastId : this.store.maxEventId();
+    return this.seqs.get(sessionId) ?? this.store.maxSeq(sessionId);
+  }
+
+  /** Reload a session's seq counter from the store (another process may have appended). */
+  async refresh(sessionId: string) {
+    await this.settled();
+    this.seqs.delete(sessionId);
+  }
+
+  /** Keeps the newest `retention()` events per session, pruning in steps of 1% so a batch rarely pays for it. */
+  private async enforceRetention(batch: PublishedEvent[]) {
     const keep = this.retention();
     if (!Number.isFinite(keep)) return;
     const step = Math.max(1, Math.floor(keep / 100));
@@ -174,26 +250,25 @@ export class EventLog {
       if (seq <= keep || seq - (this.prunedAt.get(sessionId) ?? keep) < step) continue;
       this.prunedAt.set(sessionId, seq);
       try {
-        this.store.pruneEvents(sessionId, keep);
+        await this.store.pruneEvents(sessionId, keep);
       } catch (err) {
         this.log.warn({ err: String(err), sessionId }, 'event pruning failed');
       }
     }
   }
 
-  /** Persisted events after `since`, oldest first (flushes first, so nothing pending is missed). */
-  replay(sessionId: string | null, since: number, limit = 1000): PublishedEvent[] {
-    this.flush();
-    return this.store.eventsSince(sessionId, since, limit).map(PublishedEvent.from);
+  /** Stored events after `since`, oldest first. (Events still queued are not stored yet, and not yet delivered.) */
+  async replay(sessionId: string | null, since: number, limit = 1000): Promise<PublishedEvent[]> {
+    return (await this.store.eventsSince(sessionId, since, limit)).map(PublishedEvent.from);
   }
 
   /**
-   * The one paging scan: every persisted event after `since` (seq; event id for the all-events
+   * The one paging scan: every stored event after `since` (seq; event id for the all-events
    * stream, null), a page of at most `size` at a time, read lazily (a caller may wait between pages).
    */
-  *pages(sessionId: string | null, since: number, size = 1000): Generator<PublishedEvent[]> {
+  async *pages(sessionId: string | null, since: number, size = 1000): AsyncGenerator<PublishedEvent[]> {
     for (let cursor = since; ;) {
-      const page = this.replay(sessionId, cursor, size);
+      const page = await this.replay(sessionId, cursor, size);
       if (page.length) yield page;
       if (page.length < size) return;
       const last = page[page.length - 1];
@@ -205,10 +280,9 @@ export class EventLog {
    * Whether a subscriber resuming after `since` would miss events that retention pruned: then
    * the oldest retained seq (id, for the all-events stream), else undefined.
    */
-  gapAfter(sessionId: string | null, since: number): number | undefined {
-    this.flush();
-    const oldest = this.store.oldestRetained(sessionId);
-    if (sessionId === null) return this.store.prunedThroughId() > since ? oldest : undefined;
+  async gapAfter(sessionId: string | null, since: number): Promise<number | undefined> {
+    const oldest = await this.store.oldestRetained(sessionId);
+    if (sessionId === null) return (await this.store.prunedThroughId()) > since ? oldest : undefined;
     return oldest > since + 1 ? oldest : undefined;
   }
 

@@ -22,6 +22,8 @@ export const configHandlers = ({ config, providers }: ConfigHandlerDeps) => {
       }
       await config.checkUpdate(p.config, peer);
       config.update(p.config);
+      // Stored for the other nodes (a shared store) before the reply.
+      await config.saved();
       return result();
     },
     // Trusting grants no more than config/update already does (a client could write the same keys

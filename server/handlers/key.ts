@@ -8,10 +8,10 @@ export interface KeyHandlerDeps {
 }
 
 export const keyHandlers = ({ keys }: KeyHandlerDeps) => ({
-  'key/list': () => ({ keys: keys.list() }),
+  'key/list': async () => ({ keys: await keys.list() }),
   'key/create': (p) => keys.create(p.name, { user: p.user, admin: p.admin === true }),
-  'key/revoke': (p) => {
-    const revoked = keys.revoke(p.id);
+  'key/revoke': async (p) => {
+    const revoked = await keys.revoke(p.id);
     if (!revoked) throw RpcError.notFound('key', p.id);
     return { revoked };
   },

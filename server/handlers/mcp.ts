@@ -12,7 +12,7 @@ export interface McpHandlerDeps {
 
 export const mcpHandlers = ({ mcp, sessionMcp, sessions }: McpHandlerDeps) => {
   /** A given sessionId must name a session. */
-  const known = (sessionId?: string) => { if (sessionId !== undefined) sessions.require(sessionId); return sessionId; };
+  const known = async (sessionId?: string) => { if (sessionId !== undefined) await sessions.require(sessionId); return sessionId; };
   return {
     'mcp/list': () => ({ servers: mcp.servers() }),
     'mcp/connect': async (p) => ({ server: await mcp.connect(p.name) }),
@@ -20,9 +20,9 @@ export const mcpHandlers = ({ mcp, sessionMcp, sessions }: McpHandlerDeps) => {
     'mcp/auth/start': (p) => mcp.authStart(p.name, p.redirectUri),
     'mcp/auth/callback': async (p) => ({ server: await mcp.authCallback(p.name, p.code, p.state) }),
     'mcp/auth/remove': async (p) => ({ server: await mcp.authRemove(p.name) }),
-    'mcp/resources': (p) => sessionMcp.resources(p.name, known(p.sessionId)),
-    'mcp/resource/read': (p, { signal }) => sessionMcp.readResource(p.name, p.uri, signal, known(p.sessionId)),
-    'mcp/prompts': (p) => sessionMcp.prompts(p.name, known(p.sessionId)),
-    'session/mcp': async (p, { peer }) => ({ servers: await sessionMcp.set(sessions.require(p.sessionId), p.servers, peer) }),
+    'mcp/resources': async (p) => sessionMcp.resources(p.name, await known(p.sessionId)),
+    'mcp/resource/read': async (p, { signal }) => sessionMcp.readResource(p.name, p.uri, signal, await known(p.sessionId)),
+    'mcp/prompts': async (p) => sessionMcp.prompts(p.name, await known(p.sessionId)),
+    'session/mcp': async (p, { peer }) => ({ servers: await sessionMcp.set(await sessions.require(p.sessionId), p.servers, peer) }),
   } satisfies Partial<HandlerTable>;
 };

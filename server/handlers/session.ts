@@ -38,7 +38,7 @@ export const sessionHandlers = ({ sessions, turns, approvals, config, events, lo
   'session/fork': (p, { caller }) => sessions.fork(p, caller),
   'session/delete': async (p, { caller }) => {
     // Users it is shared with drive it; deleting it is its owner's.
-    if (caller && ownerOf(sessions.require(p.sessionId)) !== caller.user) throw RpcError.forbidden(`only the owner of session ${p.sessionId} deletes it`);
+    if (caller && ownerOf(await sessions.require(p.sessionId)) !== caller.user) throw RpcError.forbidden(`only the owner of session ${p.sessionId} deletes it`);
     const r = await sessions.delete(p.sessionId);
     await sessionMcp.drop(p.sessionId);
     return r;
@@ -47,10 +47,10 @@ export const sessionHandlers = ({ sessions, turns, approvals, config, events, lo
   'session/message': async (p, { peer, signal, respondAsync }) => {
     // MCP resource references are read and a prompt run before the turn starts.
     const needsMcp = p.prompt !== undefined || (Array.isArray(p.content) && p.content.some((x) => x.type === 'resource'));
-    if (needsMcp) sessions.require(p.sessionId);
+    if (needsMcp) await sessions.require(p.sessionId);
     const content = needsMcp ? await sessionMcp.userContent(p.sessionId, p, signal) : (p.content as string | Array<TextPart | ImagePart> | undefined);
     if (content === undefined) throw RpcError.invalidParams('content', 'is required unless `prompt` is given');
-    const turn = turns.start(p.sessionId, content);
+    const turn = await turns.start(p.sessionId, content);
     if (p.async || respondAsync) return { sessionId: p.sessionId, turnId: turn.turnId, status: 'accepted' as const };
     // Cancelling the request ($/cancelRequest, or the client going away) cancels the turn.
     const onAbort = () => void turns.cancel(p.sessionId, 'request cancelled');
@@ -66,7 +66,7 @@ export const sessionHandlers = ({ sessions, turns, approvals, config, events, lo
   },
 
   'session/cancel': async (p) => {
-    sessions.require(p.sessionId);
+    await sessions.require(p.sessionId);
     const turnId = await turns.cancel(p.sessionId);
     return turnId ? { sessionId: p.sessionId, cancelled: true, turnId } : { sessionId: p.sessionId, cancelled: false };
   },
@@ -76,13 +76,12 @@ export const sessionHandlers = ({ sessions, turns, approvals, config, events, lo
 
   'session/subscribe': async (p, { peer, caller }) => {
     const sessionId = p.sessionId ?? null;
-    if (sessionId !== null) sessions.require(sessionId);
+    if (sessionId !== null) await sessions.require(sessionId);
     const key = sessionId ?? '*';
     const max = config.limits().maxSubscriptions;
     if (!peer.subscriptions.has(key) && peer.subscriptions.size >= max) throw RpcError.limit('subscriptions per connection', max);
     // A subscription to the same key replaces the earlier one, even while that one still replays.
     peer.subscriptions.get(key)?.();
-    const lastSeq = events.lastSeq(sessionId);
     // Each event is checked at delivery: a session unshared meanwhile stops reaching this user.
     const sub = follow(events, sessionId, p.since, peer, access.filter(caller));
     peer.subscriptions.set(key, sub.stop);
@@ -90,6 +89,8 @@ export const sessionHandlers = ({ sessions, turns, approvals, config, events, lo
     if (peer.closed) sub.stop();
     // The reply may go out before a long replay finishes; events keep their order on the wire.
     sub.ready.catch((err) => log.error({ err, sessionId }, 'event replay failed'));
+    // The reply follows the first replayed page (or, live only, says where the live events start).
+    const lastSeq = p.since === undefined ? await sub.started : await events.lastSeq(sessionId);
     // Permissions already pending are asked of this peer too (a reconnecting IDE sees the open
     // question), after this reply.
     if (!peer.closed) setImmediate(() => { if (peer.subscriptions.has(key)) approvals.subscribed(peer, sessionId); });

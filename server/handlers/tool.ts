@@ -15,24 +15,25 @@ export interface ToolHandlerDeps {
   approvals: Pick<ApprovalService, 'answer' | 'list'>;
   clientFiles: Pick<ClientFiles, 'set'>;
   /** A permission of a session the caller may not drive is NotFound. */
-  access: Pick<SessionAccess, 'canSee'>;
+  access: Pick<SessionAccess, 'mayAccess'>;
 }
 
 export const toolHandlers = ({ tools, sessions, sandbox, approvals, clientFiles, access }: ToolHandlerDeps) => ({
   'tool/list': async (p) => {
-    const list = tools.list(p.sessionId ? sessions.require(p.sessionId) : undefined);
+    const list = tools.list(p.sessionId ? await sessions.require(p.sessionId) : undefined);
     return { tools: list, sandbox: await sandbox.status() };
   },
   'tool/approve': (p, { peer, caller }) =>
     approvals.answer(p.permissionId, { decision: p.decision, ...(p.reason ? { reason: p.reason } : {}), by: answerer(peer, 'tool/approve') }, p.toolName,
-      caller && ((sessionId) => access.canSee(sessionId, caller))),
-  'permission/list': (p, { caller }) => {
-    if (p.sessionId !== undefined) sessions.require(p.sessionId);
+      caller && ((sessionId) => access.mayAccess(sessionId, caller))),
+  'permission/list': async (p, { caller }) => {
+    if (p.sessionId !== undefined) await sessions.require(p.sessionId);
     const all = approvals.list(p.sessionId);
-    return { permissions: caller ? all.filter((x) => access.canSee(x.sessionId, caller)) : all };
+    const allowed = caller ? await Promise.all(all.map((x) => access.mayAccess(x.sessionId, caller))) : [];
+    return { permissions: caller ? all.filter((_, i) => allowed[i]) : all };
   },
-  'session/files': (p, { peer }) => {
-    sessions.require(p.sessionId);
+  'session/files': async (p, { peer }) => {
+    await sessions.require(p.sessionId);
     const read = p.read === true;
     const write = p.write === true;
     if ((read || write) && !peer.request) throw RpcError.invalidRequest('session/files needs a connection that carries server requests (stdio or WebSocket)');

@@ -9,6 +9,7 @@ import { RpcError, toRpcError } from './errors.js';
 import { IdempotencyCache } from './idempotency.js';
 import type { Peer } from './peer.js';
 import { keyIdOf, type ApiKeys } from '../security/keys.js';
+import type { EventLog } from '../events/log.js';
 import type { SessionAccess } from '../security/access.js';
 import type { Caller } from '../security/caller.js';
 import { matches, validateParams } from './validate.js';
@@ -54,6 +55,7 @@ export interface DispatcherDeps {
   log: Logger;
   idempotency: IdempotencyCache;
   keys: Pick<ApiKeys, 'has'>;
+  events: Pick<EventLog, 'busy' | 'settled'>;
   /** Every request naming a `sessionId` the caller may not use is NotFound before its handler runs. */
   access: Pick<SessionAccess, 'check'>;
   /** Aborted when shutdown begins: every request but `shutdown` is refused from then on. */
@@ -83,7 +85,7 @@ export class Dispatcher {
     if (this.deps.stopping.aborted && method !== 'shutdown') throw RpcError.shuttingDown();
     // Keys are checked on every request, not only when the connection was admitted.
     const keyId = keyIdOf(peer.principal);
-    if (keyId !== undefined && (peer.revoked || !this.deps.keys.has(keyId))) {
+    if (keyId !== undefined && (peer.revoked || !(await this.deps.keys.has(keyId)))) {
       peer.revoke();
       throw RpcError.unauthorized('the API key was revoked');
     }
@@ -96,7 +98,7 @@ export class Dispatcher {
     if (caller) {
       // session/unsubscribe names only this connection's own subscription (of a session perhaps deleted since).
       const sessionId = (params as { sessionId?: unknown }).sessionId;
-      if (typeof sessionId === 'string' && method !== 'session/unsubscribe') this.deps.access.check(sessionId, caller);
+      if (typeof sessionId === 'string' && method !== 'session/unsubscribe') await this.deps.access.check(sessionId, caller);
     }
 
     const handler: Handler<M> = this.handlers[method];
@@ -105,6 +107,9 @@ export class Dispatcher {
         return await handler(params, ctx);
       } catch (err) {
         throw toRpcError(err, method, this.deps.log);
+      } finally {
+        // Events the request caused reach the client before its response (they are delivered once stored).
+        if (this.deps.events.busy) await this.deps.events.settled();
       }
     };
     // Keys are scoped per API key, so one client can never see another's outcome.

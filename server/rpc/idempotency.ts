@@ -57,21 +57,26 @@ export class IdempotencyCache {
   async run(method: string, key: string, params: unknown, act: () => Promise<unknown>): Promise<unknown> {
     const { idempotencyKey: _k, ...rest } = params as Record<string, unknown>;
     const fp = createHash('sha256').update(`${method}\n${canonical(rest)}`).digest('base64url');
-    const running = this.inflight.get(key);
-    if (running) {
-      if (running.fp !== fp) throw this.conflict(key);
-      return running.done;
-    }
-    const stored = this.get(key);
+    const joined = () => {
+      const running = this.inflight.get(key);
+      if (running && running.fp !== fp) throw this.conflict(key);
+      return running?.done;
+    };
+    const early = joined();
+    if (early) return early;
+    const stored = await this.get(key);
+    // A retry that arrived while the record was read runs once too.
+    const running = joined();
+    if (running) return running;
     if (stored) {
       if (stored.fp !== fp) throw this.conflict(key);
       if (stored.error) throw new RpcError(stored.error.code as RpcError['code'], stored.error.message, stored.error.data as Record<string, unknown> | undefined);
       return stored.result;
     }
     const done = act().then(
-      (result) => { this.put(key, { fp, at: Date.now(), result }); return result; },
-      (err: unknown) => {
-        if (err instanceof RpcError && !TRANSIENT.has(err.code)) this.put(key, { fp, at: Date.now(), error: err.toJSON() });
+      async (result) => { await this.put(key, { fp, at: Date.now(), result }); return result; },
+      async (err: unknown) => {
+        if (err instanceof RpcError && !TRANSIENT.has(err.code)) await this.put(key, { fp, at: Date.now(), error: err.toJSON() });
         throw err;
       },
     );
@@ -84,18 +89,18 @@ export class IdempotencyCache {
   }
 
   /** Drops expired records (run at start). */
-  prune(nowMs = Date.now()): number {
+  async prune(nowMs = Date.now()): Promise<number> {
     let n = 0;
-    for (const { key, value } of this.store.kvList(NS)) {
+    for (const { key, value } of await this.store.kvList(NS)) {
       let at = 0;
       try { at = (JSON.parse(value) as Record_).at; } catch { /* unreadable: drop */ }
-      if (!(nowMs - at < this.ttlMs)) { this.store.kvDelete(NS, key); n++; }
+      if (!(nowMs - at < this.ttlMs)) { await this.store.kvDelete(NS, key); n++; }
     }
     return n;
   }
 
-  private get(key: string): Record_ | undefined {
-    const raw = this.store.kvGet(NS, key);
+  private async get(key: string): Promise<Record_ | undefined> {
+    const raw = await this.store.kvGet(NS, key);
     if (!raw) return undefined;
     try {
       const rec = JSON.parse(raw) as Record_;
@@ -105,9 +110,9 @@ export class IdempotencyCache {
     }
   }
 
-  private put(key: string, rec: Record_) {
+  private async put(key: string, rec: Record_) {
     try {
-      this.store.kvSet(NS, key, JSON.stringify(rec));
+      await this.store.kvSet(NS, key, JSON.stringify(rec));
     } catch { /* store closed during shutdown: the outcome simply is not remembered */ }
   }
 

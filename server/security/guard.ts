@@ -87,8 +87,8 @@ export class AccessGuard {
   }
 
   /** Whether a key is needed right now (it changes as keys are created or revoked). */
-  keyRequired(): boolean {
-    return !isLoopback(this.bindHost) || this.security().requireKey === true || this.keys.count() > 0;
+  async keyRequired(): Promise<boolean> {
+    return !isLoopback(this.bindHost) || this.security().requireKey === true || (await this.keys.count()) > 0;
   }
 
   allowedOrigin(origin: string | undefined, req: IncomingMessage): boolean {
@@ -117,7 +117,7 @@ export class AccessGuard {
   }
 
   /** `websocket`: the request is a WebSocket upgrade (the subprotocol may carry the key). */
-  check(req: IncomingMessage, { websocket = false } = {}): Verdict {
+  async check(req: IncomingMessage, { websocket = false } = {}): Promise<Verdict> {
     const host = req.headers.host;
     const allowedHosts = new Set([...LOOPBACK_HOSTS, ...(this.security().allowedHosts ?? []).map((h) => h.toLowerCase())]);
     if (!host || !allowedHosts.has(hostOf(host))) {
@@ -128,10 +128,10 @@ export class AccessGuard {
       return { ok: false, status: 403, code: ErrorCodes.Forbidden, message: `Forbidden: Origin ${JSON.stringify(origin)} is not allowed (add it to security.allowedOrigins)` };
     }
     const ip = req.socket.remoteAddress ?? 'unknown';
-    if (!this.keyRequired() || isPageRequest(req)) return { ok: true, principal: `ip:${ip}` };
+    if (isPageRequest(req) || !(await this.keyRequired())) return { ok: true, principal: `ip:${ip}` };
     const key = presentedKey(req, websocket);
     if (!key) return { ok: false, status: 401, code: ErrorCodes.Unauthorized, message: 'Unauthorized: an API key is required (Authorization: Bearer <key>)' };
-    const rec = this.keys.verify(key);
+    const rec = await this.keys.verify(key);
     if (!rec) return { ok: false, status: 401, code: ErrorCodes.Unauthorized, message: 'Unauthorized: invalid API key' };
     return { ok: true, principal: `key:${rec.id}`, keyId: rec.id, caller: callerOf(rec) };
   }

@@ -39,58 +39,58 @@ export class ApiKeys {
    * Creates a key; the returned `key` is the only time the secret exists outside the client.
    * Without a user: an admin key of user `default`, as every key was before users existed.
    */
-  create(name: string, owner?: { user: string; admin?: boolean }): KeyInfo & { key: string } {
+  async create(name: string, owner?: { user: string; admin?: boolean }): Promise<KeyInfo & { key: string }> {
     const key = `agentd_${randomBytes(32).toString('base64url')}`;
     const rec: KeyRecord = {
       id: `key_${randomBytes(6).toString('hex')}`, name, hash: digest(key).toString('hex'), createdAt: new Date().toISOString(),
       user: owner?.user ?? DEFAULT_USER, admin: owner ? owner.admin === true : true,
     };
-    this.store.kvSet(NS, rec.id, JSON.stringify(rec));
+    await this.store.kvSet(NS, rec.id, JSON.stringify(rec));
     return { ...info(rec), key };
   }
 
   /** Every key, oldest first. */
-  list(): KeyInfo[] {
-    return this.records().map(info).sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+  async list(): Promise<KeyInfo[]> {
+    return (await this.records()).map(info).sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
   }
 
   /** Whether some key belongs to this user. */
-  hasUser(user: string): boolean {
-    return this.records().some((r) => (r.user ?? DEFAULT_USER) === user);
+  async hasUser(user: string): Promise<boolean> {
+    return (await this.records()).some((r) => (r.user ?? DEFAULT_USER) === user);
   }
 
-  count(): number {
-    return this.store.kvList(NS).length;
+  async count(): Promise<number> {
+    return (await this.store.kvList(NS)).length;
   }
 
   /** Revokes by id or name; returns how many keys were removed. */
-  revoke(idOrName: string): number {
-    const gone = this.records().filter((r) => r.id === idOrName || r.name === idOrName);
-    for (const r of gone) this.store.kvDelete(NS, r.id);
+  async revoke(idOrName: string): Promise<number> {
+    const gone = (await this.records()).filter((r) => r.id === idOrName || r.name === idOrName);
+    for (const r of gone) await this.store.kvDelete(NS, r.id);
     return gone.length;
   }
 
   /** Whether the key with this id still exists (one lookup; checked on every request of a keyed connection). */
-  has(id: string): boolean {
-    return this.store.kvGet(NS, id) !== undefined;
+  async has(id: string): Promise<boolean> {
+    return (await this.store.kvGet(NS, id)) !== undefined;
   }
 
   /** The key's record when `presented` is a valid key. Every stored digest is compared, in constant time. */
-  verify(presented: string): KeyInfo | undefined {
+  async verify(presented: string): Promise<KeyInfo | undefined> {
     const d = digest(presented);
     let match: KeyRecord | undefined;
-    for (const r of this.records()) {
+    for (const r of await this.records()) {
       if (timingSafeEqual(d, Buffer.from(r.hash, 'hex'))) match = r;
     }
     return match && info(match);
   }
 
-  ids(): string[] {
-    return this.store.kvList(NS).map((r) => r.key);
+  async ids(): Promise<string[]> {
+    return (await this.store.kvList(NS)).map((r) => r.key);
   }
 
-  private records(): KeyRecord[] {
-    return this.store.kvList(NS).map((r) => JSON.parse(r.value) as KeyRecord);
+  private async records(): Promise<KeyRecord[]> {
+    return (await this.store.kvList(NS)).map((r) => JSON.parse(r.value) as KeyRecord);
   }
 }
 
@@ -107,14 +107,20 @@ export const keyIdOf = (principal: string | undefined) => (principal?.startsWith
  * ends, its requests in flight fail with Unauthorized. Returns the stop function.
  */
 export function watchRevocations(keys: ApiKeys, peers: () => Iterable<KeyedPeer>, intervalMs = 250): () => void {
-  const timer = setInterval(() => {
+  let checking = false;
+  const check = async () => {
     let live: Set<string> | undefined;
     for (const p of peers()) {
       const id = keyIdOf(p.principal);
       if (!id || p.closed) continue;
-      live ??= new Set(keys.ids());
+      live ??= new Set(await keys.ids());
       if (!live.has(id)) p.revoke();
     }
+  };
+  const timer = setInterval(() => {
+    if (checking) return;
+    checking = true;
+    check().catch(() => { /* the store is closing or unreachable: the next tick tries again */ }).finally(() => { checking = false; });
   }, intervalMs);
   timer.unref();
   return () => clearInterval(timer);

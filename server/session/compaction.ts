@@ -64,9 +64,9 @@ export class Compactor {
 
   /** session/compact. */
   async compactSession(sessionId: string, signal?: AbortSignal): Promise<SessionCompactResult> {
-    const session = requireSession(this.deps.store, sessionId);
+    const session = await requireSession(this.deps.store, sessionId);
     if (this.deps.busy(sessionId) || session.status === 'running') throw RpcError.busy(sessionId, session.activeTurnId);
-    const history = modelHistory(this.deps.store.listMessages(sessionId)).filter((m) => m.status !== 'streaming');
+    const history = modelHistory(await this.deps.store.listMessages(sessionId)).filter((m) => m.status !== 'streaming');
     if (!history.length || (history.length === 1 && history[0].kind === 'summary')) throw RpcError.conflict('nothing to compact (no messages since the last summary)', { sessionId });
     const before = session.context?.usedTokens || estimate(history.reduce((n, m) => n + textOf(m).length, 0));
     const { message, tokensAfter } = await this.summarize(session, history, signal ?? new AbortController().signal, null, before);
@@ -97,18 +97,18 @@ export class Compactor {
     const message: Message = {
       id: newId('msg'), sessionId: session.id, turnId, role: 'user', kind: 'summary', content: [{ type: 'text', text: SUMMARY_PREFIX + text }], status: 'complete', createdAt: now(),
     };
-    store.putMessage(message);
-    events.append(session.id, 'message.created', { message });
+    await store.putMessage(message);
+    void events.append(session.id, 'message.created', { message });
     const tokensAfter = estimate(message.content.reduce((n, c) => n + (c.type === 'text' ? c.text.length : 0), 0));
-    this.account(session, res.usage, tokensAfter);
-    events.append(session.id, 'session.compacted', { summaryMessageId: message.id, tokensBefore, tokensAfter, ...(turnId ? { turnId } : {}) });
+    await this.account(session, res.usage, tokensAfter);
+    void events.append(session.id, 'session.compacted', { summaryMessageId: message.id, tokensBefore, tokensAfter, ...(turnId ? { turnId } : {}) });
     return { message, tokensAfter };
   }
 
   /** The summary call counts in the session's totals; the context is now about the summary's size. */
-  private account(session: SessionRecord, usage: Usage | undefined, tokensAfter: number) {
+  private async account(session: SessionRecord, usage: Usage | undefined, tokensAfter: number) {
     const price = factsOf(this.deps.config, session.provider, session.model).price;
-    this.deps.store.patchSession(session.id, (r) => ({
+    await this.deps.store.patchSession(session.id, (r) => ({
       ...r, usage: addUsage(r.usage, usage), costUsd: addCost(r.costUsd ?? null, costOf(usage ?? {}, price)),
       context: { usedTokens: tokensAfter, windowTokens: r.context?.windowTokens ?? null },
     }));

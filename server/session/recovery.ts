@@ -28,7 +28,7 @@ export interface InterruptedTurn {
 }
 
 /** A step run for every recovered turn, before its `turn.interrupted` event (e.g. deny pending approvals). */
-export type RecoveryStep = (turn: InterruptedTurn) => void;
+export type RecoveryStep = (turn: InterruptedTurn) => void | Promise<void>;
 
 /** What reading a turn's record back and completing it needs (recovery, and the turn runner after an early end). */
 export interface TurnRecordDeps {
@@ -69,10 +69,10 @@ export class Recovery {
   }
 
   /** Recovers every session left running by a dead process; returns the turns ended. */
-  recoverAll(): InterruptedTurn[] {
+  async recoverAll(): Promise<InterruptedTurn[]> {
     const out: InterruptedTurn[] = [];
-    for (const rec of this.deps.store.listSessions()) {
-      const t = this.recover(rec);
+    for (const rec of await this.deps.store.listSessions()) {
+      const t = await this.recover(rec);
       if (t) out.push(t);
     }
     if (out.length) this.deps.log.warn({ turns: out.map((t) => t.turnId) }, 'interrupted turns recovered after restart');
@@ -84,25 +84,24 @@ export class Recovery {
    * (default 30000) its turns are recovered too, so no session stays `running` for ever.
    */
   sweep(intervalMs = timings.recoverySweepMs()) {
+    let sweeping = false;
     const timer = setInterval(() => {
       if (this.deps.stopping.aborted) return clearInterval(timer);
-      try {
-        this.recoverAll();
-      } catch (err) {
-        this.deps.log.error({ err: String(err) }, 'recovery sweep failed');
-      }
+      if (sweeping) return;
+      sweeping = true;
+      this.recoverAll().catch((err) => this.deps.log.error({ err: String(err) }, 'recovery sweep failed')).finally(() => { sweeping = false; });
     }, intervalMs);
     timer.unref();
     this.deps.stopping.addEventListener('abort', () => clearInterval(timer), { once: true });
   }
 
   /** Recovers one session if its running turn belongs to a dead process. */
-  recoverSession(sessionId: string): InterruptedTurn | undefined {
-    const rec = this.deps.store.getSession(sessionId);
+  async recoverSession(sessionId: string): Promise<InterruptedTurn | undefined> {
+    const rec = await this.deps.store.getSession(sessionId);
     return rec ? this.recover(rec) : undefined;
   }
 
-  private recover(rec: SessionRecord): InterruptedTurn | undefined {
+  private async recover(rec: SessionRecord): Promise<InterruptedTurn | undefined> {
     const core = this.deps;
     const turnId = rec.activeTurnId;
     if (rec.status !== 'running' || !turnId) return undefined;
@@ -111,26 +110,26 @@ export class Recovery {
     const cluster = core.store.cluster;
     const self = cluster ? cluster.nodeId : process.pid;
     // Ourselves: a live turn of ours, or a stale row from an earlier process that had our pid.
-    if (owner === self ? core.liveTurns.has(rec.id) : cluster ? cluster.ownerAlive(owner) : pidAlive(owner)) return undefined;
-    if (!core.store.takeOverTurn(rec.id, turnId, owner, self)) return undefined;
+    if (owner === self ? core.liveTurns.has(rec.id) : cluster ? await cluster.ownerAlive(owner) : pidAlive(owner)) return undefined;
+    if (!(await core.store.takeOverTurn(rec.id, turnId, owner, self))) return undefined;
     const turn: InterruptedTurn = { sessionId: rec.id, turnId, reason: RESTART_REASON };
     try {
-      core.events.refresh(rec.id);
-      this.finish(rec.id, turnId);
+      await core.events.refresh(rec.id);
+      await this.finish(rec.id, turnId);
     } finally {
-      core.events.flush();
-      core.store.releaseTurn(rec.id, turnId, now());
+      await core.events.settled();
+      await core.store.releaseTurn(rec.id, turnId, now());
     }
     return turn;
   }
 
   /** Completes the record of an interrupted turn from its events. */
-  private finish(sid: string, turnId: string) {
+  private async finish(sid: string, turnId: string) {
     const core = this.deps;
     const { events, store } = core;
     const error: ErrorObject = { code: ErrorCodes.RequestCancelled, message: `Turn interrupted: ${RESTART_REASON}` };
 
-    const log = readTurnLog(core, sid, turnId);
+    const log = await readTurnLog(core, sid, turnId);
 
     // The assistant message that was streaming: kept with what arrived, marked incomplete.
     let messageId: string | null = null;
@@ -141,20 +140,20 @@ export class Recovery {
       m.content = m.content.filter((p) => p !== undefined && p !== null && p.type === 'text');
       m.status = 'incomplete';
       m.error = error;
-      store.putMessage(m);
-      events.append(sid, 'message.completed', { message: m });
+      await store.putMessage(m);
+      void events.append(sid, 'message.completed', { message: m });
     }
 
-    answerOpenToolCalls(core, sid, turnId, RESTART_REASON, log);
+    await answerOpenToolCalls(core, sid, turnId, RESTART_REASON, log);
 
     for (const step of this.steps) {
       try {
-        step.run({ sessionId: sid, turnId, reason: RESTART_REASON });
+        await step.run({ sessionId: sid, turnId, reason: RESTART_REASON });
       } catch (err) {
         core.log.error({ err, step: step.name, turnId }, 'recovery step failed');
       }
     }
-    events.append(sid, 'turn.interrupted', { turnId, messageId, reason: RESTART_REASON });
+    void events.append(sid, 'turn.interrupted', { turnId, messageId, reason: RESTART_REASON });
   }
 }
 
@@ -166,10 +165,11 @@ export interface TurnLog {
   toolResults: Map<string, ToolResultPart>;
 }
 
-/** Reads a turn's events (from seq `fromSeq` on) back into a TurnLog. */
-export function readTurnLog(core: Pick<TurnRecordDeps, 'events'>, sid: string, turnId: string, fromSeq = 0): TurnLog {
+/** Reads a turn's events (from seq `fromSeq` on, once all appended so far are stored) back into a TurnLog. */
+export async function readTurnLog(core: Pick<TurnRecordDeps, 'events'>, sid: string, turnId: string, fromSeq = 0): Promise<TurnLog> {
   const log: TurnLog = { created: new Map(), completed: new Set(), toolsStarted: new Set(), toolResults: new Map() };
-  for (const page of core.events.pages(sid, fromSeq, PAGE)) {
+  await core.events.settled();
+  for await (const page of core.events.pages(sid, fromSeq, PAGE)) {
     for (const pe of page) {
       const e = JSON.parse(pe.json) as Ev;
       const d = e.data;
@@ -196,9 +196,9 @@ export function readTurnLog(core: Pick<TurnRecordDeps, 'events'>, sid: string, t
  * result it got (tool.completed / tool.failed) or an error result naming `reason`, and store
  * them as the tool-result message the turn would have written. Unfinished tools get `tool.failed`.
  */
-export function answerOpenToolCalls(core: Pick<TurnRecordDeps, 'events' | 'store'>, sid: string, turnId: string, reason: string, log: TurnLog) {
+export async function answerOpenToolCalls(core: Pick<TurnRecordDeps, 'events' | 'store'>, sid: string, turnId: string, reason: string, log: TurnLog) {
   const { events, store } = core;
-  const stored = store.listMessages(sid).filter((m) => m.turnId === turnId);
+  const stored = (await store.listMessages(sid)).filter((m) => m.turnId === turnId);
   const answered = new Set(stored.flatMap((m) => m.content.filter((p): p is ToolResultPart => p.type === 'tool_result').map((p) => p.toolUseId)));
   const last = stored.filter((m) => m.role === 'assistant' && m.status === 'complete').at(-1);
   const open = (last?.content ?? []).filter((p): p is ToolUsePart => p.type === 'tool_use' && !answered.has(p.id));
@@ -208,18 +208,18 @@ export function answerOpenToolCalls(core: Pick<TurnRecordDeps, 'events' | 'store
     const done = log.toolResults.get(call.id);
     if (done) return done;
     const result = errorResult(call, error.message);
-    if (log.toolsStarted.has(call.id)) events.append(sid, 'tool.failed', { turnId, callId: call.id, tool: call.name, result, error });
+    if (log.toolsStarted.has(call.id)) void events.append(sid, 'tool.failed', { turnId, callId: call.id, tool: call.name, result, error });
     return result;
   });
   const msg: Message = { id: newId('msg'), sessionId: sid, turnId, role: 'user', content: results, status: 'complete', createdAt: now() };
-  store.putMessage(msg);
-  events.append(sid, 'message.created', { message: msg });
+  await store.putMessage(msg);
+  void events.append(sid, 'message.created', { message: msg });
 }
 
 /** For the turn runner: after a turn ended early (cancel, shutdown, failure), answer its open tool calls. */
-export function closeOpenToolCalls(core: TurnRecordDeps, sid: string, turnId: string, reason: string, fromSeq = 0) {
+export async function closeOpenToolCalls(core: TurnRecordDeps, sid: string, turnId: string, reason: string, fromSeq = 0) {
   try {
-    answerOpenToolCalls(core, sid, turnId, reason, readTurnLog(core, sid, turnId, fromSeq));
+    await answerOpenToolCalls(core, sid, turnId, reason, await readTurnLog(core, sid, turnId, fromSeq));
   } catch (err) {
     // The store closed under a turn that outlived the shutdown timeout: recovery finishes it on the next start.
     core.log.error({ err: String(err), turnId }, 'could not answer open tool calls');

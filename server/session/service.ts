@@ -38,7 +38,7 @@ export function factsOf(config: Pick<ConfigService, 'get'>, providerId: string, 
 }
 
 /** The protocol view of a stored session. */
-export function sessionView(deps: { events: Pick<EventLog, 'lastSeq'>; config: Pick<ConfigService, 'get'> }, rec: SessionRecord): Session {
+export async function sessionView(deps: { events: Pick<EventLog, 'lastSeq'>; config: Pick<ConfigService, 'get'> }, rec: SessionRecord): Promise<Session> {
   const { ownerPid: _owner, ...session } = rec;
   return {
     ...session,
@@ -46,13 +46,13 @@ export function sessionView(deps: { events: Pick<EventLog, 'lastSeq'>; config: P
     usage: { inputTokens: 0, outputTokens: 0, cacheReadInputTokens: 0, cacheCreationInputTokens: 0, ...rec.usage },
     costUsd: rec.costUsd ?? null,
     context: { usedTokens: rec.context?.usedTokens ?? 0, windowTokens: factsOf(deps.config, rec.provider, rec.model).contextWindow ?? null },
-    lastSeq: deps.events.lastSeq(rec.id),
+    lastSeq: await deps.events.lastSeq(rec.id),
   };
 }
 
 /** The stored session, or NotFound. */
-export function requireSession(store: Pick<Store, 'getSession'>, id: string): SessionRecord {
-  const rec = store.getSession(id);
+export async function requireSession(store: Pick<Store, 'getSession'>, id: string): Promise<SessionRecord> {
+  const rec = await store.getSession(id);
   if (!rec) throw RpcError.notFound('session', id);
   return rec;
 }
@@ -67,14 +67,14 @@ export interface SessionServiceDeps {
   /** Deleting a running session cancels its turn first. */
   turns: { cancel(sessionId: string, reason?: string): Promise<unknown> };
   /** A deleted session's snapshot records go with it. */
-  snapshots: { forget(sessionId: string): void };
+  snapshots: { forget(sessionId: string): Promise<void> };
 }
 
 export class SessionService {
   constructor(private deps: SessionServiceDeps) {}
 
   /** The protocol view of a stored session. */
-  view(rec: SessionRecord): Session {
+  view(rec: SessionRecord): Promise<Session> {
     return sessionView(this.deps, rec);
   }
 
@@ -90,7 +90,7 @@ export class SessionService {
   }
 
   /** The stored session, or NotFound. */
-  require(id: string): SessionRecord {
+  require(id: string): Promise<SessionRecord> {
     return requireSession(this.deps.store, id);
   }
 
@@ -122,9 +122,9 @@ export class SessionService {
       ...(p.policy ? { policy: p.policy } : {}),
       ...(caller ? { owner: caller.user } : {}),
     };
-    this.deps.store.insertSession(rec);
-    const session = this.view(rec);
-    this.deps.events.append(rec.id, 'session.created', { session: { ...session, lastSeq: 1 } });
+    await this.deps.store.insertSession(rec);
+    const session = await this.view(rec);
+    void this.deps.events.append(rec.id, 'session.created', { session: { ...session, lastSeq: 1 } });
     return { ...session, lastSeq: 1 };
   }
 
@@ -147,17 +147,17 @@ export class SessionService {
    * are filtered; at most LIST_SCAN sessions are looked at per page, so a page may come back
    * short, even empty, with a `nextCursor`.
    */
-  list(p: SessionListParams = {}, caller?: Caller): SessionListResult {
+  async list(p: SessionListParams = {}, caller?: Caller): Promise<SessionListResult> {
     const limit = p.limit ?? DEFAULT_LIST;
     let after = p.cursor === undefined ? undefined : decodeCursor(p.cursor);
     if (!caller) {
-      const page = this.deps.store.pageSessions(limit, after, p.search);
-      return { sessions: page.sessions.map((r) => this.view(r)), nextCursor: page.next ? encodeCursor(page.next) : null };
+      const page = await this.deps.store.pageSessions(limit, after, p.search);
+      return { sessions: await Promise.all(page.sessions.map((r) => this.view(r))), nextCursor: page.next ? encodeCursor(page.next) : null };
     }
     const out: SessionRecord[] = [];
     let next: SessionKey | null = null;
     for (let scanned = 0; ;) {
-      const page = this.deps.store.pageSessions(limit, after, p.search);
+      const page = await this.deps.store.pageSessions(limit, after, p.search);
       let i = 0;
       for (; i < page.sessions.length && out.length < limit; i++) if (mayUse(page.sessions[i], caller)) out.push(page.sessions[i]);
       scanned += i;
@@ -170,7 +170,7 @@ export class SessionService {
       after = page.next;
       if (scanned >= LIST_SCAN) { next = page.next; break; }
     }
-    return { sessions: out.map((r) => this.view(r)), nextCursor: next ? encodeCursor(next) : null };
+    return { sessions: await Promise.all(out.map((r) => this.view(r))), nextCursor: next ? encodeCursor(next) : null };
   }
 
   /**
@@ -178,15 +178,15 @@ export class SessionService {
    * else may use a session. Sharing names a user some API key belongs to (`userExists`), never
    * the owner; emits session.updated (`changed: ['sharedWith']`) when the list changed.
    */
-  share(p: SessionShareParams, caller: Caller | undefined, add: boolean, userExists: (user: string) => boolean): SessionShareResult {
-    const cur = this.require(p.sessionId);
+  async share(p: SessionShareParams, caller: Caller | undefined, add: boolean, userExists: (user: string) => Promise<boolean>): Promise<SessionShareResult> {
+    const cur = await this.require(p.sessionId);
     const owner = ownerOf(cur);
     if (caller && caller.user !== owner) throw RpcError.forbidden(`only the owner of session ${p.sessionId} changes whom it is shared with`);
     if (p.user === owner) throw RpcError.invalidParams('user', `is the session's owner (${owner}): the owner always has access`);
-    if (add && !userExists(p.user)) throw RpcError.notFound('user', p.user);
+    if (add && !(await userExists(p.user))) throw RpcError.notFound('user', p.user);
     let full = false;
     let changed = false;
-    const stored = this.deps.store.patchSession(p.sessionId, (rec) => {
+    const stored = await this.deps.store.patchSession(p.sessionId, (rec) => {
       const list = rec.sharedWith ?? [];
       const has = list.includes(p.user);
       if (add === has) return undefined;
@@ -199,25 +199,25 @@ export class SessionService {
     if (!stored) throw RpcError.notFound('session', p.sessionId);
     if (full) throw RpcError.limit('users a session is shared with', MAX_SHARED);
     if (changed) {
-      const session = this.view(stored);
-      this.deps.events.append(stored.id, 'session.updated', { session: { ...session, lastSeq: session.lastSeq + 1 }, changed: ['sharedWith'] });
+      const session = await this.view(stored);
+      void this.deps.events.append(stored.id, 'session.updated', { session: { ...session, lastSeq: session.lastSeq + 1 }, changed: ['sharedWith'] });
     }
     return { sessionId: stored.id, owner: ownerOf(stored), sharedWith: [...(stored.sharedWith ?? [])] };
   }
 
   /** The session and its newest messages: bounded however long the session is. */
-  get(id: string): SessionGetResult {
-    const rec = this.require(id);
-    const page = this.messages({ sessionId: id, limit: GET_MESSAGES });
-    return { session: this.view(rec), messages: page.messages, messagesCursor: page.nextCursor, plan: rec.plan ?? [] };
+  async get(id: string): Promise<SessionGetResult> {
+    const rec = await this.require(id);
+    const page = await this.messages({ sessionId: id, limit: GET_MESSAGES });
+    return { session: await this.view(rec), messages: page.messages, messagesCursor: page.nextCursor, plan: rec.plan ?? [] };
   }
 
   /** One page of messages: the newest page first, oldest first within it. */
-  messages(p: SessionMessagesParams): SessionMessagesResult {
-    this.require(p.sessionId);
+  async messages(p: SessionMessagesParams): Promise<SessionMessagesResult> {
+    await this.require(p.sessionId);
     const limit = p.limit ?? DEFAULT_PAGE;
     // One more than asked says whether an older page exists.
-    const rows = this.deps.store.pageMessages(p.sessionId, limit + 1, p.before);
+    const rows = await this.deps.store.pageMessages(p.sessionId, limit + 1, p.before);
     if (!rows) throw RpcError.notFound('message', p.before!);
     const page = rows.slice(0, limit).reverse();
     return { messages: page, nextCursor: rows.length > limit ? page[0].id : null };
@@ -227,8 +227,8 @@ export class SessionService {
    * Name, provider, model, policy. A running turn keeps the provider and model it started with;
    * the change applies from the next turn. Emits session.updated with the changed fields.
    */
-  update(p: SessionUpdateParams): Session {
-    const cur = this.require(p.sessionId);
+  async update(p: SessionUpdateParams): Promise<Session> {
+    const cur = await this.require(p.sessionId);
     const providerId = p.provider ?? cur.provider;
     if (p.provider !== undefined && !this.deps.providers.has(p.provider)) throw RpcError.invalidParams('provider', `unknown provider ${p.provider}`);
     const known = this.knownModels(providerId);
@@ -236,7 +236,7 @@ export class SessionService {
     const model = p.model ?? (providerId === cur.provider || known.has(cur.model) ? cur.model : this.defaultModel(providerId));
     const next = { name: p.name ?? cur.name, provider: providerId, model, policy: p.policy ?? cur.policy };
     let changed: string[] = [];
-    const stored = this.deps.store.patchSession(p.sessionId, (rec) => {
+    const stored = await this.deps.store.patchSession(p.sessionId, (rec) => {
       changed = (['name', 'provider', 'model', 'policy'] as const).filter((k) => JSON.stringify(rec[k]) !== JSON.stringify(next[k]));
       if (!changed.length) return undefined;
       const out: SessionRecord = { ...rec, name: next.name, provider: next.provider, model: next.model, updatedAt: now() };
@@ -244,8 +244,8 @@ export class SessionService {
       return out;
     });
     if (!stored) throw RpcError.notFound('session', p.sessionId);
-    const session = this.view(stored);
-    if (changed.length) this.deps.events.append(stored.id, 'session.updated', { session: { ...session, lastSeq: session.lastSeq + 1 }, changed });
+    const session = await this.view(stored);
+    if (changed.length) void this.deps.events.append(stored.id, 'session.updated', { session: { ...session, lastSeq: session.lastSeq + 1 }, changed });
     return changed.length ? { ...session, lastSeq: session.lastSeq + 1 } : session;
   }
 
@@ -254,9 +254,9 @@ export class SessionService {
    * leaving out any still streaming (a running turn's), on the same workspace, provider, model
    * and policy. The copies get new ids; the rest of their content is unchanged.
    */
-  fork(p: SessionForkParams, caller?: Caller): Session {
-    const src = this.require(p.sessionId);
-    const through = this.deps.store.messagesThrough(src.id, p.messageId);
+  async fork(p: SessionForkParams, caller?: Caller): Promise<Session> {
+    const src = await this.require(p.sessionId);
+    const through = await this.deps.store.messagesThrough(src.id, p.messageId);
     if (!through) throw RpcError.notFound('message', p.messageId!);
     const kept = through.filter((m) => m.status !== 'streaming');
     const t = now();
@@ -269,19 +269,19 @@ export class SessionService {
       // The fork is its maker's (a user the source is shared with forks a session of their own).
       ...(caller ? { owner: caller.user } : src.owner ? { owner: src.owner } : {}),
     };
-    this.deps.store.insertSessionWithMessages(rec, kept.map((m): Message => ({ ...m, id: newId('msg'), sessionId: id })));
-    const session = { ...this.view(rec), lastSeq: 1 };
-    this.deps.events.append(id, 'session.created', { session });
+    await this.deps.store.insertSessionWithMessages(rec, kept.map((m): Message => ({ ...m, id: newId('msg'), sessionId: id })));
+    const session = { ...(await this.view(rec)), lastSeq: 1 };
+    void this.deps.events.append(id, 'session.created', { session });
     return session;
   }
 
   async delete(id: string) {
-    const rec = this.require(id);
+    const rec = await this.require(id);
     if (rec.status === 'running') await this.deps.turns.cancel(id, 'session deleted');
-    this.deps.events.append(id, 'session.deleted', { sessionId: id });
-    this.deps.events.flush();
-    this.deps.store.deleteSession(id);
-    this.deps.snapshots.forget(id);
+    // Stored (and delivered) before the session's other events go: deleteSession keeps this one.
+    await this.deps.events.append(id, 'session.deleted', { sessionId: id });
+    await this.deps.store.deleteSession(id);
+    await this.deps.snapshots.forget(id);
     this.deps.events.forget(id);
     return { sessionId: id, deleted: true };
   }

@@ -101,21 +101,21 @@ export class SnapshotService {
     return next;
   }
 
-  private records(sessionId: string): TurnRecord[] {
-    return this.deps.store.kvList(ns(sessionId)).map((r) => JSON.parse(r.value) as TurnRecord).sort((a, b) => a.seq - b.seq);
+  private async records(sessionId: string): Promise<TurnRecord[]> {
+    return (await this.deps.store.kvList(ns(sessionId))).map((r) => JSON.parse(r.value) as TurnRecord).sort((a, b) => a.seq - b.seq);
   }
 
   private put(sessionId: string, rec: TurnRecord) {
-    this.deps.store.kvSet(ns(sessionId), rec.turnId, JSON.stringify(rec));
+    return this.deps.store.kvSet(ns(sessionId), rec.turnId, JSON.stringify(rec));
   }
 
   /** Before a turn's first tool call: its `before` snapshot (once per turn; a failure is logged, never fails the turn). */
   async beforeTools(session: SessionRecord, turnId: string, messageId: string): Promise<void> {
-    if (this.deps.store.kvGet(ns(session.id), turnId)) return;
+    if (await this.deps.store.kvGet(ns(session.id), turnId)) return;
     if (!(await this.status()).enabled) return;
     try {
       const snap = await this.queued(session.workspaceRoot, (r) => r.snapshot());
-      this.put(session.id, { turnId, messageId, seq: this.deps.events.lastSeq(session.id), before: snap.tree });
+      await this.put(session.id, { turnId, messageId, seq: await this.deps.events.lastSeq(session.id), before: snap.tree });
     } catch (err) {
       this.deps.log.warn({ err: (err as Error).message, sessionId: session.id, turnId }, 'snapshot before the turn failed');
     }
@@ -123,7 +123,7 @@ export class SnapshotService {
 
   /** At a turn's end: its `after` snapshot and, when something changed, `turn.diff`. */
   async afterTurn(session: SessionRecord, turnId: string): Promise<void> {
-    const raw = this.deps.store.kvGet(ns(session.id), turnId);
+    const raw = await this.deps.store.kvGet(ns(session.id), turnId);
     if (!raw) return;
     const rec = JSON.parse(raw) as TurnRecord;
     try {
@@ -131,9 +131,9 @@ export class SnapshotService {
         const snap = await r.snapshot();
         return { snap, files: unskipped(await r.stats(rec.before, snap.tree), snap.skipped) };
       });
-      this.put(session.id, { ...rec, after: snap.tree, ...(snap.skipped.length ? { skipped: snap.skipped } : {}) });
+      await this.put(session.id, { ...rec, after: snap.tree, ...(snap.skipped.length ? { skipped: snap.skipped } : {}) });
       if (files.length || snap.skipped.length) {
-        this.deps.events.append(session.id, 'turn.diff', { turnId, files, ...(snap.skipped.length ? { skipped: snap.skipped } : {}) });
+        void this.deps.events.append(session.id, 'turn.diff', { turnId, files, ...(snap.skipped.length ? { skipped: snap.skipped } : {}) });
       }
       if (snap.skippedCount) this.deps.log.warn({ sessionId: session.id, turnId, skipped: snap.skippedCount, first: snap.skipped.slice(0, 5) }, 'snapshot skipped files (size or count limits)');
     } catch (err) {
@@ -143,9 +143,9 @@ export class SnapshotService {
 
   /** session/diff: one turn (before → after, or → now while it runs), or the whole session (first snapshot → now). */
   async diff(p: SessionDiffParams): Promise<SessionDiffResult> {
-    const session = requireSession(this.deps.store, p.sessionId);
+    const session = await requireSession(this.deps.store, p.sessionId);
     await this.require();
-    const records = this.records(session.id);
+    const records = await this.records(session.id);
     let from: string;
     let to: string | undefined;
     let skippedAtEnd: Skipped[] = [];
@@ -153,7 +153,7 @@ export class SnapshotService {
       const rec = records.find((r) => r.turnId === p.turnId);
       if (!rec) {
         // A turn of this session that ran no tool: it changed nothing.
-        if (this.isTurnOf(session.id, p.turnId)) return { files: [] };
+        if (await this.isTurnOf(session.id, p.turnId)) return { files: [] };
         throw RpcError.notFound('turn', p.turnId);
       }
       from = rec.before;
@@ -175,8 +175,8 @@ export class SnapshotService {
     });
   }
 
-  private isTurnOf(sessionId: string, turnId: string): boolean {
-    return this.deps.store.listMessages(sessionId).some((m) => m.turnId === turnId);
+  private async isTurnOf(sessionId: string, turnId: string): Promise<boolean> {
+    return (await this.deps.store.listMessages(sessionId)).some((m) => m.turnId === turnId);
   }
 
   /** Git failures as typed errors. */
@@ -202,71 +202,71 @@ export class SnapshotService {
    * since the last turn ended are overwritten too, and listed.
    */
   async revert(p: SessionRevertParams): Promise<SessionRevertResult> {
-    const session = requireSession(this.deps.store, p.sessionId);
+    const session = await requireSession(this.deps.store, p.sessionId);
     this.refuseBusy(session);
     await this.require();
-    const messages = this.deps.store.listMessages(session.id);
+    const messages = await this.deps.store.listMessages(session.id);
     const at = messages.findIndex((m) => m.id === p.messageId);
     if (at < 0) throw RpcError.notFound('message', p.messageId);
     const msg = messages[at];
     if (msg.role !== 'user' || msg.kind === 'summary' || !msg.turnId || messages.findIndex((m) => m.turnId === msg.turnId) !== at) {
       throw RpcError.invalidParams('messageId', 'must name a user message that started a turn');
     }
-    const records = this.records(session.id);
+    const records = await this.records(session.id);
     const laterTurns = new Set(messages.slice(at).map((m) => m.turnId));
     // The first later turn that ran a tool holds the state before this one (earlier tool-less turns changed nothing).
     const target = records.find((r) => laterTurns.has(r.turnId));
     const lastAfter = [...records].reverse().find((r) => r.after)?.after;
-    const pending = this.pendingRevert(session.id);
+    const pending = await this.pendingRevert(session.id);
     const { files, overwritten, current } = await this.run(session.workspaceRoot, async (r) => {
       const now = await r.snapshot();
       const byHand = lastAfter ? new Set((await r.stats(lastAfter, now.tree)).map((f) => f.path)) : new Set<string>();
       const files = target ? await r.restore(now.tree, target.before) : [];
       return { files, overwritten: files.filter((f) => byHand.has(f.path)).map((f) => f.path), current: now.tree };
     });
-    this.deps.store.kvSet(REVERT_NS, session.id, JSON.stringify({ messageId: msg.id, tree: pending?.tree ?? current } satisfies RevertRecord));
-    this.mark(messages, at);
-    this.deps.events.append(session.id, 'session.reverted', { messageId: msg.id, files });
+    await this.deps.store.kvSet(REVERT_NS, session.id, JSON.stringify({ messageId: msg.id, tree: pending?.tree ?? current } satisfies RevertRecord));
+    await this.mark(messages, at);
+    void this.deps.events.append(session.id, 'session.reverted', { messageId: msg.id, files });
     return { sessionId: session.id, messageId: msg.id, files, overwritten };
   }
 
   /** session/unrevert: undoes the last revert (files and marks) until the next message is sent. */
   async unrevert(sessionId: string): Promise<SessionUnrevertResult> {
-    const session = requireSession(this.deps.store, sessionId);
+    const session = await requireSession(this.deps.store, sessionId);
     this.refuseBusy(session);
     await this.require();
-    const pending = this.pendingRevert(session.id);
+    const pending = await this.pendingRevert(session.id);
     if (!pending) throw RpcError.conflict('nothing to unrevert (no revert since the last message)', { sessionId });
     const files: Change[] = await this.run(session.workspaceRoot, async (r) => r.restore((await r.snapshot()).tree, pending.tree));
-    this.deps.store.kvDelete(REVERT_NS, session.id);
-    this.mark(this.deps.store.listMessages(session.id), Infinity);
-    this.deps.events.append(session.id, 'session.unreverted', { messageId: pending.messageId, files });
+    await this.deps.store.kvDelete(REVERT_NS, session.id);
+    await this.mark(await this.deps.store.listMessages(session.id), Infinity);
+    void this.deps.events.append(session.id, 'session.unreverted', { messageId: pending.messageId, files });
     return { sessionId: session.id, messageId: pending.messageId, files };
   }
 
   /** A new message makes the last revert final (unrevert no longer possible). */
-  commitRevert(sessionId: string) {
-    if (this.deps.store.kvGet(REVERT_NS, sessionId) !== undefined) this.deps.store.kvDelete(REVERT_NS, sessionId);
+  async commitRevert(sessionId: string) {
+    if ((await this.deps.store.kvGet(REVERT_NS, sessionId)) !== undefined) await this.deps.store.kvDelete(REVERT_NS, sessionId);
   }
 
   /** Forgets a deleted session's records. */
-  forget(sessionId: string) {
-    for (const { key } of this.deps.store.kvList(ns(sessionId))) this.deps.store.kvDelete(ns(sessionId), key);
-    this.commitRevert(sessionId);
+  async forget(sessionId: string) {
+    for (const { key } of await this.deps.store.kvList(ns(sessionId))) await this.deps.store.kvDelete(ns(sessionId), key);
+    await this.commitRevert(sessionId);
   }
 
-  private pendingRevert(sessionId: string): RevertRecord | undefined {
-    const raw = this.deps.store.kvGet(REVERT_NS, sessionId);
+  private async pendingRevert(sessionId: string): Promise<RevertRecord | undefined> {
+    const raw = await this.deps.store.kvGet(REVERT_NS, sessionId);
     return raw ? (JSON.parse(raw) as RevertRecord) : undefined;
   }
 
   /** Messages from index `from` on are marked reverted, the earlier ones not (a later revert replaces an earlier one's marks). */
-  private mark(messages: Message[], from: number) {
-    messages.forEach((m, i) => {
+  private async mark(messages: Message[], from: number) {
+    for (const [i, m] of messages.entries()) {
       const want = i >= from;
-      if ((m.reverted === true) === want) return;
+      if ((m.reverted === true) === want) continue;
       const { reverted: _r, ...rest } = m;
-      this.deps.store.putMessage(want ? { ...rest, reverted: true } : rest);
-    });
+      await this.deps.store.putMessage(want ? { ...rest, reverted: true } : rest);
+    }
   }
 }

@@ -6,7 +6,6 @@
 import { join } from 'node:path';
 import type { StoreConfig } from '../../protocol/index.js';
 import { DEFAULT_STORE } from '../config/defaults.js';
-import { PgStore } from './pg.js';
 import { SqliteStore } from './sqlite.js';
 import type { Store } from './store.js';
 
@@ -20,8 +19,16 @@ function isPostgres(url: string): boolean {
   return /^postgres(ql)?:\/\//i.test(url);
 }
 
-export function openStore(dataDir: string, url: string, config: StoreConfig | undefined, onError: (message: string) => void): Store {
+/** The SQLite store, opened at once; a postgres:// URL needs openStore (Core.open). */
+export function openSqliteStore(dataDir: string, url: string): Store {
   if (url === 'sqlite') return new SqliteStore(join(dataDir, 'agentd.db'));
-  if (!isPostgres(url)) throw new Error(`--store: expected "sqlite" or a postgres:// URL, got ${JSON.stringify(url.slice(0, 40))}`);
-  return new PgStore({ url, leaseMs: (config?.leaseSeconds ?? DEFAULT_STORE.leaseSeconds) * 1000, onError });
+  if (isPostgres(url)) throw new Error('a PostgreSQL store opens asynchronously: use Core.open');
+  throw new Error(`--store: expected "sqlite" or a postgres:// URL, got ${JSON.stringify(url.slice(0, 40))}`);
+}
+
+export async function openStore(dataDir: string, url: string, config: StoreConfig | undefined, onError: (message: string) => void): Promise<Store> {
+  if (!isPostgres(url)) return openSqliteStore(dataDir, url);
+  // Loaded only here: a SQLite server never pays for node-postgres at start.
+  const { PgStore } = await import('./pg.js');
+  return PgStore.open({ url, leaseMs: (config?.leaseSeconds ?? DEFAULT_STORE.leaseSeconds) * 1000, onError });
 }

@@ -1,5 +1,6 @@
 /**
- * SQLite store (better-sqlite3, WAL). Safe for two processes on one data directory:
+ * SQLite store (better-sqlite3, WAL). Its calls complete synchronously underneath; the interface
+ * is asynchronous because the PostgreSQL store's are not. Safe for two processes on one data directory:
  * SQLite serializes writers, global event ids are reserved in blocks per process, and a
  * session runs one turn at a time across processes through claimTurn's atomic update.
  */
@@ -103,7 +104,7 @@ export class SqliteStore implements Store {
       const maxId = this.stmts.maxIdUpTo.get(sessionId, throughSeq)?.v;
       if (maxId === null || maxId === undefined) return;
       this.stmts.prune.run(sessionId, throughSeq);
-      if (maxId > this.prunedThroughId()) this.stmts.setMeta.run('pruned_through_id', String(maxId));
+      if (maxId > Number(this.stmts.getMeta.get('pruned_through_id')?.value ?? 0)) this.stmts.setMeta.run('pruned_through_id', String(maxId));
     });
     this.reserveTx = this.db.transaction((count: number) => {
       const stored = Number(this.stmts.getMeta.get('next_event_id')?.value ?? 0);
@@ -134,12 +135,13 @@ export class SqliteStore implements Store {
     return JSON.stringify(rest);
   }
 
-  insertSession(s: SessionRecord) {
+  async insertSession(s: SessionRecord) { this.insert(s); }
+  private insert(s: SessionRecord) {
     this.stmts.insertSession.run(s.id, this.json(s), s.status, s.activeTurnId ?? null, s.ownerPid ?? null, s.createdAt, s.updatedAt);
   }
-  getSession(id: string) { return this.row(this.stmts.getSession.get(id)); }
-  listSessions() { return this.stmts.listSessions.all().map((r) => this.row(r)!); }
-  pageSessions(limit: number, after?: SessionKey, search?: string) {
+  async getSession(id: string) { return this.row(this.stmts.getSession.get(id)); }
+  async listSessions() { return this.stmts.listSessions.all().map((r) => this.row(r)!); }
+  async pageSessions(limit: number, after?: SessionKey, search?: string) {
     // '\uffff' sorts after every ISO timestamp: no cursor means from the newest.
     const [u, id] = after ? [after.updatedAt, after.id] : ['\uffff', ''];
     const keyOf = (s: SessionRecord): SessionKey => ({ updatedAt: s.updatedAt, id: s.id });
@@ -162,34 +164,35 @@ export class SqliteStore implements Store {
     }
     return { sessions, next: scanned === SEARCH_SCAN && last ? last : null };
   }
-  updateSession(s: SessionRecord) {
+  async updateSession(s: SessionRecord) { this.update(s); }
+  private update(s: SessionRecord) {
     this.stmts.updateSession.run(this.json(s), s.status, s.activeTurnId ?? null, s.ownerPid ?? null, s.updatedAt, s.id);
   }
-  patchSession(id: string, fn: (s: SessionRecord) => SessionRecord | undefined) {
+  async patchSession(id: string, fn: (s: SessionRecord) => SessionRecord | undefined) {
     return this.db.transaction(() => {
-      const cur = this.getSession(id);
+      const cur = this.row(this.stmts.getSession.get(id));
       const next = cur && fn(cur);
-      if (next) this.updateSession(next);
+      if (next) this.update(next);
       return next ?? cur;
     }).immediate();
   }
-  claimTurn(sessionId: string, turnId: string, ownerPid: number, updatedAt: string) {
+  async claimTurn(sessionId: string, turnId: string, ownerPid: number, updatedAt: string) {
     return this.stmts.claimTurn.run(turnId, ownerPid, updatedAt, sessionId).changes === 1;
   }
-  takeOverTurn(sessionId: string, turnId: string, oldOwnerPid: number | null, newOwnerPid: number) {
+  async takeOverTurn(sessionId: string, turnId: string, oldOwnerPid: number | null, newOwnerPid: number) {
     return this.stmts.takeOverTurn.run(newOwnerPid, sessionId, turnId, oldOwnerPid).changes === 1;
   }
-  releaseTurn(sessionId: string, turnId: string, updatedAt: string) { this.stmts.releaseTurn.run(updatedAt, sessionId, turnId); }
-  deleteSession(id: string) {
+  async releaseTurn(sessionId: string, turnId: string, updatedAt: string) { this.stmts.releaseTurn.run(updatedAt, sessionId, turnId); }
+  async deleteSession(id: string) {
     return this.db.transaction(() => {
       this.stmts.deleteSessionEvents.run(id);
       return this.stmts.deleteSession.run(id).changes === 1;
     })();
   }
 
-  putMessage(m: Message) { this.stmts.putMessage.run(m.id, m.sessionId, JSON.stringify(m)); }
-  listMessages(sessionId: string) { return this.stmts.listMessages.all(sessionId).map((r) => JSON.parse(r.json) as Message); }
-  pageMessages(sessionId: string, limit: number, before?: string) {
+  async putMessage(m: Message) { this.stmts.putMessage.run(m.id, m.sessionId, JSON.stringify(m)); }
+  async listMessages(sessionId: string) { return this.stmts.listMessages.all(sessionId).map((r) => JSON.parse(r.json) as Message); }
+  async pageMessages(sessionId: string, limit: number, before?: string) {
     let rows: Array<{ json: string }>;
     if (before === undefined) rows = this.stmts.newestMessages.all(sessionId, limit);
     else {
@@ -199,15 +202,15 @@ export class SqliteStore implements Store {
     }
     return rows.map((r) => JSON.parse(r.json) as Message);
   }
-  messagesThrough(sessionId: string, through?: string) {
-    if (through === undefined) return this.listMessages(sessionId);
+  async messagesThrough(sessionId: string, through?: string) {
+    if (through === undefined) return this.stmts.listMessages.all(sessionId).map((r) => JSON.parse(r.json) as Message);
     const at = this.stmts.messageRowid.get(through, sessionId);
     return at ? this.stmts.messagesThrough.all(sessionId, at.r).map((r) => JSON.parse(r.json) as Message) : undefined;
   }
-  insertSessionWithMessages(s: SessionRecord, messages: Message[]) {
+  async insertSessionWithMessages(s: SessionRecord, messages: Message[]) {
     this.db.transaction(() => {
-      this.insertSession(s);
-      for (const m of messages) this.putMessage(m);
+      this.insert(s);
+      for (const m of messages) this.stmts.putMessage.run(m.id, m.sessionId, JSON.stringify(m));
     })();
   }
   /** The query plans of the paging statements (bench and tests check they use an index). */
@@ -218,27 +221,27 @@ export class SqliteStore implements Store {
     ].map((rows) => (rows as Array<{ detail: string }>).map((r) => r.detail).join('; '));
   }
 
-  appendEvents(events: StoredEvent[]) { if (events.length) this.appendTx(events); }
-  eventsSince(sessionId: string | null, since: number, limit: number) {
+  async appendEvents(events: StoredEvent[]) { if (events.length) this.appendTx(events); }
+  async eventsSince(sessionId: string | null, since: number, limit: number) {
     return sessionId === null ? this.stmts.allEventsSince.all(since, limit) : this.stmts.sessionEventsSince.all(sessionId, since, limit);
   }
-  oldestRetained(sessionId: string | null) {
+  async oldestRetained(sessionId: string | null) {
     return (sessionId === null ? this.stmts.oldestAll.get()?.v : this.stmts.oldestSession.get(sessionId)?.v) ?? 0;
   }
-  maxSeq(sessionId: string) { return this.stmts.maxSeq.get(sessionId)?.v ?? 0; }
-  maxEventId() { return this.stmts.maxId.get()?.v ?? 0; }
-  reserveEventIds(count: number) { return this.reserveTx.immediate(count); }
-  pruneEvents(sessionId: string, keep: number) {
-    const max = this.maxSeq(sessionId);
+  async maxSeq(sessionId: string) { return this.stmts.maxSeq.get(sessionId)?.v ?? 0; }
+  async maxEventId() { return this.stmts.maxId.get()?.v ?? 0; }
+  async reserveEventIds(count: number) { return this.reserveTx.immediate(count); }
+  async pruneEvents(sessionId: string, keep: number) {
+    const max = this.stmts.maxSeq.get(sessionId)?.v ?? 0;
     if (max > keep) this.pruneTx.immediate(sessionId, max - keep);
   }
-  prunedThroughId() { return Number(this.stmts.getMeta.get('pruned_through_id')?.value ?? 0); }
+  async prunedThroughId() { return Number(this.stmts.getMeta.get('pruned_through_id')?.value ?? 0); }
 
-  kvGet(ns: string, key: string) { return this.stmts.kvGet.get(ns, key)?.value; }
-  kvSet(ns: string, key: string, value: string) { this.stmts.kvSet.run(ns, key, value); }
-  kvInsert(ns: string, key: string, value: string) { return this.stmts.kvInsert.run(ns, key, value).changes === 1; }
-  kvDelete(ns: string, key: string) { this.stmts.kvDelete.run(ns, key); }
-  kvList(ns: string) { return this.stmts.kvList.all(ns); }
+  async kvGet(ns: string, key: string) { return this.stmts.kvGet.get(ns, key)?.value; }
+  async kvSet(ns: string, key: string, value: string) { this.stmts.kvSet.run(ns, key, value); }
+  async kvInsert(ns: string, key: string, value: string) { return this.stmts.kvInsert.run(ns, key, value).changes === 1; }
+  async kvDelete(ns: string, key: string) { this.stmts.kvDelete.run(ns, key); }
+  async kvList(ns: string) { return this.stmts.kvList.all(ns); }
 
-  close() { if (this.db.open) this.db.close(); }
+  async close() { if (this.db.open) this.db.close(); }
 }

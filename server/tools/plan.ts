@@ -80,7 +80,7 @@ export class PlanTools implements ToolSource {
   async execute(call: ToolCall, ctx: ToolContext): Promise<ToolResultPart> {
     const entries = parse(call.input);
     if (typeof entries === 'string') return errorResult(call, `Invalid input for todo_write: ${entries}`);
-    const stored = this.deps.store.patchSession(ctx.session.id, (r) => ({ ...r, plan: entries }));
+    const stored = await this.deps.store.patchSession(ctx.session.id, (r) => ({ ...r, plan: entries }));
     if (!stored) return errorResult(call, 'todo_write failed: the session is gone');
     this.deps.events.append(ctx.session.id, 'plan.updated', { entries, turnId: ctx.turnId });
     const done = entries.filter((e) => e.status === 'completed').length;

@@ -84,7 +84,7 @@ export function textFrames(batch: string[]): Buffer {
 export interface Refusal { ok: false; status: number; code: number; message: string; headers?: Record<string, string> }
 
 /** Decides an upgrade: refuse with a status, or admit with the principal that rate limits count against. */
-export type UpgradeGuard = (req: IncomingMessage) => Refusal | { ok: true; principal: string; caller?: Caller };
+export type UpgradeGuard = (req: IncomingMessage) => Promise<Refusal | { ok: true; principal: string; caller?: Caller }>;
 
 export interface WebSocketOptions {
   guard?: UpgradeGuard;
@@ -180,10 +180,20 @@ export function attachWebSocket(core: WebSocketDeps, server: Server, opts: WebSo
       return refuseUpgrade(socket, { status: 400, code: ErrorCodes.InvalidRequest, message: 'malformed request target' });
     }
     const acp = path === ACP_PATH ? opts.acp : undefined;
-    const verdict = path !== RPC_PATH && !acp
-      ? { ok: false as const, status: 404, code: ErrorCodes.MethodNotFound, message: `No WebSocket endpoint at ${path}; use ${RPC_PATH}${opts.acp ? ` (or ${ACP_PATH} for ACP)` : ''}` }
-      : opts.guard?.(req) ?? { ok: true as const, principal: `ip:${req.socket.remoteAddress}`, caller: undefined };
-    if (!verdict.ok) return refuseUpgrade(socket, verdict);
+    if (path !== RPC_PATH && !acp) {
+      return refuseUpgrade(socket, { status: 404, code: ErrorCodes.MethodNotFound, message: `No WebSocket endpoint at ${path}; use ${RPC_PATH}${opts.acp ? ` (or ${ACP_PATH} for ACP)` : ''}` });
+    }
+    const decided = opts.guard?.(req) ?? Promise.resolve({ ok: true as const, principal: `ip:${req.socket.remoteAddress}`, caller: undefined });
+    decided.then((verdict) => {
+      // The client may have gone while the key was checked.
+      if (socket.destroyed) return;
+      if (!verdict.ok) return refuseUpgrade(socket, verdict);
+      admitUpgrade(req, socket, head, verdict, acp);
+    }, () => {
+      if (!socket.destroyed) refuseUpgrade(socket, { status: 503, code: ErrorCodes.ShuttingDown, message: 'Service unavailable: the API keys could not be read' });
+    });
+  });
+  const admitUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer, verdict: { principal: string; caller?: Caller }, acp: WebSocketOptions['acp']) => {
     const admit = opts.limit?.(req, verdict.principal);
     const wait = admit?.() ?? 0;
     if (wait > 0) {
@@ -197,7 +207,7 @@ export function attachWebSocket(core: WebSocketDeps, server: Server, opts: WebSo
       peer.caller = verdict.caller;
       peer.rate = rateSubject(req.socket.remoteAddress, verdict.principal);
     });
-  });
+  };
   return wss;
 }
 

@@ -35,6 +35,8 @@ export interface ActiveTurn {
   /** Why the turn was aborted (cancel, shutdown). */
   reason?: string;
   done: Promise<Message>;
+  /** Set once the session is being released (before the turn's end event is delivered). */
+  released?: Promise<void>;
 }
 
 /** A user message's content once MCP resource references and prompts are resolved (McpManager.userContent). */
@@ -114,6 +116,8 @@ export interface TurnRunnerDeps {
 
 export class TurnRunner {
   private active: Map<string, ActiveTurn>;
+  /** Sessions whose turn is being claimed (between start's first check and the claim). */
+  private starting = new Set<string>();
 
   constructor(private deps: TurnRunnerDeps) {
     this.active = deps.active;
@@ -128,29 +132,54 @@ export class TurnRunner {
   }
 
   /** Starts a turn; `done` resolves with the final assistant message or rejects with a typed error. */
-  start(sessionId: string, content: Content): ActiveTurn {
-    const { store } = this.deps;
-    let session = requireSession(store, sessionId);
-    // Left running by a process that died: end that turn as interrupted, then go on.
-    if (session.status === 'running' && !this.active.has(sessionId) && this.deps.recovery.recoverSession(sessionId)) session = requireSession(store, sessionId);
+  async start(sessionId: string, content: Content): Promise<ActiveTurn> {
     const limits = this.deps.config.limits();
-    if (this.active.has(sessionId) || session.status === 'running') throw RpcError.busy(sessionId, session.activeTurnId);
-    if (this.active.size >= limits.maxConcurrentTurns) throw RpcError.limit('concurrent turns', limits.maxConcurrentTurns);
-    const turnId = newId('turn');
-    if (!this.deps.store.claimTurn(sessionId, turnId, this.deps.store.cluster?.nodeId ?? process.pid, now())) throw RpcError.busy(sessionId);
-    // Another process may have appended to this session since we last looked.
-    this.deps.events.refresh(sessionId);
-    // A new message makes the last revert final: unrevert is no longer possible.
-    this.deps.snapshots.commitRevert(sessionId);
-    const turn: ActiveTurn = { turnId, sessionId, abort: new AbortController(), done: Promise.resolve(null as never) };
-    this.active.set(sessionId, turn);
-    turn.done = this.run(turn, { ...session, status: 'running', activeTurnId: turnId }, content).finally(() => {
-      this.active.delete(sessionId);
-      this.deps.store.releaseTurn(sessionId, turnId, now());
+    const active = this.active.get(sessionId);
+    if (active || this.starting.has(sessionId)) throw RpcError.busy(sessionId, active?.turnId);
+    if (this.active.size + this.starting.size >= limits.maxConcurrentTurns) throw RpcError.limit('concurrent turns', limits.maxConcurrentTurns);
+    // Held from here until the turn is active: a second start meanwhile is busy, and counts against the limit.
+    this.starting.add(sessionId);
+    let turn: ActiveTurn;
+    let session: SessionRecord;
+    try {
+      const { store } = this.deps;
+      session = await requireSession(store, sessionId);
+      // Left running by a process that died: end that turn as interrupted, then go on.
+      if (session.status === 'running' && (await this.deps.recovery.recoverSession(sessionId))) session = await requireSession(store, sessionId);
+      if (session.status === 'running') throw RpcError.busy(sessionId, session.activeTurnId);
+      const turnId = newId('turn');
+      if (!(await store.claimTurn(sessionId, turnId, store.cluster?.nodeId ?? process.pid, now()))) throw RpcError.busy(sessionId);
+      // Active from the claim on: recovery leaves the session alone.
+      turn = { turnId, sessionId, abort: new AbortController(), done: Promise.resolve(null as never) };
+      this.active.set(sessionId, turn);
+    } finally {
+      this.starting.delete(sessionId);
+    }
+    const { turnId } = turn;
+    const prepare = async () => {
+      // Another process may have appended to this session since we last looked.
+      await this.deps.events.refresh(sessionId);
+      // A new message makes the last revert final: unrevert is no longer possible.
+      await this.deps.snapshots.commitRevert(sessionId);
+    };
+    turn.done = prepare().then(() => this.run(turn, { ...session, status: 'running', activeTurnId: turnId }, content)).finally(async () => {
+      await this.release(turn);
+      // Resolves once the turn's events reached the subscribers.
+      await this.deps.events.settled();
     });
     // The caller may not await `done` (async turns); a failure is already reported as an event.
     turn.done.catch(() => {});
     return turn;
+  }
+
+  /**
+   * Marks the session idle (once): the store first, then the in-memory turn, so a message arriving
+   * meanwhile is busy rather than finding a `running` row without a live turn.
+   */
+  private release(turn: ActiveTurn): Promise<void> {
+    return (turn.released ??= this.deps.store.releaseTurn(turn.sessionId, turn.turnId, now())
+      .catch((err) => this.deps.log.error({ err: String(err), turnId: turn.turnId }, 'could not release the turn'))
+      .finally(() => { if (this.active.get(turn.sessionId) === turn) this.active.delete(turn.sessionId); }));
   }
 
   /** Cancels the running turn of a session; resolves once it has ended. */
@@ -170,16 +199,17 @@ export class TurnRunner {
   private async cancelElsewhere(sessionId: string, reason: string): Promise<string | undefined> {
     const { store, events } = this.deps;
     const cluster = store.cluster;
-    const rec = cluster && store.getSession(sessionId);
+    const rec = cluster && (await store.getSession(sessionId));
     const turnId = rec?.activeTurnId;
     if (!cluster || rec?.status !== 'running' || !turnId || !rec.ownerPid || rec.ownerPid === cluster.nodeId) return undefined;
     await new Promise<void>((resolve) => {
       const done = () => { clearTimeout(timer); off(); resolve(); };
       const off = events.on(sessionId, (e) => { if (TURN_ENDS.has(e.type) && (JSON.parse(e.json) as { data?: { turnId?: string } }).data?.turnId === turnId) done(); });
       const timer = setTimeout(done, CANCEL_WAIT_MS);
-      cluster.command(rec.ownerPid!, { op: 'cancel', sessionId, reason });
       // Ended between the read and the listener: nothing to wait for.
-      if (store.getSession(sessionId)?.activeTurnId !== turnId) done();
+      cluster.command(rec.ownerPid!, { op: 'cancel', sessionId, reason })
+        .then(() => store.getSession(sessionId))
+        .then((now) => { if (now?.activeTurnId !== turnId) done(); }, () => done());
     });
     return turnId;
   }
@@ -193,7 +223,7 @@ export class TurnRunner {
   private async run(turn: ActiveTurn, session: SessionRecord, content: Content): Promise<Message> {
     // A detected local server may not be known yet (detection runs in the background or on first need).
     if (!this.deps.providers.has(session.provider)) await this.deps.providers.ready();
-    const t = this.begin(turn, session, content);
+    const t = await this.begin(turn, session, content);
     const maxSteps = this.deps.config.limits().maxSteps;
     try {
       for (let step = 1; ; step++) {
@@ -211,23 +241,23 @@ export class TurnRunner {
       }
     } catch (err) {
       await this.snapshotEnd(t);
-      throw this.fail(t, err);
+      throw await this.fail(t, err);
     }
   }
 
   /** Stores the user message and announces the turn. */
-  private begin(turn: ActiveTurn, session: SessionRecord, content: Content): TurnState {
+  private async begin(turn: ActiveTurn, session: SessionRecord, content: Content): Promise<TurnState> {
     const { events, store } = this.deps;
     const sid = session.id;
     const { turnId } = turn;
     const parts: ContentPart[] = typeof content === 'string' ? [{ type: 'text', text: content }] : content;
     const userMessage: Message = { id: newId('msg'), sessionId: sid, turnId, role: 'user', content: parts, status: 'complete', createdAt: now() };
-    store.putMessage(userMessage);
-    events.append(sid, 'message.created', { message: userMessage });
-    const startSeq = events.append(sid, 'turn.started', { turnId, messageId: userMessage.id }).seq;
+    await store.putMessage(userMessage);
+    void events.append(sid, 'message.created', { message: userMessage });
+    const startSeq = (await events.append(sid, 'turn.started', { turnId, messageId: userMessage.id })).seq;
     return {
       turn, session, sid, turnId, signal: turn.abort.signal, startSeq, userMessageId: userMessage.id,
-      history: modelHistory(store.listMessages(sid)), provider: this.deps.providers.get(session.provider),
+      history: modelHistory(await store.listMessages(sid)), provider: this.deps.providers.get(session.provider),
       usage: addUsage(undefined, undefined), costUsd: null, badInput: new Map(), lastId: null,
     };
   }
@@ -256,10 +286,10 @@ export class TurnRunner {
     assistant.costUsd = costOf(assistant.usage, facts.price);
     t.usage = addUsage(usage, assistant.usage);
     t.costUsd = addCost(t.costUsd, assistant.costUsd);
-    store.putMessage(assistant);
-    events.append(sid, 'message.completed', { message: assistant });
+    await store.putMessage(assistant);
+    void events.append(sid, 'message.completed', { message: assistant });
     t.history.push(assistant);
-    this.recordUsage(sid, turnId, assistant, session.model, facts.contextWindow);
+    await this.recordUsage(sid, turnId, assistant, session.model, facts.contextWindow);
     return { message: assistant, stopReason: res.stopReason };
   }
 
@@ -278,8 +308,8 @@ export class TurnRunner {
     // the stored conversation stays valid for the next turn.
     for (const call of calls.slice(results.length)) results.push(errorResult(call, `Not run: the turn ended (${reason()})`));
     const toolMessage: Message = { id: newId('msg'), sessionId: sid, turnId, role: 'user', content: results, status: 'complete', createdAt: now() };
-    store.putMessage(toolMessage);
-    events.append(sid, 'message.created', { message: toolMessage });
+    await store.putMessage(toolMessage);
+    void events.append(sid, 'message.created', { message: toolMessage });
     t.history.push(toolMessage);
   }
 
@@ -305,7 +335,7 @@ export class TurnRunner {
 
   /** The model ended its turn (or the step limit did). */
   private end(t: TurnState, message: Message, stopReason: Message['stopReason'] | 'step_limit'): Message {
-    this.deps.events.append(t.sid, 'turn.completed', { turnId: t.turnId, messageId: message.id, stopReason, usage: t.usage, costUsd: t.costUsd });
+    void this.deps.events.append(t.sid, 'turn.completed', { turnId: t.turnId, messageId: message.id, stopReason, usage: t.usage, costUsd: t.costUsd }, this.release(t.turn));
     return message;
   }
 
@@ -313,7 +343,7 @@ export class TurnRunner {
    * The turn ended early (cancelled, shutdown, or a failure): partial output is kept, open tool
    * calls are answered, the end is announced; returns the error the turn's caller gets.
    */
-  private fail(t: TurnState, err: unknown): RpcError {
+  private async fail(t: TurnState, err: unknown): Promise<RpcError> {
     const { events, store, log } = this.deps;
     const { turn, sid, turnId, signal, assistant } = t;
     const cancelled = signal.aborted;
@@ -323,21 +353,21 @@ export class TurnRunner {
     if (assistant?.status === 'streaming') {
       assistant.status = 'incomplete';
       assistant.error = error;
-      store.putMessage(assistant);
-      events.append(sid, 'message.completed', { message: assistant });
+      await store.putMessage(assistant).catch((e) => log.error({ err: String(e), turnId }, 'could not store the partial message'));
+      void events.append(sid, 'message.completed', { message: assistant });
     }
     const messageId = assistant?.id ?? t.lastId;
     // Tool calls left without results (the turn ended inside a tool) would make the history
     // unusable for the next turn; those the loop already answered are skipped.
-    closeOpenToolCalls(this.deps, sid, turnId, cancelled ? turn.reason ?? 'cancelled by client' : 'turn failed', t.startSeq);
+    await closeOpenToolCalls(this.deps, sid, turnId, cancelled ? turn.reason ?? 'cancelled by client' : 'turn failed', t.startSeq);
     if (cancelled) {
       const reason = turn.reason ?? 'cancelled by client';
-      if (reason === 'shutdown') events.append(sid, 'turn.interrupted', { turnId, messageId, reason });
-      else events.append(sid, 'turn.cancelled', { turnId, messageId, reason });
+      if (reason === 'shutdown') void events.append(sid, 'turn.interrupted', { turnId, messageId, reason }, this.release(turn));
+      else void events.append(sid, 'turn.cancelled', { turnId, messageId, reason }, this.release(turn));
       return new RpcError(ErrorCodes.RequestCancelled, `Turn ${reason === 'shutdown' ? 'interrupted' : 'cancelled'}: ${reason}`, { turnId, messageId });
     }
     if (!(err instanceof RpcError)) log.error({ err, turnId }, 'turn failed');
-    events.append(sid, 'turn.failed', { turnId, messageId, error });
+    void events.append(sid, 'turn.failed', { turnId, messageId, error }, this.release(turn));
     return err instanceof RpcError ? new RpcError(err.code, err.message, { ...err.data, turnId, messageId }) : RpcError.internal('session/message');
   }
 
@@ -350,9 +380,9 @@ export class TurnRunner {
    * Adds a model call to the session's running totals (one write transaction, so a concurrent
    * session/update is never lost) and announces it as usage.updated.
    */
-  private recordUsage(sessionId: string, turnId: string, msg: Message, model: string, windowTokens: number | undefined) {
+  private async recordUsage(sessionId: string, turnId: string, msg: Message, model: string, windowTokens: number | undefined) {
     const context = { usedTokens: contextTokens(msg.usage), windowTokens: windowTokens ?? null };
-    const rec = this.deps.store.patchSession(sessionId, (r) => ({ ...r, usage: addUsage(r.usage, msg.usage), costUsd: addCost(r.costUsd, msg.costUsd ?? null), context }));
+    const rec = await this.deps.store.patchSession(sessionId, (r) => ({ ...r, usage: addUsage(r.usage, msg.usage), costUsd: addCost(r.costUsd, msg.costUsd ?? null), context }));
     if (!rec) return; // deleted meanwhile
     this.deps.events.append(sessionId, 'usage.updated', {
       turnId, messageId: msg.id, model, usage: msg.usage ?? {}, costUsd: msg.costUsd ?? null,

@@ -30,7 +30,7 @@ t.test('cancel does not wait for a tool that ignores its signal', async (t) => {
     types.push(ev.type);
     if (ev.type === 'tool.output') texts.push(ev.data.text);
   });
-  const turn = core.turns.start(session.id, '/tool stubborn {}');
+  const turn = await core.turns.start(session.id, '/tool stubborn {}');
   const started = Date.now();
   while (!types.includes('tool.output') && Date.now() - started < 5000) await new Promise((r) => setTimeout(r, 10));
   t.ok(types.includes('tool.started'));
@@ -41,8 +41,8 @@ t.test('cancel does not wait for a tool that ignores its signal', async (t) => {
   t.ok(types.includes('tool.failed'));
   lateOutput();
   t.same(texts, ['working\n'], 'output after the turn ended is not recorded');
-  const msgs = core.store.listMessages(session.id);
+  const msgs = await core.store.listMessages(session.id);
   t.same(msgs.map((m) => m.role), ['user', 'assistant', 'user']);
   t.match(msgs[2].content[0], { type: 'tool_result', isError: true, content: [{ text: /did not stop in time/ }] });
-  t.equal(core.sessions.get(session.id).session.status, 'idle');
+  t.equal((await core.sessions.get(session.id)).session.status, 'idle');
 });
