@@ -4,6 +4,7 @@
  * ends its turn, the step limit is reached, the turn is cancelled, or the provider fails.
  * Partial output is always kept: an interrupted assistant message is stored as `incomplete`.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ContentPart, ErrorObject, ImagePart, Message, TextPart, ToolResultPart, ToolUsePart, Usage } from '../../protocol/index.js';
 import { ErrorCodes } from '../../protocol/index.js';
 import type { ConfigService } from '../config/service.js';
@@ -27,6 +28,8 @@ import type { SnapshotService } from '../snapshot/service.js';
 const TURN_ENDS = new Set(['turn.completed', 'turn.cancelled', 'turn.failed', 'turn.interrupted']);
 /** How long `session/cancel` waits for a turn on another node to end. */
 const CANCEL_WAIT_MS = 10_000;
+/** How often a cancel from another node looks whether the owning node released the session. */
+const RELEASE_POLL_MS = 20;
 
 export interface ActiveTurn {
   turnId: string;
@@ -173,6 +176,7 @@ export class TurnRunner {
     const rec = cluster && store.getSession(sessionId);
     const turnId = rec?.activeTurnId;
     if (!cluster || rec?.status !== 'running' || !turnId || !rec.ownerPid || rec.ownerPid === cluster.nodeId) return undefined;
+    const deadline = Date.now() + CANCEL_WAIT_MS;
     await new Promise<void>((resolve) => {
       const done = () => { clearTimeout(timer); off(); resolve(); };
       const off = events.on(sessionId, (e) => { if (TURN_ENDS.has(e.type) && (JSON.parse(e.json) as { data?: { turnId?: string } }).data?.turnId === turnId) done(); });
@@ -181,6 +185,9 @@ export class TurnRunner {
       // Ended between the read and the listener: nothing to wait for.
       if (store.getSession(sessionId)?.activeTurnId !== turnId) done();
     });
+    // The end event can arrive before that node has released the session (its next statement):
+    // wait for the release too, so that a message sent as soon as this returns is not refused as busy.
+    while (store.getSession(sessionId)?.activeTurnId === turnId && Date.now() < deadline) await sleep(RELEASE_POLL_MS);
     return turnId;
   }
 
