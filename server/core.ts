@@ -20,6 +20,7 @@ import { ProviderRegistry } from './provider/registry.js';
 import { Dispatcher } from './rpc/dispatcher.js';
 import { IdempotencyCache } from './rpc/idempotency.js';
 import type { Peer } from './rpc/peer.js';
+import { SessionAffinity } from './session/affinity.js';
 import { Recovery } from './session/recovery.js';
 import { Compactor } from './session/compaction.js';
 import { SessionService } from './session/service.js';
@@ -177,12 +178,17 @@ export class Core {
     this.turns = new TurnRunner({ store, events, log, config, providers, tools: this.tools, recovery: this.recovery, active, snapshots: this.snapshots, compactor: this.compactor });
     this.sessions = new SessionService({ store, events, config, providers, cwd: this.cwd, turns: this.turns, snapshots: this.snapshots });
     this.idempotency = new IdempotencyCache(store);
-    this.dispatcher = new Dispatcher({ log, idempotency: this.idempotency, keys: this.keys, access, events, stopping: this.stopping }, handlers({
+    const table = handlers({
       access, keys: this.keys,
       log, version: this.version, sandbox: this.sandbox, snapshots: this.snapshots, compactor: this.compactor, config, close: () => this.close(),
       sessions: this.sessions, turns: this.turns, approvals: this.approvals, events,
       providers, credentials: this.credentials, oauth: this.oauth, tools: this.tools, mcp: this.mcp, sessionMcp: this.sessionMcp, clientFiles: this.clientFiles,
-    }));
+    });
+    // Session affinity (store.affinity): a session's turns and workspace requests only on its node.
+    const storeConfig = this.config.get().store;
+    if (storeConfig?.affinity && !cluster) this.log.warn('store.affinity applies to a shared store (PostgreSQL) only: ignored');
+    const affinity = storeConfig?.affinity && cluster ? new SessionAffinity({ store, cluster, ...(storeConfig.nodeUrl ? { nodeUrl: storeConfig.nodeUrl } : {}) }) : undefined;
+    this.dispatcher = new Dispatcher({ log, idempotency: this.idempotency, keys: this.keys, access, events, stopping: this.stopping }, affinity ? affinity.guard(table) : table);
     this.shutdown = new Shutdown({ stop: () => this.stopper.abort(), turns: this.turns, processes: this.processes, events, store, log });
     this.config.onChange((_c, origin) => {
       // A change another node made: its config.updated event reached every subscriber already.

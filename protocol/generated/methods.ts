@@ -384,7 +384,8 @@ export const methodTable: MethodTable = {
       "Unauthorized",
       "ProviderError",
       "Timeout",
-      "McpError"
+      "McpError",
+      "WrongNode"
     ],
     "rest": {
       "method": "POST",
@@ -419,7 +420,8 @@ export const methodTable: MethodTable = {
     "errors": [
       "NotFound",
       "SnapshotsUnavailable",
-      "Timeout"
+      "Timeout",
+      "WrongNode"
     ],
     "rest": {
       "method": "GET",
@@ -438,7 +440,8 @@ export const methodTable: MethodTable = {
       "NotFound",
       "SessionBusy",
       "SnapshotsUnavailable",
-      "Timeout"
+      "Timeout",
+      "WrongNode"
     ],
     "rest": {
       "method": "POST",
@@ -458,7 +461,8 @@ export const methodTable: MethodTable = {
       "SessionBusy",
       "Conflict",
       "SnapshotsUnavailable",
-      "Timeout"
+      "Timeout",
+      "WrongNode"
     ],
     "rest": {
       "method": "POST",
@@ -677,7 +681,8 @@ export const methodTable: MethodTable = {
     "result": "SessionFilesResult",
     "summary": "Serve a session's file reads and/or writes from this connection (an editor's buffers) while it is open; both false: the local disk again. The workspace-root checks stay the server's. Not over REST.",
     "errors": [
-      "NotFound"
+      "NotFound",
+      "WrongNode"
     ]
   },
   "file/read": {
@@ -855,7 +860,8 @@ export const methodTable: MethodTable = {
     "summary": "Give a session its own MCP servers (replacing those it had): connected at once, their tools offered to that session only, closed when the connection that gave them closes, the session is deleted or `servers` is `{}`. Answers once each is connected or failed. Not over REST (the servers live as long as a connection).",
     "errors": [
       "NotFound",
-      "LimitExceeded"
+      "LimitExceeded",
+      "WrongNode"
     ]
   },
   "mcp/prompts": {
@@ -1171,6 +1177,8 @@ export const ErrorCodes = {
   Timeout: -32020,
   /** An MCP server, or its OAuth authorization server, failed or refused (not connected, a bad answer, a sign-in that did not complete); `data` is `{ server, reason }`. */
   McpError: -32024,
+  /** With session affinity (`store.affinity`), the session belongs to another node (where its workspace is): send the request there. `data` is `{ sessionId, node, url? }`: the node id, and the address it advertises (`store.nodeUrl`). */
+  WrongNode: -32025,
   /** A configured limit was reached (subscriptions per connection, concurrent turns). */
   LimitExceeded: -32021,
   /** Snapshots are off here (no `git` executable, or `snapshots.enabled: false`; initialize's `capabilities.snapshots` says which), so session/diff, session/revert and session/unrevert cannot answer; `data.reason` says why. */
@@ -1202,6 +1210,7 @@ export const errorHttpStatus: ReadonlyMap<number, number> = new Map<ErrorCode, n
   [ErrorCodes.ShuttingDown, 503],
   [ErrorCodes.Timeout, 504],
   [ErrorCodes.McpError, 502],
+  [ErrorCodes.WrongNode, 421],
   [ErrorCodes.LimitExceeded, 429],
   [ErrorCodes.SnapshotsUnavailable, 501],
   [ErrorCodes.ToolFailed, 500],

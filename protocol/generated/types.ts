@@ -914,6 +914,14 @@ export interface StoreConfig {
    * On PostgreSQL: a node whose heartbeat is older than this is dead, and another node ends its turns as interrupted. Default 15.
    */
   leaseSeconds?: number;
+  /**
+   * On PostgreSQL: session affinity, for nodes whose workspaces are their own disks. A session belongs to the node that created it; on any other node the requests that need its workspace or that node's state of it (session/message, session/diff, session/revert, session/unrevert, session/mcp, session/files) are refused with WrongNode (-32025, HTTP 421), which names the node and its `nodeUrl`. Every node of a deployment sets the same value. Default false (a shared file system: any node runs any turn).
+   */
+  affinity?: boolean;
+  /**
+   * With `affinity`: the address clients reach this node at directly, past the load balancer (`https://node-a.internal:4096`). WrongNode errors name it, and it identifies this node across its restarts (a restarted node gets a new node id): without it, a session whose node is gone is taken over by the next node that drives it.
+   */
+  nodeUrl?: string;
 }
 /**
  * This interface was referenced by `ProtocolDefinitions`'s JSON-Schema

@@ -39,6 +39,11 @@ export class RpcError extends Error {
   static shuttingDown() { return new RpcError(ErrorCodes.ShuttingDown, 'Server is shutting down'); }
   static timeout(what: string) { return new RpcError(ErrorCodes.Timeout, `Timed out: ${what}`); }
   static mcp(server: string, reason: string) { return new RpcError(ErrorCodes.McpError, `MCP server ${server}: ${reason}`, { server, reason }); }
+  /** Session affinity: the session belongs to another node (`url`: the address it advertises). */
+  static wrongNode(sessionId: string, node: number, url?: string) {
+    return new RpcError(ErrorCodes.WrongNode, url ? `Session ${sessionId} belongs to node ${node}: send this request to ${url}`
+      : `Session ${sessionId} belongs to node ${node}, which advertises no address (store.nodeUrl): send this request to that node`, { sessionId, node, ...(url ? { url } : {}) });
+  }
   static limit(what: string, limit: number) { return new RpcError(ErrorCodes.LimitExceeded, `Limit reached: ${what} (${limit})`, { limit }); }
 }
 

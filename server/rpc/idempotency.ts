@@ -21,6 +21,8 @@ const NS = 'idempotency';
 const TRANSIENT = new Set<number>([
   ErrorCodes.SessionBusy, ErrorCodes.ShuttingDown, ErrorCodes.RateLimited, ErrorCodes.LimitExceeded,
   ErrorCodes.Timeout, ErrorCodes.InternalError, ErrorCodes.ServerNotInitialized, ErrorCodes.Unauthorized,
+  // Refused by this node (session affinity): the retry goes to the session's node, which must run it.
+  ErrorCodes.WrongNode,
 ]);
 
 interface Record_ {

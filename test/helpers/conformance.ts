@@ -75,12 +75,20 @@ export function normalize(entries: Json): Json {
   return walk(entries);
 }
 
-/** Runs `scenario` over every transport, then checks the transcripts agree. */
-export async function conformance(t: Test, name: string, scenario: Scenario, o: ServerOptions = {}, transports: readonly Transport[] = TRANSPORTS) {
+/** Opens the driver a scenario runs on (default: one fresh server, openDriver). */
+export type Opener = (transport: Transport, o: ServerOptions) => Promise<Driver>;
+
+/**
+ * Runs `scenario` over every transport, then checks the transcripts agree; returns them
+ * (normalized) by transport. `o` may be a function: options of its own for each transport's
+ * server (a fresh database each, for example). `open`: another deployment (two nodes, say).
+ */
+export async function conformance(t: Test, name: string, scenario: Scenario, o: ServerOptions | ((transport: Transport) => ServerOptions | Promise<ServerOptions>) = {},
+  transports: readonly Transport[] = TRANSPORTS, open: Opener = openDriver): Promise<Map<Transport, Json>> {
   const transcripts = new Map<Transport, Json>();
   for (const transport of transports) {
     await t.test(`${name} over ${transport}`, async (t) => {
-      const d = await openDriver(transport, o);
+      const d = await open(transport, typeof o === 'function' ? await o(transport) : o);
       t.teardown(() => d.close());
       const rec = new Recorder(d);
       await scenario(d, rec, t);
@@ -101,6 +109,7 @@ export async function conformance(t: Test, name: string, scenario: Scenario, o: 
       }
     }
   });
+  return transcripts;
 }
 
 /** Consecutive message.delta events collapse into one entry (their number depends on timing). */

@@ -69,22 +69,28 @@ class RpcDriver implements Driver {
 
   async request(method: string, params?: Json) { return this.client.request(method, params); }
 
-  /** Per subscription, the position after which it delivers (its `since`, or lastSeq when live-only). */
-  private cutoffs = new Map<string, number>();
+  /**
+   * Per subscription, the position after which it delivers (its `since`, or lastSeq when
+   * live-only), and how many notifications had arrived before it was asked for.
+   */
+  private cutoffs = new Map<string, { after: number; from: number }>();
 
   async subscribe(sessionId: string | null, since?: number) {
+    const from = this.client.notifications.length;
     const r = await this.client.request('session/subscribe', { ...(sessionId ? { sessionId } : {}), ...(since === undefined ? {} : { since }) });
-    this.cutoffs.set(sessionId ?? '*', since ?? r.lastSeq);
+    this.cutoffs.set(sessionId ?? '*', { after: since ?? r.lastSeq, from });
   }
 
   events(sessionId: string | null): Json[] {
     // One connection receives every subscription's events as session/event (an event of a session
     // that is also followed through the all-events subscription arrives twice). What one
-    // subscription would have delivered: its session's events (or all), after its cutoff, once each.
-    const cutoff = this.cutoffs.get(sessionId ?? '*');
-    if (cutoff === undefined) return [];
+    // subscription would have delivered: its session's events (or all), after its cutoff, once
+    // each, among what arrived since it was asked for (so a resubscription counts only its replay).
+    const sub = this.cutoffs.get(sessionId ?? '*');
+    if (sub === undefined) return [];
+    const cutoff = sub.after;
     const seen = new Set<number>();
-    return this.client.events().filter((e) => {
+    return this.client.notifications.slice(sub.from).filter((n) => n.method === 'session/event').map((n) => n.params).filter((e) => {
       if (sessionId !== null && e.sessionId !== sessionId) return false;
       if ((sessionId === null ? e.id : e.seq) <= cutoff || seen.has(e.id)) return false;
       seen.add(e.id);
