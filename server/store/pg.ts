@@ -12,7 +12,7 @@
 import pg from 'pg';
 import type { Message } from '../../protocol/index.js';
 import { MIGRATIONS, MIGRATE_LOCK } from './pg-schema.js';
-import type { Cluster, ClusterCommand, SessionKey, SessionRecord, StoredEvent, Store } from './store.js';
+import { sessionFromRow, sessionJson, type Cluster, type ClusterCommand, type SessionKey, type SessionRecord, type StoredEvent, type Store, type SessionRow } from './store.js';
 
 // int8 (event ids, seqs, node ids) as JS numbers: they stay far below 2^53.
 pg.types.setTypeParser(20, (v) => Number(v));
@@ -29,7 +29,6 @@ const SEARCH_SCAN = 100_000;
 /** Bytes of a NOTIFY payload PostgreSQL accepts (8000); commands are far smaller. */
 const MAX_COMMAND = 7900;
 
-interface SessionRow { json: string; status: string; active_turn_id: string | null; owner_pid: number | null; updated_at: string }
 const SESSION_COLS = 'json, status, active_turn_id, owner_pid, updated_at';
 const EVENT_COLS = 'id, session_id AS "sessionId", seq, type, json';
 
@@ -122,20 +121,8 @@ export class PgStore implements Store, Cluster {
     }
   }
 
-  private row(r: SessionRow | undefined): SessionRecord | undefined {
-    if (!r) return undefined;
-    const s = JSON.parse(r.json) as SessionRecord;
-    s.status = r.status as SessionRecord['status'];
-    s.activeTurnId = r.active_turn_id;
-    s.ownerPid = r.owner_pid;
-    s.updatedAt = r.updated_at;
-    return s;
-  }
-
-  private json(s: SessionRecord): string {
-    const { status: _s, activeTurnId: _a, ownerPid: _o, ...rest } = s;
-    return JSON.stringify(rest);
-  }
+  private row(r: SessionRow | undefined): SessionRecord | undefined { return r && sessionFromRow(r); }
+  private json(s: SessionRecord): string { return sessionJson(s); }
 
   // Cluster
   async ownerAlive(owner: number | null | undefined) {

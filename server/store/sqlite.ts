@@ -6,7 +6,7 @@
  */
 import Database, { type Transaction } from 'better-sqlite3';
 import type { Message } from '../../protocol/index.js';
-import type { SessionKey, SessionRecord, StoredEvent, Store } from './store.js';
+import { sessionFromRow, sessionJson, type SessionKey, type SessionRecord, type StoredEvent, type Store, type SessionRow } from './store.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -32,7 +32,6 @@ const EVENT_ROWS = 64;
 /** Rows a name search looks at per page before it gives up the page short (bounds a search of many sessions). */
 const SEARCH_SCAN = 100_000;
 
-interface SessionRow { json: string; status: string; active_turn_id: string | null; owner_pid: number | null; updated_at: string }
 
 export class SqliteStore implements Store {
   private db: Database.Database;
@@ -120,20 +119,8 @@ export class SqliteStore implements Store {
   private pruneTx: Transaction<(sessionId: string, throughSeq: number) => void>;
   private reserveTx: Transaction<(count: number) => number>;
 
-  private row(r: SessionRow | undefined): SessionRecord | undefined {
-    if (!r) return undefined;
-    const s = JSON.parse(r.json) as SessionRecord;
-    s.status = r.status as SessionRecord['status'];
-    s.activeTurnId = r.active_turn_id;
-    s.ownerPid = r.owner_pid;
-    s.updatedAt = r.updated_at;
-    return s;
-  }
-
-  private json(s: SessionRecord): string {
-    const { status: _s, activeTurnId: _a, ownerPid: _o, ...rest } = s;
-    return JSON.stringify(rest);
-  }
+  private row(r: SessionRow | undefined): SessionRecord | undefined { return r && sessionFromRow(r); }
+  private json(s: SessionRecord): string { return sessionJson(s); }
 
   async insertSession(s: SessionRecord) { this.insert(s); }
   private insert(s: SessionRecord) {

@@ -22,6 +22,24 @@ export interface SessionRecord extends Omit<Session, 'lastSeq'> {
   ownerPid?: number | null;
 }
 
+/** A session as both stores keep it: the record's JSON beside the columns that change on their own. */
+export interface SessionRow { json: string; status: string; active_turn_id: string | null; owner_pid: number | null; updated_at: string }
+
+export function sessionFromRow(r: SessionRow): SessionRecord {
+  const s = JSON.parse(r.json) as SessionRecord;
+  s.status = r.status as SessionRecord['status'];
+  s.activeTurnId = r.active_turn_id;
+  s.ownerPid = r.owner_pid;
+  s.updatedAt = r.updated_at;
+  return s;
+}
+
+/** The JSON column: everything but what has a column of its own (updatedAt is in both). */
+export function sessionJson(s: SessionRecord): string {
+  const { status: _s, activeTurnId: _a, ownerPid: _o, ...rest } = s;
+  return JSON.stringify(rest);
+}
+
 /** Where a page of sessions continues: after this (updatedAt, id), in newest-updated-first order. */
 export interface SessionKey { updatedAt: string; id: string }
 
