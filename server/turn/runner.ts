@@ -234,6 +234,8 @@ export class TurnRunner {
     const maxSteps = this.deps.config.limits().maxSteps;
     try {
       for (let step = 1; ; step++) {
+        // A turn never runs more than one model call ahead of the store (bounds the event log's queue when the database is slow).
+        if (step > 1) await this.deps.events.settled();
         if (t.compactDue !== undefined) await this.compact(t);
         const { message, stopReason } = await this.callModel(t);
         const calls = message.content.filter((p): p is ToolUsePart => p.type === 'tool_use');
