@@ -32,6 +32,8 @@ export class PublishedEvent implements StoredEvent {
 export type EventListener = (e: PublishedEvent) => void;
 const ALL = '*';
 const ID_BLOCK = 4096;
+/** Events per append statement on a shared store. */
+const SHARED_BATCH = 500;
 
 /** An appended event waiting for its batch to be stored. `data`: its JSON text. */
 interface Queued { sessionId: string | null; type: string; time: string; data: string; done: (e: PublishedEvent) => void; after?: Promise<unknown> }
@@ -197,17 +199,18 @@ export class EventLog {
     await this.enforceRetention(evs);
   }
 
-  /** A shared store: the database assigns id and seq; events other nodes committed before each come first. */
+  /** A shared store: the database assigns ids and seqs; events other nodes committed before come first. */
   private async writeShared(batch: Queued[]) {
-    for (const q of batch) {
-      const rows = await this.store.cluster!.append(this.delivered, q.sessionId, q.type, q.time, q.data);
-      let ev: PublishedEvent | undefined;
-      for (const r of rows) {
-        ev = PublishedEvent.from(r);
-        this.deliver(ev);
+    for (let at = 0; at < batch.length; at += SHARED_BATCH) {
+      const part = batch.slice(at, at + SHARED_BATCH);
+      const rows = (await this.store.cluster!.append(this.delivered, part)).map(PublishedEvent.from);
+      // Ours are the last part.length rows, in order.
+      const ours = rows.length - part.length;
+      for (let i = 0; i < rows.length; i++) {
+        this.deliver(rows[i]);
+        if (i >= ours) part[i - ours].done(rows[i]);
       }
-      q.done(ev!);
-      await this.enforceRetention(ev ? [ev] : []);
+      await this.enforceRetention(rows.slice(ours));
     }
   }
 

@@ -4,7 +4,7 @@
  * starting at once never race and a restart runs none again.
  *
  * Text keys are `COLLATE "C"` (byte order, as SQLite compares), so paging orders match the SQLite store.
- * Events are appended by `agentd_append` only: under one transaction-scoped advisory lock
+ * Events are appended by `agentd_append` (one) and `agentd_append_batch` (several, one notification) only: under one transaction-scoped advisory lock
  * (EVENT_LOCK) it takes the id from a sequence and the session's next seq from its counter, so
  * ids are in commit order (an all-events reader after id N misses nothing) and seqs have no holes.
  * It NOTIFYs `agentd_events` with "<node> <id>" (ids, never bodies) and first returns the events
@@ -58,6 +58,36 @@ BEGIN
   INSERT INTO events (id, session_id, seq, type, json, node) VALUES (v_id, p_session, v_seq, p_type, v_json, p_node);
   PERFORM pg_notify('agentd_events', p_node || ' ' || v_id);
   RETURN QUERY SELECT v_id, p_session, v_seq, p_type, v_json;
+END
+$fn$;
+`,
+  // 2: a batch of events per call (one round trip for what the event log gathered), and custom plans:
+  // a generic plan of `id > $after` scans the whole table once it has grown.
+  `
+ALTER FUNCTION agentd_append(BIGINT, BIGINT, TEXT, TEXT, TEXT, TEXT) SET plan_cache_mode = force_custom_plan;
+CREATE FUNCTION agentd_append_batch(p_node BIGINT, p_after BIGINT, p_sessions TEXT[], p_types TEXT[], p_times TEXT[], p_datas TEXT[])
+RETURNS TABLE (id BIGINT, session_id TEXT, seq BIGINT, type TEXT, json TEXT) LANGUAGE plpgsql SET plan_cache_mode = force_custom_plan AS $fn$
+#variable_conflict use_column
+DECLARE v_id BIGINT; v_seq BIGINT; v_json TEXT;
+BEGIN
+  PERFORM pg_advisory_xact_lock(${EVENT_LOCK});
+  RETURN QUERY SELECT e.id, e.session_id::text, e.seq, e.type, e.json FROM events e WHERE e.id > p_after AND e.node <> p_node ORDER BY e.id;
+  FOR i IN 1 .. coalesce(array_length(p_types, 1), 0) LOOP
+    v_id := nextval('event_ids');
+    IF p_sessions[i] IS NULL THEN
+      v_seq := v_id;
+    ELSE
+      INSERT INTO session_seqs AS s (session_id, seq) VALUES (p_sessions[i], 1)
+        ON CONFLICT (session_id) DO UPDATE SET seq = s.seq + 1 RETURNING s.seq INTO v_seq;
+    END IF;
+    v_json := format('{"id":%s,"sessionId":%s,"seq":%s,"type":%s,"time":%s,"data":%s}',
+      v_id, coalesce(to_json(p_sessions[i])::text, 'null'), v_seq, to_json(p_types[i])::text, to_json(p_times[i])::text, p_datas[i]);
+    INSERT INTO events (id, session_id, seq, type, json, node) VALUES (v_id, p_sessions[i], v_seq, p_types[i], v_json, p_node);
+    RETURN QUERY SELECT v_id, p_sessions[i], v_seq, p_types[i], v_json;
+  END LOOP;
+  IF v_id IS NOT NULL THEN
+    PERFORM pg_notify('agentd_events', p_node || ' ' || v_id);
+  END IF;
 END
 $fn$;
 `,

@@ -1,8 +1,8 @@
 /**
  * PostgreSQL store (node-postgres): several agentd nodes on one database, its queries on the main
  * thread through a small pool (every call a promise; a transaction holds one pooled connection).
- * Events are appended one statement each (agentd_append, server/store/pg-schema.ts), which assigns
- * their ids and seqs in the database.
+ * Events are appended a batch per statement (agentd_append_batch, server/store/pg-schema.ts), which
+ * assigns their ids and seqs in the database.
  *
  * Shared through the database: sessions, messages, events, the kv table (idempotency records,
  * API keys, config, permission answers), turn claims (an atomic UPDATE: one turn per session across
@@ -12,7 +12,7 @@
 import pg from 'pg';
 import type { Message } from '../../protocol/index.js';
 import { MIGRATIONS, MIGRATE_LOCK } from './pg-schema.js';
-import { sessionFromRow, sessionJson, type Cluster, type ClusterCommand, type SessionKey, type SessionRecord, type StoredEvent, type Store, type SessionRow } from './store.js';
+import { sessionFromRow, sessionJson, type Cluster, type ClusterCommand, type NewEvent, type SessionKey, type SessionRecord, type StoredEvent, type Store, type SessionRow } from './store.js';
 
 // int8 (event ids, seqs, node ids) as JS numbers: they stay far below 2^53.
 pg.types.setTypeParser(20, (v) => Number(v));
@@ -129,8 +129,9 @@ export class PgStore implements Store, Cluster {
     if (!owner) return false;
     return (await this.one<{ ok: boolean }>('SELECT heartbeat > now() - make_interval(secs => $2::double precision / 1000) AS ok FROM nodes WHERE id = $1', owner, this.leaseMs))?.ok === true;
   }
-  append(after: number, sessionId: string | null, type: string, time: string, data: string) {
-    return this.q<StoredEvent>(`SELECT ${EVENT_COLS} FROM agentd_append($1, $2, $3, $4, $5, $6)`, this.nodeId, after, sessionId, type, time, data);
+  append(after: number, events: NewEvent[]) {
+    return this.q<StoredEvent>(`SELECT ${EVENT_COLS} FROM agentd_append_batch($1, $2, $3, $4, $5, $6)`, this.nodeId, after,
+      events.map((e) => e.sessionId), events.map((e) => e.type), events.map((e) => e.time), events.map((e) => e.data));
   }
   onEvents(fn: (throughId: number) => void) { this.eventFns.push(fn); }
   async command(node: number, body: ClusterCommand) {
@@ -228,7 +229,7 @@ export class PgStore implements Store, Cluster {
     });
   }
 
-  /** Events come in through `append` (agentd_append); this inserts rows as they are (a batch in one statement). */
+  /** Events come in through `append` (agentd_append_batch); this inserts rows as they are (a batch in one statement). */
   async appendEvents(events: StoredEvent[]) {
     if (!events.length) return;
     const params: unknown[] = [];
@@ -252,7 +253,7 @@ export class PgStore implements Store, Cluster {
   async maxSeq(sessionId: string) { return (await this.one<{ v: number | null }>('SELECT MAX(seq) AS v FROM events WHERE session_id = $1', sessionId))?.v ?? 0; }
   async maxEventId() { return (await this.one<{ v: number | null }>('SELECT MAX(id) AS v FROM events'))?.v ?? 0; }
   async reserveEventIds(count: number) {
-    // Not used by the event log on this store (agentd_append takes ids one by one); kept for the interface.
+    // Not used by the event log on this store (agentd_append_batch assigns ids); kept for the interface.
     const r = await this.one<{ first: number }>("SELECT nextval('event_ids') AS first");
     await this.q("SELECT setval('event_ids', $1)", r!.first + count - 1);
     return r!.first;

@@ -53,17 +53,20 @@ export interface Cluster {
   /** Whether the node that owns a turn still holds its lease (heartbeat younger than the lease time). */
   ownerAlive(owner: number | null | undefined): Promise<boolean>;
   /**
-   * Appends one event (`data`: its JSON text). Returns the events other nodes committed after
-   * `after` (an event id), oldest first, then the new one last: delivering them in that order
-   * delivers every event in id order.
+   * Appends events in one statement (`data`: each one's JSON text). Returns the events other nodes
+   * committed after `after` (an event id), oldest first, then the new ones in order: delivering
+   * them in that order delivers every event in id order.
    */
-  append(after: number, sessionId: string | null, type: string, time: string, data: string): Promise<StoredEvent[]>;
+  append(after: number, events: NewEvent[]): Promise<StoredEvent[]>;
   /** Another node committed events up to this id (from LISTEN/NOTIFY). */
   onEvents(fn: (throughId: number) => void): void;
   /** Sends a command to one node (`session/cancel` of a turn that runs there); node 0: to every node. */
   command(node: number, body: ClusterCommand): Promise<void>;
   onCommand(fn: (body: ClusterCommand) => void): void;
 }
+
+/** An event to append on a shared store (the database assigns its id and seq). */
+export interface NewEvent { sessionId: string | null; type: string; time: string; data: string }
 
 /** A command from one node to another. */
 export type ClusterCommand =

@@ -114,5 +114,7 @@ export async function conformance(t: Test, name: string, scenario: Scenario, o: 
 
 /** Consecutive message.delta events collapse into one entry (their number depends on timing). */
 export function collapseDeltas(types: string[]): string[] {
-  return types.filter((ty, i) => !(ty === 'message.delta' && types[i - 1] === 'message.delta')).map((ty) => (ty === 'message.delta' ? 'message.delta+' : ty));
+  // Also entries such as `message.delta beta` (type and session): a run of equal delta entries is one.
+  const isDelta = (ty: string) => ty === 'message.delta' || ty.startsWith('message.delta ');
+  return types.filter((ty, i) => !(isDelta(ty) && types[i - 1] === ty)).map((ty) => (ty === 'message.delta' ? 'message.delta+' : ty));
 }
