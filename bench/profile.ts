@@ -14,9 +14,10 @@
  * bin/agentd.js (the esbuild bundle, what the bench measures; file names are chunk names).
  * `--keep DIR` leaves the .cpuprofile there (Chrome DevTools or speedscope open it).
  */
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { SourceMap } from 'node:module';
 import { cpus, loadavg } from 'node:os';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { dataDir, removeDir, ROOT, sseStream, StdioServer, startHttpServer, tempDir, within, WsRpc } from './lib.js';
 import { TurnWatch, turnProblems } from './throughput.js';
@@ -43,7 +44,23 @@ function args(argv: string[]) {
   return a;
 }
 
-/** Self time per function and per file, in µs, from the samples. */
+const maps = new Map<string, SourceMap | null>();
+
+/** `file:line` of a profile frame, mapped through the file's source map (tsc and esbuild write them) when there is one. */
+function where(path: string, line: number, column: number): string {
+  if (!maps.has(path)) {
+    let map: SourceMap | null = null;
+    try {
+      if (existsSync(`${path}.map`)) map = new SourceMap(JSON.parse(readFileSync(`${path}.map`, 'utf8')));
+    } catch { /* no usable map */ }
+    maps.set(path, map);
+  }
+  const entry = maps.get(path)?.findEntry(line, column) as { originalSource?: string; originalLine?: number } | undefined;
+  if (entry?.originalSource) return `${relative(ROOT, join(dirname(path), entry.originalSource))}:${(entry.originalLine ?? 0) + 1}`;
+  return `${relative(ROOT, path)}:${line + 1}`;
+}
+
+/** Self time per function and per file (source files where maps say), in µs, from the samples. */
 function selfTimes(p: CpuProfile) {
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const perNode = new Map<number, number>();
@@ -53,13 +70,13 @@ function selfTimes(p: CpuProfile) {
   let total = 0;
   let idle = 0;
   for (const [id, us] of perNode) {
-    const { functionName, url, lineNumber } = byId.get(id)!.callFrame;
+    const { functionName, url, lineNumber, columnNumber } = byId.get(id)!.callFrame;
     total += us;
     if (functionName === '(idle)') idle += us;
-    const file = url.startsWith('file://') ? relative(ROOT, new URL(url).pathname) : url || '(native)';
-    const where = url ? `${file}:${lineNumber + 1}` : file;
-    const key = `${functionName}\u0000${where}`;
-    const e = fns.get(key) ?? { fn: functionName || '(anonymous)', file: where, us: 0 };
+    const at = url.startsWith('file://') ? where(new URL(url).pathname, lineNumber, columnNumber) : url ? `${url}:${lineNumber + 1}` : '(native)';
+    const file = at === '(native)' ? at : at.replace(/:\d+$/, '');
+    const key = `${functionName}\u0000${at}`;
+    const e = fns.get(key) ?? { fn: functionName || '(anonymous)', file: at, us: 0 };
     e.us += us;
     fns.set(key, e);
     if (functionName !== '(idle)') files.set(file, (files.get(file) ?? 0) + us);
@@ -136,6 +153,7 @@ export async function profile(argv: string[]) {
     `when: ${new Date().toISOString()}; ${cpus()[0]?.model ?? 'cpu'} × ${cpus().length}; load average ${loadavg().map((l) => l.toFixed(2)).join(', ')}; Node ${process.version}`,
     `client-side rate: ${rates.map((r) => `${Math.round(r).toLocaleString('en-US')}/s`).join(', ')}; ${problems.length ? `PROBLEMS: ${problems.slice(0, 3).join('; ')}` : 'no event lost'}`,
     `samples: ${(total / 1000).toFixed(0)} ms in all, ${(busy / 1000).toFixed(0)} ms not idle; % of busy = share of the non-idle time (self time)`,
+    'self time includes what V8 inlined into a function and the native calls it makes (better-sqlite3 statements, JSON.stringify, socket writes); the process start is in it too',
     '',
     `top ${a.top} functions by self time:`,
     `  %busy  %all  self ms  function  (file:line)`,
