@@ -106,6 +106,7 @@ function addedRow(o: Options, label: string, name: string, baselineName: string,
     ...ratioRow({ group: '1. cold start', name, baselineName }, agentd, floor, fmtMs),
     target: `≤ +${targetMs} ms`,
     met: addedMedian <= targetMs,
+    judged: `+${fmtMs(addedMedian)}`,
     note: `added ${fmtMs(addedMedian)} (median of ${agentd.length} alternating pairs; min ${fmtMs(Math.min(...added))}, max ${fmtMs(Math.max(...added))})`,
   };
 }

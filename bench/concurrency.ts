@@ -134,8 +134,8 @@ export async function concurrency(o: Options): Promise<Row[]> {
     const spread = p99 / Math.max(p50, 1);
     const growth = settled[1] / settled[0];
     return [
-      { group, name: `${name}: errors`, value: String(errors.length), ...none, met: errors.length === 0, note: errors.length ? errors.slice(0, 2).join('; ') : `no error (failed turns, rejected requests, duplicates, foreign events); ${runsNote}` },
-      { group, name: `${name}: events lost`, value: String(lostCount), ...none, met: lostCount === 0 && events >= expected, note: losses.length ? losses.slice(0, 2).map((l) => l.why).join('; ') : `every subscriber got every delta, contiguous seqs; ${runsNote}` },
+      { group, name: `${name}: errors`, value: String(errors.length), ...none, met: errors.length === 0, judged: String(errors.length), note: errors.length ? errors.slice(0, 2).join('; ') : `no error (failed turns, rejected requests, duplicates, foreign events); ${runsNote}` },
+      { group, name: `${name}: events lost`, value: String(lostCount), ...none, met: lostCount === 0 && events >= expected, judged: `${lostCount}${events < expected ? `, ${events} of ≥ ${expected} events` : ''}`, note: losses.length ? losses.slice(0, 2).map((l) => l.why).join('; ') : `every subscriber got every delta, contiguous seqs; ${runsNote}` },
       { group, name: `${name}: event latency p99 / p50`, value: `p99 ${fmtMs(p99)}`, baselineName: 'p50 of the same run', baseline: `p50 ${fmtMs(p50)}`, ratio: spread, spread: [spread, spread], target: '≤ 5', met: spread <= 5, note: `receive time minus the event's time (ms resolution; a p50 under 1 ms counts as 1 ms), ${lat.length.toLocaleString('en-US')} events` },
       row(0.5),
       row(0.99),

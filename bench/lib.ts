@@ -39,6 +39,8 @@ export interface Row {
   spread: [number, number];
   target?: string;
   met?: boolean;
+  /** The figure the target is judged on when it is not the ratio (an added time, an RSS); shown in the summary. */
+  judged?: string;
   note?: string;
 }
 

@@ -73,9 +73,9 @@ export async function memory(o: Options): Promise<Row[]> {
   const sesRow = ratioRow({ group: '5. memory', name: `RSS per idle session (${n.toLocaleString('en-US')} created)`, baselineName: 'the same session objects in a Map (heap growth), bare Node' }, perSession, perObject, fmtKB);
   const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   return [
-    { ...idleRow, target: '≤ 60 MB', met: med(idle) <= IDLE_TARGET },
-    { ...httpRow, target: '≤ 60 MB', met: med(idleHttp) <= IDLE_TARGET },
-    { ...sesRow, target: '≤ 20 KB', met: med(perSession) <= 20 * 1024 },
+    { ...idleRow, target: '≤ 60 MB', met: med(idle) <= IDLE_TARGET, judged: idleRow.value },
+    { ...httpRow, target: '≤ 60 MB', met: med(idleHttp) <= IDLE_TARGET, judged: httpRow.value },
+    { ...sesRow, target: '≤ 20 KB', met: med(perSession) <= 20 * 1024, judged: sesRow.value },
   ];
 }
 
@@ -96,7 +96,7 @@ export async function slowReader(o: Options): Promise<Row[]> {
     group: '5. memory',
     name: `server peak RSS, a ${deltas.toLocaleString('en-US')}-event burst (one turn) to 2 slow readers (1 SSE, 1 WebSocket, paused) and 2 fast clients, default limits`,
     value: fmtMB(r.peakRssBytes), baselineName: 'the same server\'s RSS before the burst, every reader connected', baseline: fmtMB(r.startRssBytes),
-    ratio, spread: [ratio, ratio], target: '≤ 150 MB', met: r.fastOk && r.peakRssBytes <= BURST_TARGET,
+    ratio, spread: [ratio, ratio], target: '≤ 150 MB', met: r.fastOk && r.peakRssBytes <= BURST_TARGET, judged: `${fmtMB(r.peakRssBytes)}${r.fastOk ? '' : ', a fast client lost events'}`,
     note: `${r.fastOk ? `fast clients got every event (${r.events.toLocaleString('en-US')} each, contiguous seqs)` : `LOSS at a fast client: ${r.fastProblems.slice(0, 2).join('; ')}`}; `
       + `${dropped} of 2 slow readers disconnected (${r.disconnected.connection} for limits.sendBufferBytes, ${r.disconnected.total} for the server-wide buffer); RSS after the turn ${fmtMB(r.finalRssBytes)}; turn ${(r.ms / 1000).toFixed(1)} s`,
   }];

@@ -48,7 +48,7 @@ export function table(rows: Row[]): string {
 export function summary(rows: Row[]): string {
   const judged = rows.filter((r) => r.met !== undefined);
   const missed = judged.filter((r) => !r.met);
-  return `Targets met: ${judged.length - missed.length} of ${judged.length}.${missed.length ? ` Not met: ${missed.map((r) => `${r.group} / ${r.name}${r.target ? ` (${r.target}, ratio ${ratio(r.ratio)})` : ''}`).join('; ')}.` : ''}`;
+  return `Targets met: ${judged.length - missed.length} of ${judged.length}.${missed.length ? ` Not met: ${missed.map((r) => `${r.group} / ${r.name}${r.target ? ` (${r.target}: ${r.judged ?? `ratio ${ratio(r.ratio)}`})` : ''}`).join('; ')}.` : ''}`;
 }
 
 function machine(): string {
