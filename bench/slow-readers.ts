@@ -24,9 +24,27 @@ export interface SlowReadersOptions {
   size: number;
   /** config.json of the server (limits). */
   config?: object;
+  /** Fast clients that must get every event (default 2 SSE + 2 WebSocket). */
+  fast?: { sse: number; ws: number };
+  /**
+   * Starts `agentd serve` on a data directory (default: test/helpers' spawnHttp, for this file
+   * run with tsx; the compiled bench passes lib.ts's startHttpServer, whose paths fit dist/).
+   */
+  start?: (dataDir: string) => Promise<Server>;
+}
+
+/** The server as this bench uses it. */
+export interface Server {
+  proc: { pid?: number };
+  url: string;
+  wsUrl: string;
+  stderr(): string;
+  stop(): Promise<unknown>;
 }
 
 export interface SlowReadersResult {
+  /** The server's RSS once every reader is connected, before the turn. */
+  startRssBytes: number;
   peakRssBytes: number;
   finalRssBytes: number;
   /** Every fast client got every event of the turn, in order, without a gap. */
@@ -46,7 +64,7 @@ async function inBatches<T>(n: number, batch: number, open: (i: number) => Promi
 export async function slowReaders(o: SlowReadersOptions): Promise<SlowReadersResult> {
   const dir = tempDir();
   writeFileSync(join(dir, 'config.json'), JSON.stringify(o.config ?? {}));
-  const server = await spawnHttp({ dataDir: dir });
+  const server = await (o.start ?? ((dataDir) => spawnHttp({ dataDir })))(dir);
   const slow: Raw[] = [];
   const fastSse: SseStream[] = [];
   const fastWs: WsClient[] = [];
@@ -59,13 +77,14 @@ export async function slowReaders(o: SlowReadersOptions): Promise<SlowReadersRes
     // buffers fill and everything else stays with the server.
     slow.push(...await inBatches(o.sse, 50, async () => { const c = await rawSse(server.url, `/v1/session/${sid}/events`); c.socket.pause(); return c; }));
     slow.push(...await inBatches(o.ws, 25, async () => { const c = await rawWs(server.wsUrl, sid); c.socket.pause(); return c; }));
-    for (let i = 0; i < 2; i++) fastSse.push(await SseStream.open(`${server.url}/v1/session/${sid}/events`));
-    for (let i = 0; i < 2; i++) {
+    for (let i = 0; i < (o.fast?.sse ?? 2); i++) fastSse.push(await SseStream.open(`${server.url}/v1/session/${sid}/events`));
+    for (let i = 0; i < (o.fast?.ws ?? 2); i++) {
       const c = await WsClient.connect(server.wsUrl);
       await c.initialize();
       await c.request('session/subscribe', { sessionId: sid });
       fastWs.push(c);
     }
+    const startRssBytes = rssOf(server.proc.pid!).rss;
     const started = Date.now();
     const reply = await fetch(`${server.url}/v1/session/${sid}/message`, {
       method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ content: `${o.deltas} ${o.size}` }),
@@ -92,8 +111,8 @@ export async function slowReaders(o: SlowReadersOptions): Promise<SlowReadersRes
     const { rss, peak } = rssOf(server.proc.pid!);
     const lines = server.stderr().split('\n').filter((l) => l.includes('not reading; disconnecting'));
     return {
-      peakRssBytes: peak, finalRssBytes: rss, fastOk: problems.length === 0, fastProblems: problems,
-      events: fastWs[0]?.events(sid).length ?? 0,
+      startRssBytes, peakRssBytes: peak, finalRssBytes: rss, fastOk: problems.length === 0, fastProblems: problems,
+      events: fastWs[0]?.events(sid).length ?? fastSse[0]?.events.length ?? 0,
       disconnected: { total: lines.filter((l) => l.includes('"why":"total"')).length, connection: lines.filter((l) => l.includes('"why":"connection"')).length },
       ms,
     };
