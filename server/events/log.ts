@@ -31,6 +31,7 @@ export class PublishedEvent implements StoredEvent {
 
 export type EventListener = (e: PublishedEvent) => void;
 const ALL = '*';
+const noop = () => {};
 const ID_BLOCK = 4096;
 /** Events per append statement on a shared store. */
 const SHARED_BATCH = 500;
@@ -102,14 +103,29 @@ export class EventLog {
    * session to be released, so a client that sees it can send the next message at once).
    */
   append<K extends keyof EventDataMap>(sessionId: string | null, type: K, data: EventDataMap[K], after?: Promise<unknown>): Promise<PublishedEvent> {
+    return new Promise((done) => this.enqueue(sessionId, type, data, done, after));
+  }
+
+  /** The same without a promise, for the hot path (a stream's deltas): nobody waits for each one. */
+  push<K extends keyof EventDataMap>(sessionId: string | null, type: K, data: EventDataMap[K]): void {
+    this.enqueue(sessionId, type, data, noop);
+  }
+
+  private enqueue(sessionId: string | null, type: string, data: unknown, done: Queued['done'], after?: Promise<unknown>) {
     this.appended++;
-    return new Promise((done) => {
-      this.queue.push({ sessionId, type, time: new Date().toISOString(), data: JSON.stringify(data) ?? 'null', done, after });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => { this.scheduled = false; this.kick(); });
-      }
-    });
+    this.queue.push({ sessionId, type, time: this.now(), data: JSON.stringify(data) ?? 'null', done, after });
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => { this.scheduled = false; this.kick(); });
+    }
+  }
+
+  private clock = { ms: 0, iso: '' };
+  /** The ISO time, built once per millisecond (many events share one). */
+  private now(): string {
+    const ms = Date.now();
+    if (ms !== this.clock.ms) this.clock = { ms, iso: new Date(ms).toISOString() };
+    return this.clock.iso;
   }
 
   private kick() {

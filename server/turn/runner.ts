@@ -415,12 +415,12 @@ export class TurnRunner {
           const part = msg.content[e.index];
           if (part?.type === 'text') part.text += e.text;
           else msg.content[e.index] = { type: 'text', text: e.text };
-          events.append(msg.sessionId, 'message.delta', { messageId: msg.id, turnId, index: e.index, delta: { type: 'text_delta', text: e.text } });
+          events.push(msg.sessionId, 'message.delta', { messageId: msg.id, turnId, index: e.index, delta: { type: 'text_delta', text: e.text } });
           break;
         }
         case 'input_json_delta':
           json.set(e.index, (json.get(e.index) ?? '') + e.partialJson);
-          events.append(msg.sessionId, 'message.delta', { messageId: msg.id, turnId, index: e.index, delta: { type: 'input_json_delta', partialJson: e.partialJson } });
+          events.push(msg.sessionId, 'message.delta', { messageId: msg.id, turnId, index: e.index, delta: { type: 'input_json_delta', partialJson: e.partialJson } });
           break;
         case 'block_stop': {
           const part = msg.content[e.index];
@@ -461,7 +461,7 @@ export class TurnRunner {
     try {
       result = await untilAborted(this.deps.tools.execute(
         { id: call.id, name: call.name, input: call.input },
-        { session, turnId, signal, output: (stream, text) => { if (!signal.aborted || !done) events.append(session.id, 'tool.output', { ...base, stream, text }); } },
+        { session, turnId, signal, output: (stream, text) => { if (!signal.aborted || !done) events.push(session.id, 'tool.output', { ...base, stream, text }); } },
       ), signal);
     } catch (err) {
       result = signal.aborted && err instanceof RpcError
