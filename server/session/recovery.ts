@@ -71,7 +71,7 @@ export class Recovery {
   /** Recovers every session left running by a dead process; returns the turns ended. */
   async recoverAll(): Promise<InterruptedTurn[]> {
     const out: InterruptedTurn[] = [];
-    for (const rec of await this.deps.store.listSessions()) {
+    for (const rec of await this.deps.store.runningSessions()) {
       const t = await this.recover(rec);
       if (t) out.push(t);
     }

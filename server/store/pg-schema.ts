@@ -91,4 +91,6 @@ BEGIN
 END
 $fn$;
 `,
+  // 3: recovery's sweep (every lease/3 on every node) reads only the running sessions.
+  `CREATE INDEX sessions_running ON sessions (status) WHERE status = 'running';`,
 ];

@@ -147,7 +147,7 @@ export class PgStore implements Store, Cluster {
       s.id, this.json(s), s.status, s.activeTurnId ?? null, s.ownerPid ?? null, s.createdAt, s.updatedAt);
   }
   async getSession(id: string) { return this.row(await this.one<SessionRow>(`SELECT ${SESSION_COLS} FROM sessions WHERE id = $1`, id)); }
-  async listSessions() { return (await this.q<SessionRow>(`SELECT ${SESSION_COLS} FROM sessions ORDER BY created_at DESC, id DESC`)).map((r) => this.row(r)!); }
+  async runningSessions() { return (await this.q<SessionRow>(`SELECT ${SESSION_COLS} FROM sessions WHERE status = 'running' ORDER BY created_at DESC, id DESC`)).map((r) => this.row(r)!); }
   async pageSessions(limit: number, after?: SessionKey, search?: string) {
     const where = after ? 'WHERE (updated_at, id) < ($1, $2)' : 'WHERE $1::text IS NULL AND $2::text IS NULL';
     const args = after ? [after.updatedAt, after.id] : [null, null];

@@ -19,6 +19,7 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 CREATE INDEX IF NOT EXISTS messages_session ON messages(session_id);
 CREATE INDEX IF NOT EXISTS sessions_updated ON sessions(updated_at, id);
+CREATE INDEX IF NOT EXISTS sessions_running ON sessions(status) WHERE status = 'running';
 CREATE TABLE IF NOT EXISTS events (
   id INTEGER PRIMARY KEY, session_id TEXT, seq INTEGER NOT NULL, type TEXT NOT NULL, json TEXT NOT NULL
 );
@@ -48,7 +49,7 @@ export class SqliteStore implements Store {
     this.stmts = {
       insertSession: db.prepare('INSERT INTO sessions (id, json, status, active_turn_id, owner_pid, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       getSession: db.prepare<[string], SessionRow>('SELECT json, status, active_turn_id, owner_pid, updated_at FROM sessions WHERE id = ?'),
-      listSessions: db.prepare<[], SessionRow>('SELECT json, status, active_turn_id, owner_pid, updated_at FROM sessions ORDER BY created_at DESC, id DESC'),
+      runningSessions: db.prepare<[], SessionRow>("SELECT json, status, active_turn_id, owner_pid, updated_at FROM sessions WHERE status = 'running' ORDER BY created_at DESC, id DESC"),
       pageSessions: db.prepare<[string, string, number], SessionRow>('SELECT json, status, active_turn_id, owner_pid, updated_at FROM sessions WHERE (updated_at, id) < (?, ?) ORDER BY updated_at DESC, id DESC LIMIT ?'),
       scanSessions: db.prepare<[string, string, number], SessionRow & { id: string; name: string | null }>("SELECT id, json_extract(json, '$.name') AS name, json, status, active_turn_id, owner_pid, updated_at FROM sessions WHERE (updated_at, id) < (?, ?) ORDER BY updated_at DESC, id DESC LIMIT ?"),
       updateSession: db.prepare('UPDATE sessions SET json = ?, status = ?, active_turn_id = ?, owner_pid = ?, updated_at = ? WHERE id = ?'),
@@ -127,7 +128,7 @@ export class SqliteStore implements Store {
     this.stmts.insertSession.run(s.id, this.json(s), s.status, s.activeTurnId ?? null, s.ownerPid ?? null, s.createdAt, s.updatedAt);
   }
   async getSession(id: string) { return this.row(this.stmts.getSession.get(id)); }
-  async listSessions() { return this.stmts.listSessions.all().map((r) => this.row(r)!); }
+  async runningSessions() { return this.stmts.runningSessions.all().map((r) => this.row(r)!); }
   async pageSessions(limit: number, after?: SessionKey, search?: string) {
     // '\uffff' sorts after every ISO timestamp: no cursor means from the newest.
     const [u, id] = after ? [after.updatedAt, after.id] : ['\uffff', ''];

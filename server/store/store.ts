@@ -81,7 +81,8 @@ export interface Store {
   readonly cluster?: Cluster;
   insertSession(s: SessionRecord): Promise<void>;
   getSession(id: string): Promise<SessionRecord | undefined>;
-  listSessions(): Promise<SessionRecord[]>;
+  /** Sessions marked running (a partial index: recovery's sweep reads only these, however many sessions there are). */
+  runningSessions(): Promise<SessionRecord[]>;
   /**
    * Up to `limit` sessions, most recently updated first, after `after` (indexed by (updated_at, id));
    * `search`: only those whose name contains it, case-insensitive. `next`: where the following page
