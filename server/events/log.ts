@@ -66,6 +66,8 @@ export class EventLog {
    */
   private delivered = 0;
   private announced = 0;
+  /** Store failures in a row (the write loop's pause grows with them). */
+  private failures = 0;
 
   /** `retention()`: events kept per session (limits.eventRetention); older ones are pruned as new ones are stored. */
   constructor(private store: Store, private log: Logger, private retention: () => number = () => Infinity) {
@@ -83,9 +85,14 @@ export class EventLog {
 
   /** Observers first (they see every event before any subscriber does), then the session's and the all-events listeners. */
   private emit(ev: PublishedEvent) {
-    for (const fn of this.observers) fn(ev);
-    if (ev.sessionId !== null) this.bus.emit(ev.sessionId, ev);
-    this.bus.emit(ALL, ev);
+    // A listener's bug must not cost the other listeners, or the rest of the batch, their delivery.
+    try { for (const fn of this.observers) fn(ev); } catch (err) { this.listenerFailed(ev, err); }
+    if (ev.sessionId !== null) try { this.bus.emit(ev.sessionId, ev); } catch (err) { this.listenerFailed(ev, err); }
+    try { this.bus.emit(ALL, ev); } catch (err) { this.listenerFailed(ev, err); }
+  }
+
+  private listenerFailed(ev: PublishedEvent, err: unknown) {
+    this.log.error({ err: String(err), id: ev.id, type: ev.type }, 'event listener failed');
   }
 
   /**
@@ -146,10 +153,16 @@ export class EventLog {
         this.queue = [];
         for (const q of batch) if (q.after) await q.after.catch(() => {});
         if (batch.length) await (cluster ? this.writeShared(batch) : this.writeLocal(batch));
+        this.failures = 0;
       } catch (err) {
         this.log.error({ err: String(err) }, 'event log write failed');
         // Nobody waits forever: what was not delivered resolves undelivered (id 0). A second resolve is a no-op.
         for (const q of batch) q.done(new PublishedEvent(0, q.sessionId, 0, q.type, EventLog.json(0, q.sessionId, 0, q)));
+        this.completed += batch.length;
+        if (this.waiters.length) this.wake();
+        // A store that keeps failing (the database gone) is retried with a growing pause, not in a tight loop.
+        await new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** this.failures++)).unref());
+        continue;
       }
       this.completed += batch.length;
       if (this.waiters.length) this.wake();
@@ -197,22 +210,38 @@ export class EventLog {
       }
       return new PublishedEvent(id, q.sessionId, seq, q.type, EventLog.json(id, q.sessionId, seq, q));
     });
+    let stored: boolean[] | undefined;
     try {
       await this.store.appendEvents(evs);
     } catch (err) {
-      // A row another process wrote first: store what fits one by one, log the rest.
+      // A row another process wrote first (or a failing disk): store what fits one by one, log the rest.
       this.log.error({ err: String(err) }, 'event batch failed; retrying one by one');
+      stored = [];
       for (const e of evs) {
-        try { await this.store.appendEvents([e]); } catch (e2) { this.log.error({ err: String(e2), id: e.id, seq: e.seq }, 'event not persisted'); }
+        try {
+          await this.store.appendEvents([e]);
+          stored.push(true);
+        } catch (e2) {
+          stored.push(false);
+          this.log.error({ err: String(e2), id: e.id, seq: e.seq }, 'event not persisted');
+        }
       }
     }
     for (const [sessionId, seq] of next) this.seqs.set(sessionId, seq);
     for (let i = 0; i < evs.length; i++) {
+      const q = batch[i];
+      // Only what was stored is delivered: a client never sees an event that a restart would not replay.
+      if (stored && !stored[i]) {
+        // Its seq may be another process's: that session's counter is read again next time.
+        if (q.sessionId !== null) this.seqs.delete(q.sessionId);
+        q.done(new PublishedEvent(0, q.sessionId, 0, q.type, EventLog.json(0, q.sessionId, 0, q)));
+        continue;
+      }
       this.lastId = evs[i].id;
       this.emit(evs[i]);
-      batch[i].done(evs[i]);
+      q.done(evs[i]);
     }
-    await this.enforceRetention(evs);
+    await this.enforceRetention(stored ? evs.filter((_, i) => stored![i]) : evs);
   }
 
   /** A shared store: the database assigns ids and seqs; events other nodes committed before come first. */
