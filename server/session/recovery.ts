@@ -113,18 +113,22 @@ export class Recovery {
     if (owner === self ? core.liveTurns.has(rec.id) : cluster ? await cluster.ownerAlive(owner) : pidAlive(owner)) return undefined;
     if (!(await core.store.takeOverTurn(rec.id, turnId, owner, self))) return undefined;
     const turn: InterruptedTurn = { sessionId: rec.id, turnId, reason: RESTART_REASON };
+    let messageId: string | null | undefined;
     try {
       await core.events.refresh(rec.id);
-      await this.finish(rec.id, turnId);
+      messageId = await this.finish(rec.id, turnId);
     } finally {
+      const released = core.store.releaseTurn(rec.id, turnId, now());
+      // As at a turn's own end (server/turn/runner.ts): its end event is written once the session is idle again.
+      if (messageId !== undefined) void core.events.append(rec.id, 'turn.interrupted', { turnId, messageId, reason: RESTART_REASON }, released);
+      await released;
       await core.events.settled();
-      await core.store.releaseTurn(rec.id, turnId, now());
     }
     return turn;
   }
 
-  /** Completes the record of an interrupted turn from its events. */
-  private async finish(sid: string, turnId: string) {
+  /** Completes the record of an interrupted turn from its events; returns the message its end event names. */
+  private async finish(sid: string, turnId: string): Promise<string | null> {
     const core = this.deps;
     const { events, store } = core;
     const error: ErrorObject = { code: ErrorCodes.RequestCancelled, message: `Turn interrupted: ${RESTART_REASON}` };
@@ -153,7 +157,7 @@ export class Recovery {
         core.log.error({ err, step: step.name, turnId }, 'recovery step failed');
       }
     }
-    void events.append(sid, 'turn.interrupted', { turnId, messageId, reason: RESTART_REASON });
+    return messageId;
   }
 }
 

@@ -4,7 +4,6 @@
  * ends its turn, the step limit is reached, the turn is cancelled, or the provider fails.
  * Partial output is always kept: an interrupted assistant message is stored as `incomplete`.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { ContentPart, ErrorObject, ImagePart, Message, TextPart, ToolResultPart, ToolUsePart, Usage } from '../../protocol/index.js';
 import { ErrorCodes } from '../../protocol/index.js';
 import type { ConfigService } from '../config/service.js';
@@ -28,8 +27,6 @@ import type { SnapshotService } from '../snapshot/service.js';
 const TURN_ENDS = new Set(['turn.completed', 'turn.cancelled', 'turn.failed', 'turn.interrupted']);
 /** How long `session/cancel` waits for a turn on another node to end. */
 const CANCEL_WAIT_MS = 10_000;
-/** How often a cancel from another node looks whether the owning node released the session. */
-const RELEASE_POLL_MS = 20;
 
 export interface ActiveTurn {
   turnId: string;
@@ -205,7 +202,6 @@ export class TurnRunner {
     const rec = cluster && (await store.getSession(sessionId));
     const turnId = rec?.activeTurnId;
     if (!cluster || rec?.status !== 'running' || !turnId || !rec.ownerPid || rec.ownerPid === cluster.nodeId) return undefined;
-    const deadline = Date.now() + CANCEL_WAIT_MS;
     await new Promise<void>((resolve) => {
       const done = () => { clearTimeout(timer); off(); resolve(); };
       const off = events.on(sessionId, (e) => { if (TURN_ENDS.has(e.type) && (JSON.parse(e.json) as { data?: { turnId?: string } }).data?.turnId === turnId) done(); });
@@ -215,9 +211,7 @@ export class TurnRunner {
         .then(() => store.getSession(sessionId))
         .then((now) => { if (now?.activeTurnId !== turnId) done(); }, () => done());
     });
-    // That node releases the session before its end event is written; should the event still come
-    // first (another path), wait for the release too, so a message sent as soon as this returns is not busy.
-    while ((await store.getSession(sessionId))?.activeTurnId === turnId && Date.now() < deadline) await sleep(RELEASE_POLL_MS);
+    // That node released the session before it wrote the end event (release()): a message sent as soon as this returns is not busy.
     return turnId;
   }
 
