@@ -77,12 +77,7 @@ function guarded(guard: AccessGuard, inner: RequestListener): RequestListener {
       Object.assign(req as AdmittedRequest, { principal: verdict.principal, caller: verdict.caller });
       for (const [k, v] of Object.entries(cors)) res.setHeader(k, v);
       inner(req, res);
-    }, () => {
-      // The key store could not be read: refuse rather than admit.
-      if (res.headersSent || res.destroyed) return;
-      res.writeHead(503, { 'content-type': 'application/json', ...cors });
-      res.end(refusalBody({ code: ErrorCodes.ShuttingDown, message: 'Service unavailable: the API keys could not be read' }));
-    });
+    }, () => res.destroy());
   };
 }
 

@@ -128,11 +128,16 @@ export class AccessGuard {
       return { ok: false, status: 403, code: ErrorCodes.Forbidden, message: `Forbidden: Origin ${JSON.stringify(origin)} is not allowed (add it to security.allowedOrigins)` };
     }
     const ip = req.socket.remoteAddress ?? 'unknown';
-    if (isPageRequest(req) || !(await this.keyRequired())) return { ok: true, principal: `ip:${ip}` };
-    const key = presentedKey(req, websocket);
-    if (!key) return { ok: false, status: 401, code: ErrorCodes.Unauthorized, message: 'Unauthorized: an API key is required (Authorization: Bearer <key>)' };
-    const rec = await this.keys.verify(key);
-    if (!rec) return { ok: false, status: 401, code: ErrorCodes.Unauthorized, message: 'Unauthorized: invalid API key' };
-    return { ok: true, principal: `key:${rec.id}`, keyId: rec.id, caller: callerOf(rec) };
+    try {
+      if (isPageRequest(req) || !(await this.keyRequired())) return { ok: true, principal: `ip:${ip}` };
+      const key = presentedKey(req, websocket);
+      if (!key) return { ok: false, status: 401, code: ErrorCodes.Unauthorized, message: 'Unauthorized: an API key is required (Authorization: Bearer <key>)' };
+      const rec = await this.keys.verify(key);
+      if (!rec) return { ok: false, status: 401, code: ErrorCodes.Unauthorized, message: 'Unauthorized: invalid API key' };
+      return { ok: true, principal: `key:${rec.id}`, keyId: rec.id, caller: callerOf(rec) };
+    } catch {
+      // The key store could not be read (a database gone): refuse rather than admit.
+      return { ok: false, status: 503, code: ErrorCodes.ShuttingDown, message: 'Service unavailable: the API keys could not be read' };
+    }
   }
 }

@@ -189,9 +189,7 @@ export function attachWebSocket(core: WebSocketDeps, server: Server, opts: WebSo
       if (socket.destroyed) return;
       if (!verdict.ok) return refuseUpgrade(socket, verdict);
       admitUpgrade(req, socket, head, verdict, acp);
-    }, () => {
-      if (!socket.destroyed) refuseUpgrade(socket, { status: 503, code: ErrorCodes.ShuttingDown, message: 'Service unavailable: the API keys could not be read' });
-    });
+    }, () => socket.destroy());
   });
   const admitUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer, verdict: { principal: string; caller?: Caller }, acp: WebSocketOptions['acp']) => {
     const admit = opts.limit?.(req, verdict.principal);
