@@ -21,7 +21,7 @@
  *   child.js objects N JSON   holds N parsed copies of JSON in a Map; prints the heap growth per
  *                      copy (RSS moves in steps too coarse for a few MB).
  */
-import { createServer } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -55,6 +55,23 @@ function serveCorked(ws: WebSocket, socket: Socket) {
 const gc = () => (globalThis as { gc?: () => void }).gc?.();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * An SSE server on a free port (printed on stdout) that sends `count` events of `size` bytes of
+ * JSON per request (`?count=&size=`); `send` decides how they are written.
+ */
+function serveSse(send: (res: ServerResponse, count: number, event: (i: number) => string) => Promise<void>) {
+  const server = createServer(async (req, res) => {
+    const u = new URL(req.url ?? '/', 'http://x');
+    const count = Number(u.searchParams.get('count'));
+    const size = Number(u.searchParams.get('size'));
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    const data = JSON.stringify({ pad: 'x'.repeat(Math.max(0, size - 10)) }); // `size` bytes of JSON
+    await send(res, count, (i) => `id: ${i}\nevent: message.delta\ndata: ${data}\n\n`);
+    res.end();
+  });
+  server.listen(0, '127.0.0.1', () => process.stdout.write(`${(server.address() as { port: number }).port}\n`));
+}
+
 if (mode === 'jsonrpc') {
   const conn = createMessageConnection(new StreamMessageReader(process.stdin), new StreamMessageWriter(process.stdout));
   conn.onRequest('go', async ({ count, size }: { count: number; size: number }) => {
@@ -81,18 +98,11 @@ if (mode === 'jsonrpc') {
     });
   });
 } else if (mode === 'sse') {
-  const server = createServer(async (req, res) => {
-    const u = new URL(req.url ?? '/', 'http://x');
-    const count = Number(u.searchParams.get('count'));
-    const size = Number(u.searchParams.get('size'));
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-    const data = JSON.stringify({ pad: 'x'.repeat(Math.max(0, size - 10)) }); // `size` bytes of JSON
+  serveSse(async (res, count, event) => {
     for (let i = 0; i < count; i++) {
-      if (!res.write(`id: ${i}\nevent: message.delta\ndata: ${data}\n\n`)) await new Promise((r) => res.once('drain', r));
+      if (!res.write(event(i))) await new Promise((r) => res.once('drain', r));
     }
-    res.end();
   });
-  server.listen(0, '127.0.0.1', () => process.stdout.write(`${(server.address() as { port: number }).port}\n`));
 } else if (mode === 'pipe') {
   // Requests still arrive through vscode-jsonrpc's reader: only the sending side is hand-made.
   const reader = new StreamMessageReader(process.stdin);
@@ -119,24 +129,17 @@ if (mode === 'jsonrpc') {
   server.on('upgrade', (req, socket, head) => wss.handleUpgrade(req, socket as Socket, head, (ws) => serveCorked(ws, socket as Socket)));
   server.listen(0, '127.0.0.1', () => process.stdout.write(`${(server.address() as { port: number }).port}\n`));
 } else if (mode === 'sse-batch') {
-  const server = createServer(async (req, res) => {
-    const u = new URL(req.url ?? '/', 'http://x');
-    const count = Number(u.searchParams.get('count'));
-    const size = Number(u.searchParams.get('size'));
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-    const data = JSON.stringify({ pad: 'x'.repeat(Math.max(0, size - 10)) });
+  serveSse(async (res, count, event) => {
     let chunk = '';
     for (let i = 0; i < count; i++) {
-      chunk += `id: ${i}\nevent: message.delta\ndata: ${data}\n\n`;
+      chunk += event(i);
       if (chunk.length >= BATCH || i === count - 1) {
         const ok = res.write(chunk);
         chunk = '';
         if (!ok) await new Promise((r) => res.once('drain', r));
       }
     }
-    res.end();
   });
-  server.listen(0, '127.0.0.1', () => process.stdout.write(`${(server.address() as { port: number }).port}\n`));
 } else if (mode === 'objects') {
   const n = Number(args[0]);
   const json = args[1];
