@@ -16,6 +16,7 @@ import { ErrorCodes } from '../../protocol/index.js';
 import type { EventLog } from '../events/log.js';
 import type { Logger } from '../log.js';
 import type { SessionRecord, Store } from '../store/store.js';
+import { pidAlive } from '../store/liveness.js';
 import { errorResult } from '../tools/host.js';
 import { newId, now } from './ids.js';
 
@@ -42,17 +43,6 @@ export interface RecoveryDeps extends TurnRecordDeps {
   liveTurns: { has(sessionId: string): boolean };
   /** Aborted when shutdown begins: the periodic sweep stops. */
   stopping: AbortSignal;
-}
-
-/** True while a process with this pid exists. */
-export function pidAlive(pid: number | null | undefined): boolean {
-  if (!pid || pid < 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 type Ev = { seq: number; type: string; data: Record<string, unknown> };

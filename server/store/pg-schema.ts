@@ -93,4 +93,6 @@ $fn$;
 `,
   // 3: recovery's sweep (every lease/3 on every node) reads only the running sessions.
   `CREATE INDEX sessions_running ON sessions (status) WHERE status = 'running';`,
+  // 4: a node's machine and pid namespace (server/store/liveness.ts): a dead node of the same machine is known at once.
+  `ALTER TABLE nodes ADD COLUMN machine TEXT;`,
 ];

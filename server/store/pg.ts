@@ -11,6 +11,7 @@
  */
 import pg from 'pg';
 import type { Message } from '../../protocol/index.js';
+import { machineId, pidAlive } from './liveness.js';
 import { MIGRATIONS, MIGRATE_LOCK } from './pg-schema.js';
 import { sessionFromRow, sessionJson, type Cluster, type ClusterCommand, type NewEvent, type SessionKey, type SessionRecord, type StoredEvent, type Store, type SessionRow } from './store.js';
 
@@ -28,6 +29,9 @@ const SEARCH_SCAN = 100_000;
 
 /** Bytes of a NOTIFY payload PostgreSQL accepts (8000); commands are far smaller. */
 const MAX_COMMAND = 7900;
+
+/** This process's machine and pid namespace (server/store/liveness.ts). */
+const MACHINE = machineId();
 
 const SESSION_COLS = 'json, status, active_turn_id, owner_pid, updated_at';
 const EVENT_COLS = 'id, session_id AS "sessionId", seq, type, json';
@@ -65,7 +69,7 @@ export class PgStore implements Store, Cluster {
     try {
       await listener.connect();
       await migrate(pool);
-      const n = await pool.query<{ id: number }>('INSERT INTO nodes (pid) VALUES ($1) RETURNING id', [process.pid]);
+      const n = await pool.query<{ id: number }>('INSERT INTO nodes (pid, machine) VALUES ($1, $2) RETURNING id', [process.pid, MACHINE ?? null]);
       const store = new PgStore(opts, pool, listener, n.rows[0].id);
       listener.on('notification', (m) => store.notice(m.channel, m.payload ?? ''));
       await listener.query('LISTEN agentd_events');
@@ -127,7 +131,12 @@ export class PgStore implements Store, Cluster {
   // Cluster
   async ownerAlive(owner: number | null | undefined) {
     if (!owner) return false;
-    return (await this.one<{ ok: boolean }>('SELECT heartbeat > now() - make_interval(secs => $2::double precision / 1000) AS ok FROM nodes WHERE id = $1', owner, this.leaseMs))?.ok === true;
+    const r = await this.one<{ ok: boolean; pid: number | null; machine: string | null }>(
+      'SELECT heartbeat > now() - make_interval(secs => $2::double precision / 1000) AS ok, pid, machine FROM nodes WHERE id = $1', owner, this.leaseMs);
+    if (!r?.ok) return false;
+    // A node of this machine's pid namespace: its pid tells at once (ours now: an earlier process).
+    if (MACHINE !== undefined && r.machine === MACHINE) return r.pid !== process.pid && pidAlive(r.pid);
+    return true;
   }
   append(after: number, events: NewEvent[]) {
     return this.q<StoredEvent>(`SELECT ${EVENT_COLS} FROM agentd_append_batch($1, $2, $3, $4, $5, $6)`, this.nodeId, after,

@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const AGENTD = join(ROOT, 'bin', 'agentd.js');
+/** The agentd command; in the PostgreSQL pass (AGENTD_TEST_PG) one that gives each data dir its own database. */
+export const AGENTD = process.env.AGENTD_TEST_PG ? join(ROOT, 'test', 'helpers', 'pg-agentd.mjs') : join(ROOT, 'bin', 'agentd.js');
 
 export type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 export interface RpcResponse { id: number | string | null; result?: Json; error?: { code: number; message: string; data?: Json } }
