@@ -33,6 +33,16 @@ const MAX_COMMAND = 7900;
 /** This process's machine and pid namespace (server/store/liveness.ts). */
 const MACHINE = machineId();
 
+/**
+ * PostgreSQL text cannot hold U+0000 (SQLite's can, and a client may send it in an id or key): in a
+ * parameter it becomes U+FFFF, so such a key finds nothing, or what was stored under it, instead of
+ * failing the query. Stored JSON never holds one raw (JSON.stringify escapes it).
+ */
+function textParams(params: unknown[]): unknown[] {
+  const fix = (v: unknown) => (typeof v === 'string' && v.includes('\0') ? v.replaceAll('\0', '\uffff') : v);
+  return params.map((p) => (Array.isArray(p) ? p.map(fix) : fix(p)));
+}
+
 const SESSION_COLS = 'json, status, active_turn_id, owner_pid, updated_at';
 const EVENT_COLS = 'id, session_id AS "sessionId", seq, type, json';
 
@@ -102,7 +112,7 @@ export class PgStore implements Store, Cluster {
 
   private q: Query = async <T>(sql: string, ...params: unknown[]) => {
     if (this.closed) throw new Error('store closed');
-    return (await this.pool.query(sql, params)).rows as T[];
+    return (await this.pool.query(sql, textParams(params))).rows as T[];
   };
 
   private async one<T>(sql: string, ...params: unknown[]): Promise<T | undefined> { return (await this.q<T>(sql, ...params))[0]; }
@@ -111,7 +121,7 @@ export class PgStore implements Store, Cluster {
   private async tx<T>(fn: (q: Query) => Promise<T>): Promise<T> {
     if (this.closed) throw new Error('store closed');
     const c = await this.pool.connect();
-    const q: Query = async <R>(sql: string, ...params: unknown[]) => (await c.query(sql, params)).rows as R[];
+    const q: Query = async <R>(sql: string, ...params: unknown[]) => (await c.query(sql, textParams(params))).rows as R[];
     try {
       await c.query('BEGIN');
       const r = await fn(q);

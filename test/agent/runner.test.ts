@@ -1,13 +1,13 @@
 // The turn runner in-process with a Core: a tool that ignores its abort signal cannot hold a
 // cancelled turn open, and late output from it is not recorded.
 import t from 'tap';
-import { Core } from '../../server/core.js';
 import { createLogger } from '../../server/log.js';
 import type { ToolSource } from '../../server/tools/host.js';
+import { openCore } from '../helpers/core.js';
 import { tempDir } from '../helpers/rpc-client.js';
 
 t.test('cancel does not wait for a tool that ignores its signal', async (t) => {
-  const core = new Core({ dataDir: tempDir(), cwd: tempDir('agentd-ws-'), log: createLogger('silent') });
+  const core = await openCore({ dataDir: tempDir(), cwd: tempDir('agentd-ws-'), log: createLogger('silent') });
   t.teardown(() => core.close());
   let finished = false;
   let lateOutput = () => {};

@@ -6,9 +6,10 @@ import type { AddressInfo } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createApp } from '../../bridge/app.js';
-import { Core } from '../../server/core.js';
+import type { Core } from '../../server/core.js';
 import { createLogger } from '../../server/log.js';
 import { SseStream } from '../helpers/driver.js';
+import { openCore } from '../helpers/core.js';
 import { spawnHttp, tempDir } from '../helpers/rpc-client.js';
 
 const post = async (url: string, body: unknown, headers: Record<string, string> = {}) => {
@@ -65,7 +66,7 @@ t.test('replay then live over a running server', async (t) => {
 async function inProcess(t: Tap.Test, config: object = {}, heartbeatMs = 15_000) {
   const dataDir = tempDir();
   writeFileSync(join(dataDir, 'config.json'), JSON.stringify(config));
-  const core = new Core({ dataDir, log: createLogger(process.env.SSE_LOG ?? 'silent') });
+  const core = await openCore({ dataDir, log: createLogger(process.env.SSE_LOG ?? 'silent') });
   const server: Server = createServer(createApp(core, { heartbeatMs }) as never);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -192,7 +192,8 @@ t.test('session list|show|delete with no server running', async (t) => {
   // An empty AGENTD_HOME is unset: the XDG data dir, never the current directory.
   const cwd = tempDir();
   const xdg = tempDir();
-  const empty = await agentd(['run', 'where'], { env: { AGENTD_HOME: '', AGENTD_URL: '', XDG_DATA_HOME: xdg }, cwd });
+  // On SQLite (also in the PostgreSQL pass): where the database file goes is the point.
+  const empty = await agentd(['run', 'where'], { env: { AGENTD_HOME: '', AGENTD_URL: '', XDG_DATA_HOME: xdg, AGENTD_DATABASE_URL: 'sqlite' }, cwd });
   t.equal(empty.status, 0, empty.stderr);
   t.notOk(existsSync(join(cwd, 'agentd.db')), 'no database in the current directory');
   t.ok(existsSync(join(xdg, 'agentd', 'agentd.db')), 'the XDG data dir holds it');

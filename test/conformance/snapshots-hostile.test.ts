@@ -5,7 +5,7 @@
 // snapshots.maxFileBytes, more files than snapshots.maxFiles, and symlinks out of the workspace
 // (to a file and to a directory the turn writes into): the snapshots skip and report what they
 // must, never record the data directory, and a revert never reaches outside the workspace.
-import { existsSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { conformance, type Scenario } from '../helpers/conformance.js';
@@ -84,6 +84,8 @@ const hostile: Scenario = async (d, _rec, t) => {
   t.ok(sd.skipped?.length, 'session/diff reports the skipped files too');
 
   const first = (await d.request('session/get', { sessionId: s.id })).messages[0];
+  const held = readdirSync(join(ws, 'data'));
+  t.ok(held.length > 0, 'the data directory holds files');
   const rv = await d.request('session/revert', { sessionId: s.id, messageId: first.id });
   t.ok(rv.files.length > 0);
   t.notOk(existsSync(join(ws, 'a\nnew.txt')), 'the newline file is removed');
@@ -93,7 +95,7 @@ const hostile: Scenario = async (d, _rec, t) => {
   t.equal(readFileSync(join(outside, 'dir', 'through.txt'), 'utf8'), 'written\n', 'what was written through a symlinked directory (outside) is left alone');
   t.ok(existsSync(join(ws, 'big.bin')), 'an unrecorded file is left alone by a revert');
   t.equal(readFileSync(join(ws, 'keep.txt'), 'utf8'), 'keep\n');
-  t.ok(existsSync(join(ws, 'data', 'agentd.db')), 'the data directory survives the revert');
+  t.same(readdirSync(join(ws, 'data')).filter((f) => held.includes(f)), held, 'the data directory survives the revert');
   const ur = await d.request('session/unrevert', { sessionId: s.id });
   t.ok(ur.files.some((f: Json) => f.path === 'a\nnew.txt' && f.status === 'added'), 'unrevert re-creates it');
   t.equal(lstatSync(join(ws, 'link-to-file')).isSymbolicLink(), true, 'and the symlink, as a symlink');

@@ -1,7 +1,8 @@
 // Team deployment: two `agentd serve` nodes on one PostgreSQL (a throwaway cluster). A session made
 // on one is visible and resumable on the other; a turn's events on A reach a subscriber on B live,
 // in order, without gap or duplicate; one turn per session across nodes (busy elsewhere); cancel
-// from the other node; a kill -9'd node's turn is ended as interrupted by the survivor within its lease.
+// from the other node; a kill -9'd node's turn is ended as interrupted by the survivor within its lease,
+// at once by a node of the same machine (the dead pid).
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -9,6 +10,7 @@ import { join } from 'node:path';
 import { AGENTD, tempDir, type Json } from '../helpers/rpc-client.js';
 import { start, textOf, type Running } from '../helpers/durability.js';
 import { startPostgres } from '../helpers/postgres.js';
+import pgLib from 'pg';
 
 const pg = await startPostgres();
 if ('skip' in pg) {
@@ -214,6 +216,61 @@ if ('skip' in pg) {
     const after = await b.client.request('session/message', { sessionId: s.id, content: 'after' });
     t.match(textOf(after), /after/, 'the session takes new messages');
     t.notOk(b.client.events(s.id).some((e) => SESSION_ENDS.includes(e.type) && e.data.turnId === turn.turnId && e.type !== 'turn.interrupted'), 'no other end for that turn');
+  });
+
+  t.test('a dead node of this machine is known at once by its pid; one elsewhere only by its lease', async (t) => {
+    const url = await pg.newDatabase();
+    const db = new pgLib.Client({ connectionString: url });
+    await db.connect();
+    t.teardown(() => db.end());
+    /** A turn of a node with a 60 s lease that is then killed; returns the session and turn. */
+    const crashed = async () => {
+      const a = await node(url, 60);
+      const s = await a.client.request('session/create', { model: 'echo-slow' });
+      await a.client.request('session/subscribe', { sessionId: s.id });
+      const turn = await a.client.request('session/message', { sessionId: s.id, content: Array.from({ length: 200 }, (_, i) => `w${i}`).join(' '), async: true });
+      await a.client.waitFor(() => a.client.events(s.id).filter((e) => e.type === 'message.delta').length >= 3, 10_000, 'deltas');
+      await a.kill9();
+      return { s, turn };
+    };
+
+    // Same machine and pid namespace: the new node sees the pid is gone and recovers now, 60 s before the lease ends.
+    const here = await crashed();
+    const b = await node(url, 60);
+    t.teardown(() => b.close());
+    await b.client.request('session/subscribe', { sessionId: here.s.id, since: 0 });
+    const interrupted = await b.client.waitForEvent('turn.interrupted', (e) => e.sessionId === here.s.id, 20_000);
+    t.equal(interrupted.data.turnId, here.turn.turnId, 'recovered without waiting out the lease');
+    t.match(textOf(await b.client.request('session/message', { sessionId: here.s.id, content: 'next' })), /next/, 'and the session takes messages');
+
+    // A node that ran elsewhere (another machine's id on its row): only its lease tells, so its turn stays claimed.
+    const there = await crashed();
+    const { rows } = await db.query<{ owner_pid: number }>('SELECT owner_pid FROM sessions WHERE id = $1', [there.s.id]);
+    await db.query("UPDATE nodes SET machine = 'another-host' WHERE id = $1", [rows[0].owner_pid]);
+    const c = await node(url, 60);
+    t.teardown(() => c.close());
+    t.equal((await c.client.request('session/get', { sessionId: there.s.id })).session.status, 'running', 'still running after the start\'s recovery');
+    t.equal((await c.client.call('session/message', { sessionId: there.s.id, content: 'x' })).error?.code, -32011, 'busy until the lease ends');
+  });
+
+  t.test('a NUL in an id or key (PostgreSQL text cannot hold one) is a typed refusal or a miss, never an internal error', async (t) => {
+    const a = await node(await pg.newDatabase());
+    t.teardown(() => a.close());
+    const s = await a.client.request('session/create', {});
+    for (const [method, params] of [
+      ['session/get', { sessionId: 'ses_\u0000x' }],
+      ['session/messages', { sessionId: '\u0000' }],
+      ['session/delete', { sessionId: `${s.id}\u0000` }],
+      ['session/subscribe', { sessionId: '\u0000', since: 0 }],
+      ['tool/approve', { permissionId: 'perm_\u0000', decision: 'allow_once' }],
+      ['session/fork', { sessionId: s.id, messageId: 'msg_\u0000' }],
+    ] as const) {
+      const r = await a.client.call(method, params);
+      t.equal(r.error?.code, -32010, `${method}: not found`);
+    }
+    const keyed = await a.client.call('session/create', { name: 'k', idempotencyKey: 'k\u0000ey' });
+    t.ok(!keyed.error || keyed.error.code === -32602, `an idempotency key with a NUL: taken or refused as invalid (${JSON.stringify(keyed.error ?? 'ok')})`);
+    t.equal((await a.client.request('session/get', { sessionId: s.id })).session.id, s.id, 'the session is intact');
   });
 
   t.test('--store refuses what is neither sqlite nor a postgres URL', async (t) => {

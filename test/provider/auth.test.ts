@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { credentialOf, reply, startAnthropicServer } from '../helpers/anthropic-server.js';
 import { tempDir, type Json } from '../helpers/rpc-client.js';
+import { databaseText } from '../helpers/pg-database.mjs';
 import { open, RPC_TRANSPORTS } from '../helpers/transports.js';
 
 for (const transport of RPC_TRANSPORTS) {
@@ -80,6 +81,8 @@ for (const transport of RPC_TRANSPORTS) {
       const bytes = readFileSync(join(dataDir, name));
       t.notOk(bytes.includes(KEY), `${name} does not contain the key`);
     }
-    t.ok(readdirSync(dataDir).includes('agentd.db'));
+    const cluster = process.env.AGENTD_TEST_PG;
+    if (cluster) t.notOk((await databaseText(cluster, dataDir)).includes(KEY), 'no row of the PostgreSQL database contains the key');
+    else t.ok(readdirSync(dataDir).includes('agentd.db'), 'the SQLite database was among the files read');
   });
 }
