@@ -25,14 +25,17 @@ test/conformance/postgres.test.ts
 test/durability/postgres.test.ts
 test/durability/affinity.test.ts
 '
-files=$(ls test/*/*.test.ts | grep -vxF -f <(grep . <<<"$skip"))
+# Files or folders given as arguments run instead of the whole list (`npm run test:postgres -- test/core`).
+if [ $# -gt 0 ]; then files="$*"; else files=$(ls test/*/*.test.ts | grep -vxF -f <(grep . <<<"$skip")); fi
 
-dir=$(mktemp -d)
-if ! url=$(bash test/helpers/pg-cluster.sh start "$dir/cluster" 2>"$dir/err"); then
-  echo "# PostgreSQL pass skipped: no cluster would start: $(head -c 300 "$dir/err")"
-  rm -rf "$dir"
+dir=$(mktemp -d -t agentd-pgpass-XXXXXX)
+err=$(mktemp)
+if ! url=$(bash test/helpers/pg-cluster.sh start "$dir" 2>"$err"); then
+  echo "# PostgreSQL pass skipped: no cluster would start: $(head -c 300 "$err")"
+  rm -rf "$dir" "$err"
   exit 0
 fi
-trap 'bash test/helpers/pg-cluster.sh stop "$dir/cluster"; rm -rf "$dir"' EXIT
-echo "# PostgreSQL pass: $(wc -l <<<"$files") test files on $url"
-AGENTD_TEST_PG=$url npx tap --disable-coverage $files "$@"
+rm -f "$err"
+trap 'bash test/helpers/pg-cluster.sh stop "$dir"' EXIT
+echo "# PostgreSQL pass: $(wc -w <<<"$files") test files or folders, on $url"
+AGENTD_TEST_PG=$url npx tap --disable-coverage $files

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL cluster for the suite's PostgreSQL pass (.ci/run):
-#   pg-cluster.sh start DIR   initdb into DIR, pg_ctl start on a free loopback port; prints postgres://postgres@127.0.0.1:PORT
+#   pg-cluster.sh start DIR   initdb into DIR (empty or new), pg_ctl start on a free loopback port; prints postgres://postgres@127.0.0.1:PORT
 #   pg-cluster.sh stop DIR    stops it and removes DIR
 # As the postgres user when run as root (initdb refuses root). Binaries from PATH or /usr/lib/postgresql/<v>/bin.
 set -euo pipefail
