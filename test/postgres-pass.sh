@@ -19,7 +19,6 @@ test/tools/builtin.test.ts
 test/tools/confinement.test.ts
 test/transport/ws-internals.test.ts
 test/tui/components.test.ts
-test/core/event-log.test.ts
 test/core/replay-live.test.ts
 test/conformance/postgres.test.ts
 test/durability/postgres.test.ts

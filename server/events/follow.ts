@@ -59,9 +59,10 @@ export function follow(log: EventLog, sessionId: string | null, since: number | 
     buffered = null;
     off();
   };
-  /** Delivers the stored events after the cursor; false once stopped. */
+  // Resolved with the cursor once the first page of stored events is delivered.
   let markStarted!: (at: number) => void;
   const started = new Promise<number>((resolve) => { markStarted = resolve; });
+  /** Delivers the stored events after the cursor; false once stopped. */
   const readStored = async (): Promise<boolean> => {
     for await (const page of log.pages(sessionId, cursor, PAGE)) {
       if (stopped) return false;

@@ -141,6 +141,7 @@ export class PgStore implements Store, Cluster {
   // Cluster
   async ownerAlive(owner: number | null | undefined) {
     if (!owner) return false;
+    if (owner === this.nodeId) return !this.closed;
     const r = await this.one<{ ok: boolean; pid: number | null; machine: string | null }>(
       'SELECT heartbeat > now() - make_interval(secs => $2::double precision / 1000) AS ok, pid, machine FROM nodes WHERE id = $1', owner, this.leaseMs);
     if (!r?.ok) return false;
