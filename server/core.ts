@@ -206,7 +206,7 @@ export class Core {
 
   /**
    * Startup work once every component is registered: recover interrupted turns (now and in a
-   * periodic sweep), expire idempotency records, connect the MCP servers marked autoConnect (in
+   * periodic sweep), drop expired records (now and every hour), connect the MCP servers marked autoConnect (in
    * the background; a failure becomes a `failed` status).
    */
   async start(): Promise<this> {
@@ -222,9 +222,23 @@ export class Core {
     // On a shared store, dead nodes' turns are found within about a lease: sweep every third of it.
     const cluster = this.store.cluster;
     this.recovery.sweep(cluster ? Math.min(timings.recoverySweepMs(), Math.max(200, ((this.config.get().store?.leaseSeconds ?? DEFAULT_STORE.leaseSeconds) * 1000) / 3)) : undefined);
-    await this.idempotency.prune();
+    await this.housekeeping();
+    const timer = setInterval(() => void this.housekeeping(), timings.housekeepingMs());
+    timer.unref();
+    this.stopping.addEventListener('abort', () => clearInterval(timer), { once: true });
     this.mcp.reconcile(this.config.get().mcpServers);
     return this;
+  }
+
+  /** Drops expired records: idempotency keys, claimed approval answers (a shared store). A failure is logged; the next round tries again. */
+  private async housekeeping() {
+    if (this.stopping.aborted) return;
+    try {
+      await this.idempotency.prune();
+      await this.approvals.prune();
+    } catch (err) {
+      if (!this.stopping.aborted) this.log.warn({ err: String(err) }, 'dropping expired records failed');
+    }
   }
 
   /**

@@ -72,11 +72,16 @@ const KEEP_RESOLVED = 10_000;
 
 /** kv namespace of the claimed answers (several nodes). */
 const ANSWERS = 'permission-answer';
+/**
+ * How long a claimed answer is kept. It is read only in the moments after the answer (a second
+ * node answering the same permission; the turn's node settling), so a day is ample.
+ */
+export const ANSWER_TTL_MS = 24 * 60 * 60 * 1000;
 
 /** What the service needs of a store shared by several nodes. */
 export interface ApprovalCluster {
   readonly nodeId: number;
-  store: Pick<Store, 'kvInsert' | 'kvGet' | 'getSession'>;
+  store: Pick<Store, 'kvInsert' | 'kvGet' | 'kvList' | 'kvDelete' | 'getSession'>;
   command(node: number, body: ClusterCommand): Promise<void>;
 }
 
@@ -104,13 +109,26 @@ export class ApprovalService {
   private async claim(id: string, sessionId: string, answer?: Answer): Promise<{ answer?: Answer; won: boolean }> {
     const c = this.deps.cluster;
     if (!c) return { answer, won: answer !== undefined };
-    if (answer && (await c.store.kvInsert(ANSWERS, id, JSON.stringify({ sessionId, answer })))) return { answer, won: true };
+    if (answer && (await c.store.kvInsert(ANSWERS, id, JSON.stringify({ sessionId, answer, at: Date.now() })))) return { answer, won: true };
     const stored = await c.store.kvGet(ANSWERS, id);
     try {
       return { answer: stored === undefined ? undefined : (JSON.parse(stored) as { answer: Answer }).answer, won: false };
     } catch {
       return { won: false };
     }
+  }
+
+  /** Drops the claimed answers older than ANSWER_TTL_MS (and unreadable ones); the count dropped. */
+  async prune(nowMs = Date.now()): Promise<number> {
+    const store = this.deps.cluster?.store;
+    if (!store) return 0;
+    let n = 0;
+    for (const { key, value } of await store.kvList(ANSWERS)) {
+      let at = 0;
+      try { at = Number((JSON.parse(value) as { at?: number }).at) || 0; } catch { /* unreadable: drop */ }
+      if (!(nowMs - at < ANSWER_TTL_MS)) { await store.kvDelete(ANSWERS, key); n++; }
+    }
+    return n;
   }
 
   /** Another node's permission events: hold its pending permissions here, drop them once resolved. */

@@ -87,4 +87,6 @@ export const timings = {
   shutdownTimeoutMs: () => envMs('AGENTD_SHUTDOWN_TIMEOUT_MS', 5_000),
   /** AGENTD_RECOVERY_SWEEP_MS: how often turns of dead processes sharing the data dir are recovered. */
   recoverySweepMs: () => envMs('AGENTD_RECOVERY_SWEEP_MS', 30_000),
+  /** AGENTD_HOUSEKEEPING_MS: how often expired idempotency records and claimed approval answers are dropped (also at start). */
+  housekeepingMs: () => envMs('AGENTD_HOUSEKEEPING_MS', 60 * 60_000),
 };

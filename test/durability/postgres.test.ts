@@ -218,6 +218,41 @@ if ('skip' in pg) {
     t.notOk(b.client.events(s.id).some((e) => SESSION_ENDS.includes(e.type) && e.data.turnId === turn.turnId && e.type !== 'turn.interrupted'), 'no other end for that turn');
   });
 
+  t.test('claimed approval answers and idempotency records expire: dropped at start and every housekeeping round', async (t) => {
+    const url = await pg.newDatabase();
+    const db = new pgLib.Client({ connectionString: url });
+    await db.connect();
+    t.teardown(() => db.end());
+    const a = await start('websocket', tempDir(), { args: ['--store', url], env: { AGENTD_HOUSEKEEPING_MS: '300' } });
+    t.teardown(() => a.close());
+    await a.client.initialize({});
+    const b = await node(url);
+    t.teardown(() => b.close());
+
+    // An answer given on B to a turn on A is claimed in the kv table, with its time.
+    const s = await a.client.request('session/create', { workspaceRoot: tempDir() });
+    await b.client.request('session/subscribe', { sessionId: s.id });
+    const turn = await a.client.request('session/message', { sessionId: s.id, content: `/tool write_file ${JSON.stringify({ path: 'f.txt', content: 'x' })}`, async: true });
+    const asked = await b.client.waitForEvent('permission.requested', (e) => e.sessionId === s.id && e.data.turnId === turn.turnId);
+    await b.client.request('tool/approve', { permissionId: asked.data.permissionId, decision: 'allow_once' });
+    await b.client.waitForEvent('turn.completed', (e) => e.sessionId === s.id);
+    const claimed = await db.query<{ value: string }>("SELECT value FROM kv WHERE ns = 'permission-answer' AND key = $1", [asked.data.permissionId]);
+    const at = JSON.parse(claimed.rows[0]?.value ?? '{}').at;
+    t.ok(typeof at === 'number' && Math.abs(Date.now() - at) < 60_000, 'the claimed answer records when it was given');
+
+    // Rows older than a day (or without a time, as earlier versions wrote them) go; recent ones stay.
+    const day = 24 * 60 * 60 * 1000;
+    await db.query(`INSERT INTO kv (ns, key, value) VALUES
+      ('permission-answer', 'perm_old', $1), ('permission-answer', 'perm_untimed', $2), ('idempotency', 'old-key', $3)`,
+    [JSON.stringify({ sessionId: s.id, answer: { decision: 'deny' }, at: Date.now() - day - 60_000 }), JSON.stringify({ sessionId: s.id, answer: { decision: 'deny' } }), JSON.stringify({ fp: 'x', at: Date.now() - day - 60_000, result: {} })]);
+    const keys = async () => (await db.query<{ key: string }>("SELECT key FROM kv WHERE ns IN ('permission-answer', 'idempotency') ORDER BY key")).rows.map((r) => r.key);
+    const expired = ['old-key', 'perm_old', 'perm_untimed'];
+    const until = Date.now() + 10_000;
+    while ((await keys()).some((k) => expired.includes(k)) && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+    t.same((await keys()).filter((k) => expired.includes(k)), [], 'dropped by the next housekeeping round');
+    t.ok((await keys()).includes(asked.data.permissionId), 'the recent answer is kept');
+  });
+
   t.test('a dead node of this machine is known at once by its pid; one elsewhere only by its lease', async (t) => {
     const url = await pg.newDatabase();
     const db = new pgLib.Client({ connectionString: url });
