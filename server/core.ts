@@ -230,14 +230,19 @@ export class Core {
     return this;
   }
 
+  private housekeepingRunning = false;
+
   /** Drops expired records: idempotency keys, claimed approval answers (a shared store). A failure is logged; the next round tries again. */
   private async housekeeping() {
-    if (this.stopping.aborted) return;
+    if (this.stopping.aborted || this.housekeepingRunning) return; // a slow store: rounds never overlap
+    this.housekeepingRunning = true;
     try {
       await this.idempotency.prune();
       await this.approvals.prune();
     } catch (err) {
       if (!this.stopping.aborted) this.log.warn({ err: String(err) }, 'dropping expired records failed');
+    } finally {
+      this.housekeepingRunning = false;
     }
   }
 

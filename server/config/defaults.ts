@@ -66,7 +66,8 @@ export const SSE_HEARTBEAT_MS = 15_000;
 /** A positive number of milliseconds from the environment, else the default. */
 function envMs(name: string, fallback: number): number {
   const v = Number(process.env[name]);
-  return Number.isFinite(v) && v > 0 ? v : fallback;
+  // Past 2^31 - 1 a Node timer fires after 1 ms: clamp, so a huge value means "rarely", not "always".
+  return Number.isFinite(v) && v > 0 ? Math.min(v, 2 ** 31 - 1) : fallback;
 }
 
 /** Programs the server runs, by name on PATH unless an environment variable names another. */

@@ -32,6 +32,19 @@ t.test('websocket: a peer that does not answer pings is dropped, a live one stay
   await live.waitForEvent('turn.completed');
 });
 
+t.test('a timing variable past a timer\'s range means rarely, not every millisecond (Node would fire it after 1 ms)', async (t) => {
+  const huge = '99999999999';
+  const server = await spawnHttp({ env: { AGENTD_WS_PING_MS: huge, AGENTD_RECOVERY_SWEEP_MS: huge, AGENTD_HOUSEKEEPING_MS: huge } });
+  t.teardown(() => server.stop());
+  const c = await WsClient.connect(server.wsUrl);
+  t.teardown(() => c.close());
+  await c.initialize();
+  await c.request('session/create', {});
+  await new Promise((r) => setTimeout(r, 300));
+  t.notMatch(server.stderr(), /TimeoutOverflowWarning|does not fit into a 32-bit/, 'no timer overflowed to 1 ms');
+  t.equal(c.ws.readyState, c.ws.OPEN, 'the connection is unharmed');
+});
+
 t.test('stdio: the parent exiting ends the server and its tool processes', async (t) => {
   const dir = tempDir();
   const pidFile = join(dir, 'agentd.pid');
