@@ -129,7 +129,7 @@ export class Core {
     const config = Core.readConfig(dataDir, opts.cwd ?? process.cwd(), opts);
     const log = opts.log ?? createLogger();
     const storeConfig = config.get().store;
-    const store = await openStore(dataDir, storeUrl(opts.store, storeConfig), storeConfig, (message) => log.error({ err: message }, 'store'));
+    const store = await openStore(dataDir, storeUrl(opts.store, storeConfig), storeConfig, (message, level = 'error') => (level === 'warn' ? log.warn({ store: message }, 'store') : log.error({ err: message }, 'store')));
     return new Core({ ...opts, log, opened: { store, config } });
   }
 

@@ -26,7 +26,7 @@ export function openSqliteStore(dataDir: string, url: string): Store {
   throw new Error(`--store: expected "sqlite" or a postgres:// URL, got ${JSON.stringify(url.slice(0, 40))}`);
 }
 
-export async function openStore(dataDir: string, url: string, config: StoreConfig | undefined, onError: (message: string) => void): Promise<Store> {
+export async function openStore(dataDir: string, url: string, config: StoreConfig | undefined, onError: (message: string, level?: 'error' | 'warn') => void): Promise<Store> {
   if (!isPostgres(url)) return openSqliteStore(dataDir, url);
   // Loaded only here: a SQLite server never pays for node-postgres at start.
   const { PgStore } = await import('./pg.js');

@@ -51,8 +51,8 @@ interface PgStoreOptions {
   url: string;
   /** A node whose heartbeat is older than this is dead: its turns are recovered (ms). */
   leaseMs: number;
-  /** Problems of the connections in the background (a lost connection, a failed heartbeat). */
-  onError?: (message: string) => void;
+  /** Problems of the connections in the background (a lost connection, a failed heartbeat); `warn` when one is over. */
+  onError?: (message: string, level?: 'error' | 'warn') => void;
 }
 
 type Query = <T>(sql: string, ...params: unknown[]) => Promise<T[]>;
@@ -65,8 +65,66 @@ export class PgStore implements Store, Cluster {
   private eventFns: Array<(throughId: number) => void> = [];
   private commandFns: Array<(body: ClusterCommand) => void> = [];
 
+  /** Reconnect attempts of the LISTEN connection in a row (the pause grows with them). */
+  private listenFailures = 0;
+
   private constructor(private opts: PgStoreOptions, private pool: pg.Pool, private listener: pg.Client, readonly nodeId: number) {
     this.leaseMs = opts.leaseMs;
+  }
+
+  /** The connection that LISTENs (a dedicated one: pooled connections come and go). */
+  private static listenClient(url: string): pg.Client {
+    return new pg.Client({ connectionString: url, application_name: 'agentd listen', keepAlive: true });
+  }
+
+  /**
+   * Watches the LISTEN connection: when it is lost (the database restarted, a backend terminated, the
+   * network), a new one is opened with a growing pause and LISTENs again; then what other nodes
+   * committed meanwhile is announced at once (the event log reads those rows), so a subscriber here
+   * misses nothing. Commands sent while it was down (a cancel, an approval) are lost: their senders time out.
+   */
+  private watchListener(client: pg.Client) {
+    let lost = false;
+    const onLost = (why: string) => {
+      if (lost || this.closed) return;
+      lost = true;
+      client.removeAllListeners('notification');
+      client.end().catch(() => {});
+      this.opts.onError?.(`LISTEN connection lost (${why}): reconnecting`);
+      const pause = Math.min(5000, 100 * 2 ** this.listenFailures++);
+      setTimeout(() => void this.relisten(), pause).unref();
+    };
+    client.on('error', (err) => onLost(String(err)));
+    client.on('end', () => onLost('closed'));
+    client.on('notification', (m) => this.notice(m.channel, m.payload ?? ''));
+  }
+
+  private async relisten() {
+    if (this.closed) return;
+    const client = PgStore.listenClient(this.opts.url);
+    client.on('error', () => {}); // until watched: a failed connect is retried below
+    try {
+      await client.connect();
+      await client.query('LISTEN agentd_events');
+      await client.query('LISTEN agentd_commands');
+      if (this.closed) { await client.end(); return; }
+    } catch (err) {
+      client.end().catch(() => {});
+      if (this.closed) return;
+      this.opts.onError?.(`LISTEN reconnect failed: ${String(err)}`);
+      setTimeout(() => void this.relisten(), Math.min(5000, 100 * 2 ** this.listenFailures++)).unref();
+      return;
+    }
+    client.removeAllListeners('error');
+    this.listener = client;
+    this.watchListener(client);
+    this.listenFailures = 0;
+    this.opts.onError?.('LISTEN connection restored', 'warn');
+    // What was committed while nobody listened: announced as if notified.
+    try {
+      const through = await this.maxEventId();
+      for (const fn of this.eventFns) fn(through);
+    } catch { /* the next notification or append catches up */ }
   }
 
   /** Connects, migrates (under an advisory lock: two nodes starting at once never race), registers this node and LISTENs. */
@@ -74,16 +132,17 @@ export class PgStore implements Store, Cluster {
     const onError = (err: unknown) => opts.onError?.(String(err));
     const pool = new pg.Pool({ connectionString: opts.url, max: POOL_SIZE, query_timeout: QUERY_TIMEOUT_MS });
     pool.on('error', onError);
-    const listener = new pg.Client({ connectionString: opts.url });
+    const listener = PgStore.listenClient(opts.url);
     listener.on('error', onError);
     try {
       await listener.connect();
       await migrate(pool);
       const n = await pool.query<{ id: number }>('INSERT INTO nodes (pid, machine) VALUES ($1, $2) RETURNING id', [process.pid, MACHINE ?? null]);
       const store = new PgStore(opts, pool, listener, n.rows[0].id);
-      listener.on('notification', (m) => store.notice(m.channel, m.payload ?? ''));
       await listener.query('LISTEN agentd_events');
       await listener.query('LISTEN agentd_commands');
+      listener.removeListener('error', onError);
+      store.watchListener(listener);
       store.timer = setInterval(() => {
         pool.query('UPDATE nodes SET heartbeat = now() WHERE id = $1', [store.nodeId]).catch((err) => opts.onError?.(`heartbeat: ${String(err)}`));
       }, Math.max(100, Math.floor(opts.leaseMs / 3)));
@@ -307,6 +366,7 @@ export class PgStore implements Store, Cluster {
     // A clean stop gives the lease up at once: other nodes need not wait for it to expire.
     await this.q('DELETE FROM nodes WHERE id = $1', this.nodeId).catch(() => {});
     this.closed = true;
+    this.listener.removeAllListeners('end');
     await Promise.allSettled([this.pool.end(), this.listener.end()]);
   }
 }

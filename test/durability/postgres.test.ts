@@ -218,6 +218,39 @@ if ('skip' in pg) {
     t.notOk(b.client.events(s.id).some((e) => SESSION_ENDS.includes(e.type) && e.data.turnId === turn.turnId && e.type !== 'turn.interrupted'), 'no other end for that turn');
   });
 
+  t.test('a lost LISTEN connection is reopened: events of the other node keep coming, none missed, and commands reach it again', async (t) => {
+    const url = await pg.newDatabase();
+    const db = new pgLib.Client({ connectionString: url });
+    await db.connect();
+    t.teardown(() => db.end());
+    const [a, b] = await Promise.all([node(url), node(url)]);
+    t.teardown(async () => { await a.close(); await b.close(); });
+    const s = await a.client.request('session/create', {});
+    await b.client.request('session/subscribe', { sessionId: s.id });
+    await a.client.request('session/message', { sessionId: s.id, content: 'before' });
+    await b.client.waitForEvent('turn.completed', (e) => e.sessionId === s.id);
+
+    // Every node's LISTEN connection dies (a database restart, a terminated backend).
+    const killed = await db.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'agentd listen'");
+    t.equal(killed.rowCount, 2, 'both nodes\' LISTEN connections terminated');
+    // A turn on A while B's connection is down or coming back: B, which appends nothing, still gets it all.
+    await a.client.request('session/message', { sessionId: s.id, content: 'during the outage' });
+    await b.client.waitFor(() => b.client.events(s.id).filter((e) => e.type === 'turn.completed').length === 2, 15_000, 'the second turn on B');
+    const seqs = b.client.events(s.id).map((e) => e.seq);
+    t.same(seqs, seqs.map((_, i) => seqs[0] + i), 'B\'s events contiguous: no gap, no duplicate');
+    for (const n of [a, b]) await n.client.waitFor(() => /LISTEN connection restored/.test(n.stderr()), 15_000, 'restored');
+    t.match(b.stderr(), /LISTEN connection lost/, 'the loss is logged');
+
+    // Commands cross again: a cancel from B ends a turn running on A.
+    const slow = await a.client.request('session/create', { model: 'echo-slow' });
+    await a.client.request('session/subscribe', { sessionId: slow.id });
+    const turn = await a.client.request('session/message', { sessionId: slow.id, content: Array.from({ length: 200 }, (_, i) => `w${i}`).join(' '), async: true });
+    await a.client.waitFor(() => a.client.events(slow.id).some((e) => e.type === 'message.delta'), 10_000, 'deltas');
+    const cancelled = await b.client.request('session/cancel', { sessionId: slow.id });
+    t.same(cancelled, { sessionId: slow.id, cancelled: true, turnId: turn.turnId }, 'cancel from B reaches the turn on A');
+    await a.client.waitForEvent('turn.cancelled', (e) => e.sessionId === slow.id);
+  });
+
   t.test('claimed approval answers and idempotency records expire: dropped at start and every housekeeping round', async (t) => {
     const url = await pg.newDatabase();
     const db = new pgLib.Client({ connectionString: url });
