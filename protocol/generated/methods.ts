@@ -1177,6 +1177,8 @@ export const ErrorCodes = {
   Timeout: -32020,
   /** An MCP server, or its OAuth authorization server, failed or refused (not connected, a bad answer, a sign-in that did not complete); `data` is `{ server, reason }`. */
   McpError: -32024,
+  /** The store could not be reached (the shared PostgreSQL database is down, restarting or out of connections): retry after a pause. What the request changed before the loss may have been kept; an `idempotencyKey` makes the retry safe. */
+  StoreUnavailable: -32026,
   /** With session affinity (`store.affinity`), the session belongs to another node (where its workspace is): send the request there. `data` is `{ sessionId, node, url? }`: the node id, and the address it advertises (`store.nodeUrl`). */
   WrongNode: -32025,
   /** A configured limit was reached (subscriptions per connection, concurrent turns). */
@@ -1210,6 +1212,7 @@ export const errorHttpStatus: ReadonlyMap<number, number> = new Map<ErrorCode, n
   [ErrorCodes.ShuttingDown, 503],
   [ErrorCodes.Timeout, 504],
   [ErrorCodes.McpError, 502],
+  [ErrorCodes.StoreUnavailable, 503],
   [ErrorCodes.WrongNode, 421],
   [ErrorCodes.LimitExceeded, 429],
   [ErrorCodes.SnapshotsUnavailable, 501],

@@ -3,6 +3,7 @@
  * transports turn it into a JSON-RPC error object, the bridge into an HTTP status + body.
  */
 import { ErrorCodes, type ErrorCode, type ErrorObject } from '../../protocol/index.js';
+import { StoreUnavailableError } from '../store/store.js';
 
 export class RpcError extends Error {
   constructor(readonly code: ErrorCode, message: string, readonly data?: Record<string, unknown>) {
@@ -44,15 +45,21 @@ export class RpcError extends Error {
     return new RpcError(ErrorCodes.WrongNode, url ? `Session ${sessionId} belongs to node ${node}: send this request to ${url}`
       : `Session ${sessionId} belongs to node ${node}, which advertises no address (store.nodeUrl): send this request to that node`, { sessionId, node, ...(url ? { url } : {}) });
   }
+  static storeUnavailable() { return new RpcError(ErrorCodes.StoreUnavailable, 'Store unavailable: the database could not be reached; retry after a pause'); }
   static limit(what: string, limit: number) { return new RpcError(ErrorCodes.LimitExceeded, `Limit reached: ${what} (${limit})`, { limit }); }
 }
 
 /**
  * Any thrown value as an RpcError: the one place unknown errors are converted. They become
- * InternalError naming the method, without internals (logged with `log` when given).
+ * InternalError naming the method, without internals (logged with `log` when given); a store
+ * that cannot be reached is StoreUnavailable.
  */
-export function toRpcError(err: unknown, method: string, log?: { error(obj: object, msg: string): void }): RpcError {
+export function toRpcError(err: unknown, method: string, log?: { error(obj: object, msg: string): void; warn(obj: object, msg: string): void }): RpcError {
   if (err instanceof RpcError) return err;
+  if (err instanceof StoreUnavailableError) {
+    log?.warn({ err: String(err.cause), method }, 'store unavailable');
+    return RpcError.storeUnavailable();
+  }
   log?.error({ err, method }, 'handler failed');
   return RpcError.internal(method);
 }

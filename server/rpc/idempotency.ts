@@ -19,7 +19,7 @@ const NS = 'idempotency';
 
 /** Errors a retry should run again: the action did not happen. */
 const TRANSIENT = new Set<number>([
-  ErrorCodes.SessionBusy, ErrorCodes.ShuttingDown, ErrorCodes.RateLimited, ErrorCodes.LimitExceeded,
+  ErrorCodes.SessionBusy, ErrorCodes.ShuttingDown, ErrorCodes.StoreUnavailable, ErrorCodes.RateLimited, ErrorCodes.LimitExceeded,
   ErrorCodes.Timeout, ErrorCodes.InternalError, ErrorCodes.ServerNotInitialized, ErrorCodes.Unauthorized,
   // Refused by this node (session affinity): the retry goes to the session's node, which must run it.
   ErrorCodes.WrongNode,

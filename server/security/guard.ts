@@ -137,7 +137,7 @@ export class AccessGuard {
       return { ok: true, principal: `key:${rec.id}`, keyId: rec.id, caller: callerOf(rec) };
     } catch {
       // The key store could not be read (a database gone): refuse rather than admit.
-      return { ok: false, status: 503, code: ErrorCodes.ShuttingDown, message: 'Service unavailable: the API keys could not be read' };
+      return { ok: false, status: 503, code: ErrorCodes.StoreUnavailable, message: 'Store unavailable: the API keys could not be read; retry after a pause' };
     }
   }
 }

@@ -13,7 +13,7 @@ import pg from 'pg';
 import type { Message } from '../../protocol/index.js';
 import { machineId, pidAlive } from './liveness.js';
 import { MIGRATIONS, MIGRATE_LOCK } from './pg-schema.js';
-import { sessionFromRow, sessionJson, type Cluster, type ClusterCommand, type NewEvent, type SessionKey, type SessionRecord, type StoredEvent, type Store, type SessionRow } from './store.js';
+import { sessionFromRow, sessionJson, StoreUnavailableError, type Cluster, type ClusterCommand, type NewEvent, type SessionKey, type SessionRecord, type StoredEvent, type Store, type SessionRow } from './store.js';
 
 // int8 (event ids, seqs, node ids) as JS numbers: they stay far below 2^53.
 pg.types.setTypeParser(20, (v) => Number(v));
@@ -41,6 +41,25 @@ const MACHINE = machineId();
 function textParams(params: unknown[]): unknown[] {
   const fix = (v: unknown) => (typeof v === 'string' && v.includes('\0') ? v.replaceAll('\0', '\uffff') : v);
   return params.map((p) => (Array.isArray(p) ? p.map(fix) : fix(p)));
+}
+
+/**
+ * Whether a node-postgres error means the database could not be reached rather than a failed
+ * statement: socket errors, SQLSTATE class 08 (connection exception), 57P01-57P03 (shut down,
+ * starting up), 53300 (too many connections), and the pool's own connect timeout or lost connection.
+ */
+function unreachable(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown };
+  const code = typeof e?.code === 'string' ? e.code : '';
+  if (/^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE)$/.test(code)) return true;
+  if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || code === '53300') return true;
+  const message = typeof e?.message === 'string' ? e.message : '';
+  return /^(Connection terminated|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error)/.test(message);
+}
+
+/** Rethrows a lost database as StoreUnavailableError (the client's StoreUnavailable); anything else as it is. */
+function rethrow(err: unknown): never {
+  throw !(err instanceof StoreUnavailableError) && unreachable(err) ? new StoreUnavailableError(err) : err;
 }
 
 const SESSION_COLS = 'json, status, active_turn_id, owner_pid, updated_at';
@@ -171,7 +190,7 @@ export class PgStore implements Store, Cluster {
 
   private q: Query = async <T>(sql: string, ...params: unknown[]) => {
     if (this.closed) throw new Error('store closed');
-    return (await this.pool.query(sql, textParams(params))).rows as T[];
+    return (await this.pool.query(sql, textParams(params)).catch(rethrow)).rows as T[];
   };
 
   private async one<T>(sql: string, ...params: unknown[]): Promise<T | undefined> { return (await this.q<T>(sql, ...params))[0]; }
@@ -179,18 +198,20 @@ export class PgStore implements Store, Cluster {
   /** Runs `fn` in one transaction on one pooled connection; `fn` gets that connection's query. */
   private async tx<T>(fn: (q: Query) => Promise<T>): Promise<T> {
     if (this.closed) throw new Error('store closed');
-    const c = await this.pool.connect();
-    const q: Query = async <R>(sql: string, ...params: unknown[]) => (await c.query(sql, textParams(params))).rows as R[];
+    const c = await this.pool.connect().catch(rethrow);
+    let broken = false;
+    const q: Query = async <R>(sql: string, ...params: unknown[]) => (await c.query(sql, textParams(params)).catch(rethrow)).rows as R[];
     try {
       await c.query('BEGIN');
       const r = await fn(q);
       await c.query('COMMIT');
       return r;
     } catch (err) {
-      await c.query('ROLLBACK').catch(() => {});
-      throw err;
+      broken = unreachable(err) || err instanceof StoreUnavailableError;
+      if (!broken) await c.query('ROLLBACK').catch(() => {});
+      return rethrow(err);
     } finally {
-      c.release();
+      c.release(broken || undefined); // a lost connection leaves the pool
     }
   }
 

@@ -43,6 +43,14 @@ export function sessionJson(s: SessionRecord): string {
 /** Where a page of sessions continues: after this (updatedAt, id), in newest-updated-first order. */
 export interface SessionKey { updatedAt: string; id: string }
 
+/** The store could not be reached (a database down, restarting, out of connections): StoreUnavailable to the client, not a bug. */
+export class StoreUnavailableError extends Error {
+  constructor(readonly cause: unknown) {
+    super(`store unavailable: ${String(cause)}`);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
 /**
  * What a store shared by several nodes adds (PostgreSQL): a node identity with a lease, events
  * appended by the database (ids and seqs assigned there, in commit order) and notifications.

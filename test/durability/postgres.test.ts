@@ -7,8 +7,9 @@ import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AGENTD, tempDir, type Json } from '../helpers/rpc-client.js';
-import { start, textOf, type Running } from '../helpers/durability.js';
+import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
+import { AGENTD, spawnHttp, tempDir, WsClient, type Json } from '../helpers/rpc-client.js';
+import { start, TEST_ENV, textOf, type Running } from '../helpers/durability.js';
 import { startPostgres } from '../helpers/postgres.js';
 import pgLib from 'pg';
 
@@ -249,6 +250,51 @@ if ('skip' in pg) {
     const cancelled = await b.client.request('session/cancel', { sessionId: slow.id });
     t.same(cancelled, { sessionId: slow.id, cancelled: true, turnId: turn.turnId }, 'cancel from B reaches the turn on A');
     await a.client.waitForEvent('turn.cancelled', (e) => e.sessionId === slow.id);
+  });
+
+  t.test('the database unreachable: requests get StoreUnavailable (503), the node keeps running and recovers when it is back', async (t) => {
+    const url = new URL(await pg.newDatabase());
+    // The node reaches PostgreSQL through a TCP relay the test can cut (a network outage, a database restart).
+    const sockets = new Set<Socket>();
+    let up = true;
+    const relay = createServer((client) => {
+      if (!up) return client.destroy();
+      const server = connect(Number(url.port), url.hostname);
+      for (const [a, b] of [[client, server], [server, client]] as const) {
+        sockets.add(a);
+        a.on('error', () => b.destroy());
+        a.on('close', () => { sockets.delete(a); b.destroy(); });
+        a.pipe(b);
+      }
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    t.teardown(() => relay.close());
+    const relayed = `postgres://${url.username}@127.0.0.1:${(relay.address() as AddressInfo).port}${url.pathname}`;
+    const server = await spawnHttp({ dataDir: tempDir(), args: ['--store', relayed], env: TEST_ENV });
+    t.teardown(() => server.stop());
+    const ws = await WsClient.connect(server.wsUrl);
+    t.teardown(() => ws.close());
+    await ws.initialize();
+    const s = await ws.request('session/create', {});
+
+    up = false;
+    for (const sock of sockets) sock.destroy();
+    for (const [method, params] of [['session/get', { sessionId: s.id }], ['session/create', {}], ['session/list', {}]] as const) {
+      const r = await ws.call(method, params);
+      t.equal(r.error?.code, -32026, `${method} while the database is away: StoreUnavailable (${JSON.stringify(r.error?.message)})`);
+    }
+    const rest = await fetch(`${server.url}/v1/session/${s.id}`);
+    t.equal(rest.status, 503, 'REST: 503');
+    t.equal((await rest.json()).error.code, -32026);
+    t.notMatch(server.stderr(), /handler failed/, 'not logged as a bug');
+
+    up = true;
+    const until = Date.now() + 15_000;
+    let back: Json = {};
+    while (Date.now() < until && (back = await ws.call('session/get', { sessionId: s.id })).error) await new Promise((r) => setTimeout(r, 200));
+    t.equal(back.result?.session.id, s.id, 'once it is back, the same connection is served again');
+    const reply = await ws.request('session/message', { sessionId: s.id, content: 'after' });
+    t.equal(textOf(reply), 'Echo: after', 'and turns run');
   });
 
   t.test('claimed approval answers and idempotency records expire: dropped at start and every housekeeping round', async (t) => {
