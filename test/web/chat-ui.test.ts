@@ -70,6 +70,8 @@ if (missing) {
     await page.waitForFunction((id) => document.body.dataset.sessionId === id, newer.id);
     t.match(await page.textContent('#session'), 'newer chat', 'the most recent session is shown, not "no session"');
     t.equal(await page.inputValue('#model'), 'anthropic/claude-haiku-4-5', 'the picker starts on the config default');
+    // The list is a second request after the session opened (bridge/web/ui/host.ts): wait for it.
+    await page.waitForFunction(() => document.querySelectorAll('#sessionList li[data-session-id]').length >= 2, undefined, { timeout: 10_000 }).catch(() => {});
     t.equal(await page.locator('#sessionList li[data-session-id]').count(), 2, 'the sidebar lists both sessions');
     t.match(await page.textContent('#sessionList li:first-child'), 'newer chat', 'newest first');
     t.equal(await page.getAttribute('#input', 'aria-label'), 'Message to the agent', 'the prompt is labelled');
