@@ -70,7 +70,11 @@ export class Dispatcher {
 
   async request(method: string, rawParams: unknown, ctx: RequestContext): Promise<unknown> {
     if (!isClientRequest(method)) throw RpcError.methodNotFound(method);
-    return this.serve(method, rawParams, ctx);
+    const work = this.serve(method, rawParams, ctx);
+    // A keyed request is answered Unauthorized the moment its key is revoked, also while it still
+    // waits on the key or access check (a store query): the connection closes right after, and a
+    // request left unanswered there would hang its client.
+    return keyIdOf(ctx.peer.principal) === undefined ? work : untilRevoked(work, ctx.peer.revocation.signal);
   }
 
   private async serve<M extends ClientRequestName>(method: M, rawParams: unknown, given: RequestContext): Promise<unknown> {
@@ -115,7 +119,7 @@ export class Dispatcher {
     // Keys are scoped per API key, so one client can never see another's outcome.
     const key = IdempotencyCache.keyOf(params, peer.principal);
     const run = key === undefined ? invoke() : this.deps.idempotency.run(method, key, params, invoke);
-    const result = keyId === undefined ? await run : await untilRevoked(run, peer.revocation.signal);
+    const result = await run;
     if (this.checkResults) {
       const check = matches(entry.result, result);
       if (!check.ok) {
